@@ -1,0 +1,276 @@
+"""The ``genamp`` command.
+
+``genamp run camel --out DIR`` runs the GANplification camel-back study; ``genamp estimate``
+measures a user's own generated samples against a toy truth. Every problem with the input is
+one line on stderr starting with ``error:`` and exit status 2; a stopped study says how to
+resume and exits with 130.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.table import Table
+
+from genamp.errors import GenampError
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="How many true events is a generative network's sample worth? Amplification factors on toys.",
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+_STYLES = {"error": "bold red", "warning": "yellow", "stopped": "yellow", "note": "cyan"}
+
+
+def _say(kind: str, message: str, console: Console | None = None) -> None:
+    """One line ``kind: message`` on stderr; the message is printed as is (no markup)."""
+    (console or err).print(f"[{_STYLES.get(kind, 'bold')}]{kind}:[/] " + escape(message), soft_wrap=True)
+
+
+def _ints(text: str, option: str) -> list[int]:
+    """'10,20,50' or '1e3,1e4' as integers; a clear error naming the option otherwise."""
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            value = float(item)
+        except ValueError:
+            raise GenampError(f"{option}: {item!r} is not a number") from None
+        if not np.isfinite(value) or not value.is_integer():
+            raise GenampError(f"{option}: {item!r} is not a whole number")
+        values.append(int(value))
+    if not values:
+        raise GenampError(f"{option}: give at least one value")
+    return values
+
+
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def _density_params(dim: int | None, params: list[str]) -> dict[str, Any]:
+    out_params: dict[str, Any] = {}
+    if dim is not None:
+        out_params["dim"] = dim
+    for item in params:
+        for pair in item.split(","):
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise GenampError(f"--density-param: expected key=value, got {pair!r}")
+            try:
+                out_params[key.strip()] = float(value)
+            except ValueError:
+                raise GenampError(f"--density-param: {key.strip()} must be a number, got {value!r}") from None
+    return out_params
+
+
+DensityArg = Annotated[str, typer.Argument(help="Toy truth: camel, ring, shell, camels.")]
+QuantilesOpt = Annotated[str, typer.Option("--quantiles", "-q", help="Quantiles per axis, comma-separated.")]
+DimOpt = Annotated[int | None, typer.Option("--dim", help="Dimension of shell / camels.")]
+ParamOpt = Annotated[
+    list[str], typer.Option("--density-param", help="Density parameter as key=value (e.g. mu1=-3,sigma1=0.5).")
+]
+
+
+@app.command()
+def run(
+    density: DensityArg = "camel",
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: runs/DENSITY).")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Models, comma-separated: sample, fit, resample.")] = "sample,fit",
+    method: Annotated[str, typer.Option("--method", help="Estimators, comma-separated: truth.")] = "truth",
+    quantiles: QuantilesOpt = "10,20,50",
+    n_train: Annotated[int, typer.Option("--n-train", help="Training events per repetition.")] = 100,
+    repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Independent repetitions.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Study seed.")] = 1,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", help="Worker processes (default: all cores).")] = None,
+    dim: DimOpt = None,
+    density_param: ParamOpt = [],  # noqa: B006 - typer needs a literal default
+    n_gen: Annotated[
+        str, typer.Option("--n-gen", help="Generated-sample sizes of a generator's MSE curve.")
+    ] = "1e2,3e2,1e3,3e3,1e4,3e4,1e5,3e5,1e6",
+    plateau: Annotated[str, typer.Option("--plateau", help="Plateau estimate: corrected or fit.")] = "corrected",
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo repetitions whose fit failed.")] = False,
+) -> None:
+    """Run (or resume) a truth-based amplification study and write results.json and plots."""
+    from genamp.study.config import StudyConfig
+    from genamp.study.runner import run_study
+    from genamp.study.store import prepare_output
+
+    config = StudyConfig(
+        density=density,
+        density_params=_density_params(dim, density_param),
+        models=tuple(_names(model)),
+        methods=tuple(_names(method)),
+        quantiles=tuple(_ints(quantiles, "--quantiles")),
+        n_train=n_train,
+        repetitions=repetitions,
+        seed=seed,
+        n_gen=tuple(_ints(n_gen, "--n-gen")),
+        plateau=plateau,
+    )
+    target = prepare_output(out_dir if out_dir is not None else Path("runs") / density)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        handle = bar.add_task(f"{density}: tasks", total=None)
+
+        def progress(done: int, total: int, summary: dict[str, Any]) -> None:
+            bar.update(handle, completed=done, total=total)
+            if summary.get("status") == "failed":
+                _say("warning", f"{summary['task']} failed: {summary['error']}", console=bar.console)
+
+        result = run_study(config, target, workers=workers, progress=progress, retry_failed=retry_failed)
+    if result.resumed:
+        _say("note", f"resumed: {result.resumed} finished task(s) found in {result.out}, {result.ran} run now")
+    _print_table(result.records, f"truth-based amplification G = n_equiv / n_train  ({density}, n_train = {n_train})")
+    if result.failures:
+        by_model: dict[str, list[int]] = {}
+        for f in result.failures:
+            by_model.setdefault(f["model"], []).append(f["repetition"])
+        for m, reps in by_model.items():
+            _say(
+                "warning",
+                f"{m} failed in {len(reps)} of {config.repetitions} repetitions "
+                f"({', '.join(map(str, reps[:10]))}{' ...' if len(reps) > 10 else ''}); "
+                "its results use the others (details in results.json)"
+            )
+    _say("results", str(result.results_path))
+    for p in result.plots:
+        _say("plot", str(p))
+
+
+def _print_table(records: list[dict[str, Any]], title: str) -> None:
+    qs = sorted({r["quantiles"] for r in records})
+    table = Table(title=title, title_justify="left")
+    table.add_column("model")
+    for q in qs:
+        table.add_column(f"Q = {q}", justify="right")
+    for model in dict.fromkeys(r["model"] for r in records):
+        cells = []
+        for q in qs:
+            rec = next((r for r in records if r["model"] == model and r["quantiles"] == q), None)
+            cells.append(_cell(rec))
+        table.add_row(model, *cells)
+    out.print(table)
+
+
+def _cell(rec: dict[str, Any] | None) -> str:
+    if rec is None or rec.get("G") is None:
+        return "failed"
+    if not rec["resolved"]:
+        return f"≥ {rec['n_equiv_lower'] / rec['n_train']:.3g}  (≥ {rec['n_equiv_lower']:.0f})"
+    std = rec.get("G_std")
+    err_txt = f" ± {std:.2g}" if std is not None and np.isfinite(std) else ""
+    return f"{rec['G']:.3g}{err_txt}  ({rec['n_equiv']:.0f})"
+
+
+@app.command()
+def estimate(
+    density: DensityArg,
+    samples: Annotated[
+        list[Path], typer.Option("--samples", "-s", help="Generated events (.h5, .npy, .npz); one file per training.")
+    ],
+    n_train: Annotated[int, typer.Option("--n-train", help="Training events the generator saw.")],
+    quantiles: QuantilesOpt = "10,20,50",
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside HDF5/.npz files.")] = None,
+    dim: DimOpt = None,
+    density_param: ParamOpt = [],  # noqa: B006
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the records to this JSON file.")] = None,
+    name: Annotated[str, typer.Option("--name", help="Model name in the records.")] = "external",
+) -> None:
+    """Truth-based G of your own generated samples against a toy truth (one file per training)."""
+    from genamp.densities import make_density
+    from genamp.estimators.truth import truth_amplification
+    from genamp.study.runner import truth_record
+    from genamp.study.store import write_json
+    from genamp.volumes import QuantileGrid, count_occupancy
+    from genamp.data.io import open_events
+
+    if n_train < 2:
+        raise GenampError(f"n_train must be at least 2, got {n_train}")
+    truth = make_density(density, **_density_params(dim, density_param))
+    grids = [QuantileGrid.from_density(truth, q) for q in _ints(quantiles, "--quantiles")]
+    files = [open_events(p, dataset) for p in samples]
+    n_min = min(f.n_events for f in files)
+    if n_min < 2:
+        raise GenampError(f"{min(files, key=lambda f: f.n_events).path}: {n_min} event(s); at least 2 needed")
+    # nested prefixes 100, 300, 1000, ... up to the smallest file: the MSE curve
+    n_gen = [n for n in (int(round(10 ** (k / 2))) for k in range(4, 40)) if n < n_min] + [n_min]
+    if out_file is not None:
+        from genamp.study.store import prepare_output
+
+        prepare_output(out_file.parent if str(out_file.parent) else Path("."))
+    per_file = [count_occupancy(f.chunks(), grids, n_gen, what=str(f.path)) for f in files]
+    records = []
+    for i, grid in enumerate(grids):
+        fractions = np.stack([occ[i].fractions for occ in per_file])
+        res = truth_amplification(fractions, np.asarray(n_gen, float), grid.probabilities, n_train)
+        records.append(
+            {
+                "method": "truth",
+                "model": name,
+                "density": truth.name,
+                "dim": truth.dim,
+                "quantiles": grid.quantiles,
+                "n_cells": grid.n_cells,
+                "n_train": n_train,
+                "repetitions": len(files),
+                **truth_record(res),
+            }
+        )
+    _print_table(records, f"truth-based amplification of {name} ({density}, n_train = {n_train}, {len(files)} file(s))")
+    if len(files) == 1:
+        _say("note", "one file gives no spread over trainings; the error covers the generated-sample noise only")
+    if out_file is not None:
+        write_json(out_file, {"records": records, "files": [str(f.path) for f in files]})
+        _say("results", str(out_file))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one ``error:`` line for bad input, never a traceback for it."""
+    from genamp.study.runner import StudyInterrupted
+
+    try:
+        rv = app(args=argv, prog_name="genamp", standalone_mode=False)
+    except StudyInterrupted as exc:
+        _say("stopped", str(exc))
+        return 130
+    except GenampError as exc:
+        _say("error", str(exc))
+        return 2
+    except Exception as exc:
+        # typer's own usage errors (unknown option, a value that is not a number); typer ships its
+        # click privately, so they are recognised by their interface, not their class
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # typer has printed the help already
+            return 0
+        where = f"genamp {ctx.info_name} --help" if ctx is not None and ctx.info_name != "genamp" else "genamp --help"
+        _say("error", f"{exc.format_message()}  (see {where})")
+        return int(exc.exit_code) or 2
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Events from files (user samples) and, later, physics event generation."""

@@ -1,0 +1,197 @@
+"""Truth-based amplification: the GANplification quantile MSE (SPEC §1).
+
+Arrays in, results out; nothing here knows about models.
+
+For cells with exact probabilities ``p_j`` (J cells) and a data set with occupancies ``Ī_j``:
+
+- quantile MSE: ``MSE = (1/J) Σ_j (Ī_j − p_j)²``;
+- a true sample of ``n`` events has ``E[MSE] = c/n`` with ``c = (1/J) Σ_j p_j (1 − p_j)``
+  (exact, :func:`truth_line`);
+- a generator whose cell integrals are ``I_j`` has ``E[MSE](n_gen) = B + c_gen/n_gen`` with the
+  plateau ``B = (1/J) Σ_j (I_j − p_j)²``; ``n_equiv = c / B``, ``G = n_equiv / n_train``.
+
+The plateau of a finite generated sample is estimated without bias (:func:`plateau`): since
+``E[Ī(1 − Ī)] = I(1 − I)(1 − 1/n)``, subtracting ``Ī_j(1 − Ī_j)/(n − 1)`` from each squared
+deviation removes the sampling term exactly. Occupancies with ``n = inf`` are exact (a fit's
+CDF, or a data set evaluated as it is) and need no correction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from genamp.errors import GenampError
+
+#: one-sided 95% quantile of the normal distribution, for lower bounds on n_equiv
+Z95 = 1.6448536269514722
+
+PlateauMethod = Literal["corrected", "fit"]
+
+
+def truth_line(p: np.ndarray) -> float:
+    """``c`` of the exact truth line ``E[MSE] = c/n`` of a true sample of ``n`` events."""
+    p = np.asarray(p, dtype=np.float64)
+    return float(np.mean(p * (1.0 - p)))
+
+
+def quantile_mse(fractions: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Quantile MSE over the last axis (the cells)."""
+    return np.mean((np.asarray(fractions) - p) ** 2, axis=-1)
+
+
+def plateau(fractions: np.ndarray, n: np.ndarray | float, p: np.ndarray) -> np.ndarray:
+    """Unbiased estimate of ``B = (1/J) Σ (I_j − p_j)²`` from occupancies of ``n`` events.
+
+    ``fractions`` has the cells on its last axis; ``n`` broadcasts against the other axes.
+    """
+    fractions = np.asarray(fractions, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    if np.any(n < 2):
+        raise GenampError("a plateau needs at least 2 generated events per sample")
+    # (n - 1) = inf for exact occupancies: no sampling term to remove
+    return np.mean((fractions - p) ** 2, axis=-1) - np.mean(fractions * (1.0 - fractions), axis=-1) / (n - 1.0)
+
+
+def plateau_sampling_error(fractions: np.ndarray, n: float, p: np.ndarray) -> float:
+    """Standard error of :func:`plateau` from the finite generated sample alone.
+
+    Multinomial counts to leading order: ``Var = (1/J²) Σ_j [2 (I(1−I)/n)² + 4 (I − p)² I(1−I)/n]``.
+    It ignores the training fluctuation, so it only stands in where one repetition is all there is.
+    """
+    if not np.isfinite(n):
+        return 0.0
+    f = np.asarray(fractions, dtype=np.float64)
+    var_cell = f * (1.0 - f) / n
+    j = f.shape[-1]
+    return float(np.sqrt(np.sum(2.0 * var_cell**2 + 4.0 * (f - p) ** 2 * var_cell)) / j)
+
+
+def _fit_plateau(mse: np.ndarray, n: np.ndarray, c: float) -> float:
+    """``B`` from a weighted least-squares fit of ``MSE(n) = B + a/n`` over the n_gen grid.
+
+    The weights assume the standard deviation of an MSE is proportional to its expectation
+    (a scaled χ² of J − 1 degrees of freedom), with ``c/n + B`` as the expectation.
+    """
+    guess = max(float(mse[-1] - c / n[-1]), 0.0)
+    w = 1.0 / (c / n + guess)
+    design = np.stack([np.ones_like(n), 1.0 / n], axis=1) * w[:, None]
+    coef, *_ = np.linalg.lstsq(design, mse * w, rcond=None)
+    return float(coef[0])
+
+
+@dataclass(frozen=True)
+class TruthAmplification:
+    """Truth-based amplification of one model at one resolution over ``R`` repetitions."""
+
+    n_train: int
+    n_cells: int
+    c: float
+    #: sample sizes of the MSE curve (inf: exact occupancies)
+    n_gen: np.ndarray
+    #: mean and standard deviation over repetitions of the MSE at each n_gen
+    mse_mean: np.ndarray
+    mse_std: np.ndarray
+    #: per-repetition plateau estimates
+    plateaus: np.ndarray
+    plateau: float
+    plateau_error: float
+    n_equiv: float
+    #: one-sided 95% lower bound on n_equiv
+    n_equiv_lower: float
+    G: float
+    #: standard error of G (delta method on the mean plateau)
+    G_std: float
+    #: 16% and 84% quantiles of the per-repetition G: the spread of one training
+    G_spread: tuple[float, float]
+    #: whether the plateau is resolved (more than two standard errors above zero)
+    resolved: bool
+
+    @property
+    def repetitions(self) -> int:
+        return int(self.plateaus.size)
+
+
+def truth_amplification(
+    fractions: np.ndarray,
+    n_gen: np.ndarray,
+    p: np.ndarray,
+    n_train: int,
+    method: PlateauMethod = "corrected",
+) -> TruthAmplification:
+    """Truth-based amplification from occupancies of ``R`` repetitions.
+
+    Parameters
+    ----------
+    fractions:
+        Occupancies, shape (R, N, J): repetition, sample size, cell.
+    n_gen:
+        The N sample sizes, increasing; ``inf`` for exact occupancies.
+    p:
+        Exact cell probabilities (J,).
+    n_train:
+        Training-set size the amplification refers to.
+    method:
+        ``"corrected"``: the plateau is the bias-corrected MSE at the largest ``n_gen``
+        (default); ``"fit"``: a fit of ``B + a/n`` over the whole n_gen grid.
+    """
+    fractions = np.asarray(fractions, dtype=np.float64)
+    n_gen = np.asarray(n_gen, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if fractions.ndim != 3:
+        raise GenampError(f"occupancies must have shape (repetitions, sizes, cells), got {fractions.shape}")
+    r, n_sizes, j = fractions.shape
+    if r < 1:
+        raise GenampError("no repetitions to estimate from")
+    if n_gen.shape != (n_sizes,) or p.shape != (j,):
+        raise GenampError(
+            f"shapes disagree: occupancies {fractions.shape}, n_gen {n_gen.shape}, cells {p.shape}"
+        )
+    if not np.isfinite(fractions).all():
+        raise GenampError("occupancies contain NaN or inf")
+    if n_train < 2:
+        raise GenampError(f"n_train must be at least 2, got {n_train}")
+    if n_sizes > 1 and (np.diff(n_gen) <= 0).any():
+        raise GenampError(f"n_gen must increase, got {n_gen.tolist()}")
+
+    c = truth_line(p)
+    mse = quantile_mse(fractions, p)  # (R, N)
+    if method == "corrected" or not np.isfinite(n_gen).all() or n_sizes < 3:
+        plateaus = plateau(fractions[:, -1], n_gen[-1], p)
+    elif method == "fit":
+        plateaus = np.array([_fit_plateau(m, n_gen, c) for m in mse])
+    else:
+        raise GenampError(f"unknown plateau method {method!r}; use 'corrected' or 'fit'")
+
+    b = float(plateaus.mean())
+    if r > 1:
+        b_err = float(plateaus.std(ddof=1) / np.sqrt(r))
+    else:
+        b_err = plateau_sampling_error(fractions[0, -1], float(n_gen[-1]), p)
+    resolved = b > 2.0 * b_err and b > 0.0
+    n_equiv = c / b if b > 0.0 else np.inf
+    upper_b = max(b, 0.0) + Z95 * b_err
+    n_equiv_lower = c / upper_b if upper_b > 0.0 else np.inf
+    g = n_equiv / n_train
+    g_std = g * b_err / b if (resolved and r > 1) else np.nan
+    b_lo, b_hi = np.percentile(plateaus, [16.0, 84.0])
+    spread = tuple(c / (n_train * v) if v > 0.0 else np.inf for v in (b_hi, b_lo))
+    return TruthAmplification(
+        n_train=int(n_train),
+        n_cells=j,
+        c=c,
+        n_gen=n_gen,
+        mse_mean=mse.mean(axis=0),
+        mse_std=mse.std(axis=0, ddof=1) if r > 1 else np.full(n_sizes, np.nan),
+        plateaus=plateaus,
+        plateau=b,
+        plateau_error=b_err,
+        n_equiv=float(n_equiv),
+        n_equiv_lower=float(n_equiv_lower),
+        G=float(g),
+        G_std=float(g_std),
+        G_spread=(float(spread[0]), float(spread[1])),
+        resolved=bool(resolved),
+    )

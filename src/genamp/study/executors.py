@@ -1,0 +1,69 @@
+"""Executors: run independent tasks, each storing its own result as it finishes.
+
+The local executor is a process pool (``spawn``: safe with torch and numba threads); with one
+worker it runs in the calling process, which is easiest to debug. A Dask executor will offer the
+same ``run(fn, items)`` for clusters.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from genamp.study.store import write_task
+from genamp.study.tasks import Task, run_task
+
+
+def execute(task: Task, root: str) -> dict[str, Any]:
+    """Run one task and store its output; returns a short summary (runs in a worker).
+
+    A bug is reported with its traceback and stores nothing; a failed fit or training is a
+    result and is stored like any other.
+    """
+    try:
+        out = run_task(task)
+        write_task(task.path(Path(root)), out)
+    except Exception:
+        return {"task": task.label, "status": "crashed", "error": traceback.format_exc()}
+    return {"task": task.label, "status": out.meta["status"], "error": out.meta.get("error")}
+
+
+def _worker_init() -> None:
+    # The parent decides what a Ctrl-C means (stop, keep what is finished); workers just die
+    # when it terminates them, without printing tracebacks of their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class LocalExecutor:
+    """Runs tasks on ``workers`` local processes; results arrive as tasks finish."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, int(workers))
+
+    def run(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        items = list(items)
+        if self.workers == 1 or len(items) <= 1:
+            for item in items:
+                yield fn(item)
+            return
+        pool = mp.get_context("spawn").Pool(min(self.workers, len(items)), initializer=_worker_init)
+        try:
+            yield from pool.imap_unordered(fn, items, chunksize=1)
+            pool.close()
+        except BaseException:
+            # Ctrl-C, a crash, or the consumer stopping early: kill the running tasks. Their
+            # half-written files are temporaries that the next run removes.
+            pool.terminate()
+            raise
+        finally:
+            pool.join()

@@ -1,0 +1,177 @@
+"""Run a study: plan tasks, run what is not on disk yet, aggregate, write results and plots."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genamp import __version__
+from genamp.errors import GenampError
+from genamp.estimators.truth import TruthAmplification, truth_amplification
+from genamp.study import store
+from genamp.study.config import StudyConfig
+from genamp.study.executors import LocalExecutor, default_workers, execute
+from genamp.study.tasks import Task, TaskOutput, plan
+from genamp.volumes import QuantileGrid
+
+#: called after every finished task with (tasks done, tasks in total, summary of the task)
+ProgressCallback = Callable[[int, int, dict[str, Any]], None]
+
+
+class StudyInterrupted(GenampError):
+    """The study was stopped; finished tasks are on disk and the same command resumes."""
+
+
+@dataclass
+class StudyResult:
+    config: StudyConfig
+    out: Path
+    records: list[dict[str, Any]]
+    failures: list[dict[str, Any]]
+    ran: int
+    resumed: int
+    plots: list[Path] = field(default_factory=list)
+
+    @property
+    def results_path(self) -> Path:
+        return self.out / "results.json"
+
+
+def run_study(
+    config: StudyConfig,
+    out: Path | str,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    retry_failed: bool = False,
+    plots: bool = True,
+) -> StudyResult:
+    """Run (or resume) ``config`` into ``out``; finished tasks found there are not redone."""
+    root = store.prepare_output(Path(out))
+    store.remove_stale_temporaries(root)
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise GenampError(f"workers must be at least 1, got {workers}")
+    store.write_json(root / "study.json", {"genamp": __version__, "config": config.to_dict()})
+
+    tasks = plan(config)
+    outputs: dict[Task, TaskOutput] = {}
+    todo = []
+    for task in tasks:
+        done = store.task_done(root, task)
+        if done is not None and (done.ok or not retry_failed):
+            outputs[task] = done
+        else:
+            todo.append(task)
+    resumed = len(outputs)
+    if progress is not None:
+        progress(resumed, len(tasks), {"task": None, "status": "resumed"})
+    finished = resumed
+    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root)), todo)
+    try:
+        with contextlib.closing(runs):
+            for summary in runs:
+                if summary["status"] == "crashed":
+                    log = root / "crash.log"
+                    log.write_text(f"{summary['task']}\n{summary['error']}")
+                    last = summary["error"].strip().splitlines()[-1]
+                    raise GenampError(
+                        f"task {summary['task']} crashed ({last}); traceback in {log}. "
+                        f"{finished} finished tasks are saved: the same command resumes"
+                    )
+                finished += 1
+                if progress is not None:
+                    progress(finished, len(tasks), summary)
+    except KeyboardInterrupt:
+        raise StudyInterrupted(
+            f"stopped after {finished} of {len(tasks)} tasks; the finished ones are saved in "
+            f"{root}: run the same command again to resume"
+        ) from None
+
+    for task in todo:
+        output = store.task_done(root, task)
+        if output is None:
+            raise GenampError(f"task {task.label} finished but its file {task.path(root)} cannot be read")
+        outputs[task] = output
+    records, failures = aggregate(config, tasks, outputs)
+    store.write_json(
+        root / "results.json",
+        {"genamp": __version__, "config": config.to_dict(), "records": records, "failures": failures},
+    )
+    result = StudyResult(config, root, records, failures, ran=len(todo), resumed=resumed)
+    if plots:
+        from genamp.report.plots import study_plots
+
+        result.plots = study_plots(config, root, records, tasks, outputs)
+    return result
+
+
+def aggregate(
+    config: StudyConfig, tasks: list[Task], outputs: dict[Task, TaskOutput]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Truth-based records per model and resolution, and the list of failed repetitions."""
+    density = config.make_density()
+    grids = {q: QuantileGrid.from_density(density, q) for q in config.quantiles}
+    records: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for model in config.models:
+        mine = sorted((t for t in tasks if t.model == model), key=lambda t: t.repetition)
+        ok = [outputs[t] for t in mine if outputs[t].ok]
+        for t in mine:
+            if not outputs[t].ok:
+                failures.append({"model": model, "repetition": t.repetition, "error": outputs[t].meta.get("error")})
+        n_failed = len(mine) - len(ok)
+        for q, grid in grids.items():
+            base = {
+                "method": "truth",
+                "model": model,
+                "density": density.name,
+                "dim": density.dim,
+                "quantiles": q,
+                "n_cells": grid.n_cells,
+                "n_train": config.n_train,
+                "repetitions": len(ok),
+                "n_failed": n_failed,
+            }
+            if not ok:
+                records.append({**base, "n_equiv": None, "G": None, "G_std": None, "error": "every repetition failed"})
+                continue
+            fractions = np.stack([o.occupancies[q].fractions for o in ok])
+            res = truth_amplification(fractions, ok[0].occupancies[q].n, grid.probabilities, config.n_train, config.plateau)  # type: ignore[arg-type]
+            records.append({**base, **truth_record(res)})
+    return records, failures
+
+
+def truth_record(res: TruthAmplification) -> dict[str, Any]:
+    """The JSON fields of a truth-based result (inf and NaN become null on writing)."""
+    return {
+        "n_equiv": res.n_equiv,
+        "n_equiv_lower": res.n_equiv_lower,
+        "G": res.G,
+        "G_std": res.G_std,
+        "G_spread": list(res.G_spread),
+        "resolved": res.resolved,
+        "plateau": res.plateau,
+        "plateau_error": res.plateau_error,
+        "c": res.c,
+        "curve": {
+            "n_gen": [None if not np.isfinite(n) else int(n) for n in res.n_gen],
+            "mse_mean": res.mse_mean,
+            "mse_std": res.mse_std,
+        },
+    }
+
+
+def load_results(out: Path | str) -> dict[str, Any]:
+    """Read a study's ``results.json``."""
+    path = Path(out) / "results.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GenampError(f"cannot read {path}: {exc}") from None

@@ -1,0 +1,232 @@
+"""Phase-space volumes and streamed occupancy counting (SPEC §1.1, §0).
+
+A :class:`QuantileGrid` is a product grid in the coordinates where a density factorises
+(Cartesian for camel backs, polar / hyperspherical for the ring and shell), with ``Q`` truth
+quantiles per coordinate, so every cell probability ``p_j`` is exact. Cells are numbered in C
+order over the factorising coordinates.
+
+Occupancies ``Ī_j(D) = (1/|D|) Σ 1[x ∈ V_j]`` are counted by compiled loops, chunk by chunk, from
+an array, an iterable of arrays, or a sampler (:func:`sample_chunks`): memory is bounded by the
+chunk size and the number of cells, never by the number of events. :func:`count_occupancy`
+records the counts of the first ``n`` events at every checkpoint ``n`` of one stream, which gives
+a whole MSE curve over a grid of ``n_gen`` from one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from genamp import _kernels, _validate
+from genamp.densities import Density
+from genamp.errors import GenampError
+from genamp.seeding import child
+
+#: events per chunk when streaming: 2^18 events of 2 features are 4 MiB
+DEFAULT_CHUNK = 2**18
+
+
+class QuantileGrid:
+    """A product grid of cells in a density's factorising coordinates.
+
+    Parameters
+    ----------
+    density:
+        The truth: defines the coordinates (``density.to_factorised``) and the exact cell
+        probabilities.
+    edges:
+        One increasing array of edges per factorising coordinate; the outer edges close the
+        coordinate's range (they may be infinite).
+    """
+
+    def __init__(self, density: Density, edges: Sequence[np.ndarray]) -> None:
+        if len(edges) != density.dim:
+            raise GenampError(
+                f"a grid for the {density.name} needs edges for {density.dim} coordinate(s) "
+                f"({', '.join(density.axis_names)}), got {len(edges)}"
+            )
+        clean = []
+        for name, e in zip(density.axis_names, edges, strict=True):
+            e = np.asarray(e, dtype=np.float64)
+            if e.ndim != 1 or e.size < 2 or np.isnan(e).any() or not (np.diff(e) > 0).all():
+                raise GenampError(f"edges of {name} must be a strictly increasing list of at least 2 numbers")
+            clean.append(e)
+        self.density = density
+        self.edges: tuple[np.ndarray, ...] = tuple(clean)
+        self.shape: tuple[int, ...] = tuple(e.size - 1 for e in clean)
+        self.n_cells = int(np.prod(self.shape))
+        self._flat = np.concatenate(clean)
+        self._offsets = np.cumsum([0] + [e.size for e in clean]).astype(np.int64)
+        self._uniform = np.array([_kernels.is_uniform(e) for e in clean])
+        self._inv_width = np.array(
+            [(e.size - 1) / (e[-1] - e[0]) if u else 0.0 for e, u in zip(clean, self._uniform, strict=True)]
+        )
+        self._polar = density.coordinates == "spherical" and density.dim == 2
+        self._probabilities: np.ndarray | None = None
+
+    @classmethod
+    def from_density(cls, density: Density, quantiles: int) -> QuantileGrid:
+        """``quantiles`` truth quantiles per factorising coordinate: ``quantiles^dim`` cells."""
+        q = _validate.positive_int(quantiles, "quantiles", minimum=2)
+        return cls(density, [density.quantile_edges(q, a) for a in range(density.dim)])
+
+    @property
+    def quantiles(self) -> int | tuple[int, ...]:
+        """Bins per coordinate (one number if all coordinates have the same)."""
+        return self.shape[0] if len(set(self.shape)) == 1 else self.shape
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """Exact cell probabilities ``p_j`` under the truth, shape (n_cells,)."""
+        if self._probabilities is None:
+            self._probabilities = self.probabilities_under(self.density)
+            self._probabilities.flags.writeable = False
+        return self._probabilities
+
+    def probabilities_under(self, density: Density) -> np.ndarray:
+        """Cell probabilities under another density of the same factorising family.
+
+        This is how a parametric fit's occupancies are computed: an infinite sample of the
+        fit, from its CDF at the cell edges (SPEC §1.6).
+        """
+        if density.coordinates != self.density.coordinates or density.dim != self.density.dim:
+            raise GenampError(
+                f"the {density.name} does not factorise in the coordinates of this {self.density.name} grid"
+            )
+        p = np.ones(1)
+        for axis, e in enumerate(self.edges):
+            cdf = density.marginal_cdf(axis, e)
+            cdf[0], cdf[-1] = 0.0, 1.0  # the outer edges close the range
+            p = np.multiply.outer(p, np.diff(cdf)).ravel()
+        return p
+
+    def cell_index(self, x: np.ndarray) -> np.ndarray:
+        """Cell number of every event (numpy; the reference for the compiled counting)."""
+        u = self.density.to_factorised(x)
+        idx = np.zeros(u.shape[0], dtype=np.int64)
+        for axis, e in enumerate(self.edges):
+            i = np.searchsorted(e[1:-1], u[:, axis], side="right")
+            idx = idx * (e.size - 1) + i
+        return idx
+
+    def count(self, x: np.ndarray) -> np.ndarray:
+        """Number of events in every cell, shape (n_cells,); any number of events."""
+        counts = np.zeros(self.n_cells, dtype=np.int64)
+        x = _validate.events(x, self.density.dim, min_events=0)
+        for start in range(0, x.shape[0], DEFAULT_CHUNK):
+            self.add_counts(x[start : start + DEFAULT_CHUNK], counts)
+        return counts
+
+    def add_counts(self, x: np.ndarray, counts: np.ndarray) -> None:
+        """Add validated events (C-contiguous float64, (n, dim), finite) to ``counts`` in place."""
+        if self._polar:
+            r_edges = self.edges[0]
+            _kernels.count_polar(
+                x, r_edges * r_edges, self.edges[1], bool(self._uniform[1]), float(self._inv_width[1]), counts
+            )
+            return
+        u = x if self.density.coordinates == "cartesian" else self.density.to_factorised(x)
+        _kernels.count_product(u, self._flat, self._offsets, self._uniform, self._inv_width, counts)
+
+    def __repr__(self) -> str:
+        return f"QuantileGrid({self.density.name}, shape={self.shape})"
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """Occupancies of one data set at one or more sizes.
+
+    ``fractions[i, j]`` is ``Ī_j`` of the first ``n[i]`` events; ``n[i] = inf`` marks exact
+    occupancies (an infinite sample: a fit's CDF, or a data set evaluated as it is).
+    """
+
+    n: np.ndarray
+    fractions: np.ndarray
+
+    @classmethod
+    def exact(cls, probabilities: np.ndarray) -> Occupancy:
+        return cls(np.array([np.inf]), np.asarray(probabilities, dtype=np.float64)[None, :])
+
+
+Sampler = Callable[[int, np.random.SeedSequence], np.ndarray]
+
+
+def sample_chunks(
+    sample: Sampler, n: int, seed: np.random.SeedSequence | int, chunk_size: int = DEFAULT_CHUNK
+) -> Iterator[np.ndarray]:
+    """``n`` events from ``sample(m, seed)`` in chunks; chunk ``k`` uses the child seed ``k``.
+
+    A pure function of ``seed`` and ``chunk_size``: the first ``m`` events are the same whatever
+    ``n``, so nested sample sizes come from one stream.
+    """
+    chunk_size = _validate.positive_int(chunk_size, "chunk_size")
+    for k, start in enumerate(range(0, n, chunk_size)):
+        yield sample(min(chunk_size, n - start), child(seed, k))
+
+
+def count_occupancy(
+    events: np.ndarray | Iterable[np.ndarray],
+    grids: Sequence[QuantileGrid],
+    checkpoints: Sequence[int] | None = None,
+    what: str = "events",
+) -> list[Occupancy]:
+    """Count a stream of events into every grid at once.
+
+    Parameters
+    ----------
+    events:
+        An array (n, dim) or an iterable of such chunks (e.g. :func:`sample_chunks`).
+    grids:
+        Grids over the same density dimension.
+    checkpoints:
+        Increasing sample sizes: row ``i`` of each result holds the occupancies of the first
+        ``checkpoints[i]`` events. The stream is read only up to the last checkpoint. ``None``
+        counts all events into one row.
+    """
+    if not grids:
+        raise GenampError("count_occupancy needs at least one grid")
+    dim = grids[0].density.dim
+    if any(g.density.dim != dim for g in grids):
+        raise GenampError("all grids of one count must have the same dimension")
+    if checkpoints is not None:
+        cps = np.asarray([_validate.positive_int(c, "n_gen checkpoint") for c in checkpoints], dtype=np.int64)
+        if cps.size == 0 or (np.diff(cps) <= 0).any():
+            raise GenampError(f"checkpoints must be increasing sample sizes, got {list(checkpoints)}")
+    chunks: Iterable[np.ndarray]
+    if isinstance(events, np.ndarray):
+        chunks = (events[s : s + DEFAULT_CHUNK] for s in range(0, max(len(events), 1), DEFAULT_CHUNK))
+    else:
+        chunks = events
+    counts = [np.zeros(g.n_cells, dtype=np.int64) for g in grids]
+    snapshots: list[list[np.ndarray]] = [[] for _ in grids]
+    seen = 0
+    next_cp = 0
+    for chunk in chunks:
+        x = _validate.events(chunk, dim, what=what, min_events=0)
+        pos = 0
+        while pos < x.shape[0]:
+            stop = x.shape[0] if checkpoints is None else min(x.shape[0], pos + int(cps[next_cp]) - seen)
+            for g, c in zip(grids, counts, strict=True):
+                g.add_counts(x[pos:stop], c)
+            seen += stop - pos
+            pos = stop
+            if checkpoints is not None and seen == cps[next_cp]:
+                for snap, c in zip(snapshots, counts, strict=True):
+                    snap.append(c.copy())
+                next_cp += 1
+                if next_cp == cps.size:
+                    break
+        if checkpoints is not None and next_cp == cps.size:
+            break
+    if checkpoints is None:
+        if seen == 0:
+            raise GenampError(f"{what}: no events to count")
+        return [Occupancy(np.array([float(seen)]), (c / seen)[None, :]) for c in counts]
+    if next_cp < cps.size:
+        raise GenampError(
+            f"{what}: the stream ended after {seen} events, but occupancies were asked for at {int(cps[-1])}"
+        )
+    n = cps.astype(np.float64)
+    return [Occupancy(n, np.stack(s) / n[:, None]) for s in snapshots]
