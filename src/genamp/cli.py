@@ -122,6 +122,8 @@ def run(
         n_gen=tuple(_ints(n_gen, "--n-gen")),
         plateau=plateau,
     )
+    if workers is not None and workers < 1:
+        raise GenampError(f"workers must be at least 1, got {workers}")
     target = prepare_output(out_dir if out_dir is not None else Path("runs") / density)
     with Progress(
         TextColumn("[bold]{task.description}"),

@@ -159,11 +159,12 @@ def sample_chunks(
     """``n`` events from ``sample(m, seed)`` in chunks; chunk ``k`` uses the child seed ``k``.
 
     A pure function of ``seed`` and ``chunk_size``: the first ``m`` events are the same whatever
-    ``n``, so nested sample sizes come from one stream.
+    ``n``, so nested sample sizes come from one stream. (A sampler's first events need not be
+    the same for another sample size, so every chunk is drawn whole and the last one cut.)
     """
     chunk_size = _validate.positive_int(chunk_size, "chunk_size")
     for k, start in enumerate(range(0, n, chunk_size)):
-        yield sample(min(chunk_size, n - start), child(seed, k))
+        yield sample(chunk_size, child(seed, k))[: n - start]
 
 
 def count_occupancy(

@@ -64,11 +64,7 @@ class _open:
                 return self._npz[self.dataset]
             return np.load(self.path, mmap_mode="r", allow_pickle=False)
         except ValueError as exc:
-            if "pickle" in str(exc).lower() or "object" in str(exc).lower():
-                raise GenampError(
-                    f"{self.path}: holds Python objects; genamp never loads pickles, save plain numeric arrays"
-                ) from None
-            raise GenampError(f"{self.path}: cannot be read ({exc})") from None
+            raise _unreadable(self.path, exc) from None
 
     def __exit__(self, *exc: object) -> None:
         if self._h5 is not None:
@@ -106,8 +102,17 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
             return EventFile(path, dataset, tuple(shape), features)
         with _open(path, None) as arr:
             return EventFile(path, None, tuple(arr.shape), None)
-    except OSError as exc:
-        raise GenampError(f"{path}: cannot be read ({exc})") from None
+    except GenampError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> GenampError:
+    """The error for a file numpy or h5py refuses; object arrays are pickles and stay unread."""
+    if any(word in str(exc).lower() for word in ("pickle", "object arrays", "python objects")):
+        return GenampError(f"{path}: holds Python objects; genamp never loads pickles, save plain numeric arrays")
+    return GenampError(f"{path}: cannot be read ({exc})")
 
 
 def _choose(path: Path, dataset: str | None, names: list[str]) -> str:

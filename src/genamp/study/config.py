@@ -8,9 +8,8 @@ from typing import Any
 from genamp import _validate
 from genamp.densities import Density, make_density
 from genamp.errors import GenampError
+from genamp.models.registry import MODEL_REGISTRY
 
-#: models a study can run today; generators register here as they arrive
-MODELS = ("sample", "fit", "resample")
 METHODS = ("truth",)
 PLATEAU_METHODS = ("corrected", "fit")
 
@@ -57,7 +56,7 @@ class StudyConfig:
     def __post_init__(self) -> None:
         # normalise and check everything up front: a bad value must fail before any work is done
         set_ = object.__setattr__
-        set_(self, "models", _names(self.models, "model", MODELS))
+        set_(self, "models", _names(self.models, "model", tuple(MODEL_REGISTRY)))
         set_(self, "methods", _names(self.methods, "method", METHODS))
         set_(self, "quantiles", _validate.int_list(self.quantiles, "quantiles", minimum=2))
         set_(self, "n_train", _validate.positive_int(self.n_train, "n_train", minimum=2))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,31 +19,14 @@ import numpy as np
 
 from genamp.densities import Density, make_density
 from genamp.errors import GenampError
-from genamp.models.base import ExactOccupancies, Generator
-from genamp.models.fit import ParametricFit
-from genamp.models.resample import Resampler
+from genamp.models.base import ExactOccupancies
+from genamp.models.registry import MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
 from genamp.study.config import StudyConfig
 from genamp.volumes import Occupancy, QuantileGrid, count_occupancy, sample_chunks
 
 #: bump when the content of task files changes meaning; old files are then recomputed
 TASK_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """How a study builds a model; ``None`` means the training set itself."""
-
-    build: Callable[[Density], Generator] | None
-    #: whether its occupancies come from sampling (they depend on the n_gen grid)
-    sampled: bool
-
-
-MODEL_REGISTRY: dict[str, ModelEntry] = {
-    "sample": ModelEntry(build=None, sampled=False),
-    "fit": ModelEntry(build=ParametricFit, sampled=False),
-    "resample": ModelEntry(build=lambda density: Resampler(), sampled=True),
-}
 
 
 @dataclass(frozen=True, eq=False)
