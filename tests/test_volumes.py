@@ -26,16 +26,29 @@ def test_compiled_counting_equals_the_numpy_reference(name, params, q):
     np.testing.assert_array_equal(grid.count(x), expected)
 
 
-def test_events_on_edges_and_outside_the_range():
+EDGE_SETS = {
+    "equal widths": np.linspace(-10.0, 10.0, 21),
+    "quantiles": None,  # the camel back's 10 quantiles, infinite outer edges
+    "very uneven (capped table, long walks)": np.array([-np.inf, 0.0, 1e-9, 2e-9, 3e-9, 1e6, np.inf]),
+    "one bin": np.array([-np.inf, np.inf]),
+    "two bins": np.array([-np.inf, 0.5, np.inf]),
+}
+
+
+@pytest.mark.parametrize("kind", list(EDGE_SETS))
+def test_events_on_edges_and_outside_the_range(kind):
     """Bins are left-closed; values beyond the outer edges fall into the outer bins."""
     d = make_density("camel")
-    for edges in (np.linspace(-10.0, 10.0, 21), d.quantile_edges(10, 0)):  # uniform guess / search
-        grid = QuantileGrid(d, [edges])
-        finite = edges[np.isfinite(edges)]
-        x = np.concatenate([finite, np.nextafter(finite, -np.inf), [-1e300, 1e300, 0.0]])
-        expected = np.searchsorted(edges[1:-1], x, side="right")
-        np.testing.assert_array_equal(grid.count(x), np.bincount(expected, minlength=grid.n_cells))
-        np.testing.assert_array_equal(grid.cell_index(x), expected)
+    edges = EDGE_SETS[kind] if EDGE_SETS[kind] is not None else d.quantile_edges(10, 0)
+    grid = QuantileGrid(d, [edges])
+    finite = edges[np.isfinite(edges)]
+    x = np.concatenate(
+        [finite, np.nextafter(finite, -np.inf), np.nextafter(finite, np.inf), [-1e300, 1e300, 0.0, 7.0]],
+    )
+    x = np.concatenate([x, np.random.default_rng(0).normal(0, 5, 1000), np.random.default_rng(1).uniform(0, 4e-9, 1000)])
+    expected = np.searchsorted(edges[1:-1], x, side="right")
+    np.testing.assert_array_equal(grid.count(x), np.bincount(expected, minlength=grid.n_cells))
+    np.testing.assert_array_equal(grid.cell_index(x), expected)
 
 
 def test_polar_angle_edges_including_the_negative_half_plane():

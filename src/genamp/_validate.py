@@ -32,8 +32,8 @@ def events(x: object, dim: int, what: str = "events", min_events: int = 1) -> np
         raise GenampError(
             f"{what}: {arr.shape[0]} event(s) given, at least {min_events} needed"
         )
-    finite = np.isfinite(arr).all(axis=1)
-    if not finite.all():
+    if not np.isfinite(arr).all():  # one fast pass; the rows are located only on failure
+        finite = np.isfinite(arr).all(axis=1)
         bad = np.flatnonzero(~finite)
         raise GenampError(
             f"{what}: {bad.size} of {arr.shape[0]} events contain NaN or inf "

@@ -57,13 +57,18 @@ class QuantileGrid:
         self.edges: tuple[np.ndarray, ...] = tuple(clean)
         self.shape: tuple[int, ...] = tuple(e.size - 1 for e in clean)
         self.n_cells = int(np.prod(self.shape))
-        self._flat = np.concatenate(clean)
-        self._offsets = np.cumsum([0] + [e.size for e in clean]).astype(np.int64)
-        self._uniform = np.array([_kernels.is_uniform(e) for e in clean])
-        self._inv_width = np.array(
-            [(e.size - 1) / (e[-1] - e[0]) if u else 0.0 for e, u in zip(clean, self._uniform, strict=True)]
-        )
         self._polar = density.coordinates == "spherical" and density.dim == 2
+        # what the compiled loops compare against: the polar loop bins r^2, not r
+        kernel_edges = [clean[0] ** 2, clean[1]] if self._polar else clean
+        tables = [_kernels.lookup_table(e) for e in kernel_edges]
+        self._kernel = (
+            np.concatenate(kernel_edges),
+            np.cumsum([0] + [e.size for e in kernel_edges]).astype(np.int64),
+            np.concatenate([t[0] for t in tables]),
+            np.cumsum([0] + [t[0].size for t in tables]).astype(np.int64),
+            np.array([t[1] for t in tables]),
+            np.array([t[2] for t in tables]),
+        )
         self._probabilities: np.ndarray | None = None
 
     @classmethod
@@ -122,13 +127,10 @@ class QuantileGrid:
     def add_counts(self, x: np.ndarray, counts: np.ndarray) -> None:
         """Add validated events (C-contiguous float64, (n, dim), finite) to ``counts`` in place."""
         if self._polar:
-            r_edges = self.edges[0]
-            _kernels.count_polar(
-                x, r_edges * r_edges, self.edges[1], bool(self._uniform[1]), float(self._inv_width[1]), counts
-            )
+            _kernels.count_polar(x, *self._kernel, counts)
             return
         u = x if self.density.coordinates == "cartesian" else self.density.to_factorised(x)
-        _kernels.count_product(u, self._flat, self._offsets, self._uniform, self._inv_width, counts)
+        _kernels.count_product(u, *self._kernel, counts)
 
     def __repr__(self) -> str:
         return f"QuantileGrid({self.density.name}, shape={self.shape})"
