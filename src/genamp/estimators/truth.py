@@ -114,6 +114,93 @@ class TruthAmplification:
         return int(self.plateaus.size)
 
 
+@dataclass(frozen=True)
+class RepetitionSummary:
+    """What one repetition contributes: its MSE curve and its plateau (no occupancies kept)."""
+
+    mse: np.ndarray
+    plateau: float
+    #: standard error of the plateau from the generated sample's own noise
+    sampling_error: float
+
+
+def _check_sizes(n_gen: np.ndarray) -> None:
+    if n_gen.size > 1 and (np.diff(n_gen) <= 0).any():
+        raise GenampError(f"n_gen must increase, got {n_gen.tolist()}")
+
+
+def summarise_repetition(
+    fractions: np.ndarray, n_gen: np.ndarray, p: np.ndarray, method: PlateauMethod = "corrected"
+) -> RepetitionSummary:
+    """Reduce one repetition's occupancies (N sample sizes, J cells) to its MSE curve and plateau.
+
+    A study streams its repetitions through this, so memory does not grow with R × N × J.
+    """
+    fractions = np.asarray(fractions, dtype=np.float64)
+    n_gen = np.asarray(n_gen, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if fractions.ndim != 2 or fractions.shape != (n_gen.size, p.size):
+        raise GenampError(
+            f"shapes disagree: occupancies {fractions.shape}, n_gen {n_gen.shape}, cells {p.shape}"
+        )
+    if not np.isfinite(fractions).all():
+        raise GenampError("occupancies contain NaN or inf")
+    _check_sizes(n_gen)
+    mse = quantile_mse(fractions, p)
+    if method == "fit" and np.isfinite(n_gen).all() and n_gen.size >= 3:
+        b = _fit_plateau(mse, n_gen, truth_line(p))
+    elif method in ("corrected", "fit"):
+        b = float(plateau(fractions[-1], n_gen[-1], p))
+    else:
+        raise GenampError(f"unknown plateau method {method!r}; use 'corrected' or 'fit'")
+    return RepetitionSummary(mse, b, plateau_sampling_error(fractions[-1], float(n_gen[-1]), p))
+
+
+def combine_repetitions(
+    summaries: list[RepetitionSummary], n_gen: np.ndarray, p: np.ndarray, n_train: int
+) -> TruthAmplification:
+    """Truth-based amplification of ``R`` repetitions from their summaries (SPEC §1.4, §1.5)."""
+    if not summaries:
+        raise GenampError("no repetitions to estimate from")
+    if n_train < 2:
+        raise GenampError(f"n_train must be at least 2, got {n_train}")
+    n_gen = np.asarray(n_gen, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    r = len(summaries)
+    c = truth_line(p)
+    mse = np.stack([s.mse for s in summaries])
+    plateaus = np.array([s.plateau for s in summaries])
+    b = float(plateaus.mean())
+    # the spread over repetitions holds the training fluctuation; one repetition has only the
+    # generated sample's own noise to go by, a lower bound on the real uncertainty
+    b_err = float(plateaus.std(ddof=1) / np.sqrt(r)) if r > 1 else summaries[0].sampling_error
+    resolved = b > 2.0 * b_err and b > 0.0
+    n_equiv = c / b if b > 0.0 else np.inf
+    upper_b = max(b, 0.0) + Z95 * b_err
+    n_equiv_lower = c / upper_b if upper_b > 0.0 else np.inf
+    g = n_equiv / n_train
+    g_std = g * b_err / b if (resolved and r > 1) else np.nan
+    b_lo, b_hi = np.percentile(plateaus, [16.0, 84.0])
+    spread = tuple(c / (n_train * v) if v > 0.0 else np.inf for v in (b_hi, b_lo))
+    return TruthAmplification(
+        n_train=int(n_train),
+        n_cells=int(p.size),
+        c=c,
+        n_gen=n_gen,
+        mse_mean=mse.mean(axis=0),
+        mse_std=mse.std(axis=0, ddof=1) if r > 1 else np.full(n_gen.size, np.nan),
+        plateaus=plateaus,
+        plateau=b,
+        plateau_error=b_err,
+        n_equiv=float(n_equiv),
+        n_equiv_lower=float(n_equiv_lower),
+        G=float(g),
+        G_std=float(g_std),
+        G_spread=(float(spread[0]), float(spread[1])),
+        resolved=bool(resolved),
+    )
+
+
 def truth_amplification(
     fractions: np.ndarray,
     n_gen: np.ndarray,
@@ -138,60 +225,10 @@ def truth_amplification(
         (default); ``"fit"``: a fit of ``B + a/n`` over the whole n_gen grid.
     """
     fractions = np.asarray(fractions, dtype=np.float64)
-    n_gen = np.asarray(n_gen, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     if fractions.ndim != 3:
         raise GenampError(f"occupancies must have shape (repetitions, sizes, cells), got {fractions.shape}")
-    r, n_sizes, j = fractions.shape
-    if r < 1:
-        raise GenampError("no repetitions to estimate from")
-    if n_gen.shape != (n_sizes,) or p.shape != (j,):
-        raise GenampError(
-            f"shapes disagree: occupancies {fractions.shape}, n_gen {n_gen.shape}, cells {p.shape}"
-        )
-    if not np.isfinite(fractions).all():
-        raise GenampError("occupancies contain NaN or inf")
     if n_train < 2:
         raise GenampError(f"n_train must be at least 2, got {n_train}")
-    if n_sizes > 1 and (np.diff(n_gen) <= 0).any():
-        raise GenampError(f"n_gen must increase, got {n_gen.tolist()}")
-
-    c = truth_line(p)
-    mse = quantile_mse(fractions, p)  # (R, N)
-    if method == "corrected" or not np.isfinite(n_gen).all() or n_sizes < 3:
-        plateaus = plateau(fractions[:, -1], n_gen[-1], p)
-    elif method == "fit":
-        plateaus = np.array([_fit_plateau(m, n_gen, c) for m in mse])
-    else:
-        raise GenampError(f"unknown plateau method {method!r}; use 'corrected' or 'fit'")
-
-    b = float(plateaus.mean())
-    if r > 1:
-        b_err = float(plateaus.std(ddof=1) / np.sqrt(r))
-    else:
-        b_err = plateau_sampling_error(fractions[0, -1], float(n_gen[-1]), p)
-    resolved = b > 2.0 * b_err and b > 0.0
-    n_equiv = c / b if b > 0.0 else np.inf
-    upper_b = max(b, 0.0) + Z95 * b_err
-    n_equiv_lower = c / upper_b if upper_b > 0.0 else np.inf
-    g = n_equiv / n_train
-    g_std = g * b_err / b if (resolved and r > 1) else np.nan
-    b_lo, b_hi = np.percentile(plateaus, [16.0, 84.0])
-    spread = tuple(c / (n_train * v) if v > 0.0 else np.inf for v in (b_hi, b_lo))
-    return TruthAmplification(
-        n_train=int(n_train),
-        n_cells=j,
-        c=c,
-        n_gen=n_gen,
-        mse_mean=mse.mean(axis=0),
-        mse_std=mse.std(axis=0, ddof=1) if r > 1 else np.full(n_sizes, np.nan),
-        plateaus=plateaus,
-        plateau=b,
-        plateau_error=b_err,
-        n_equiv=float(n_equiv),
-        n_equiv_lower=float(n_equiv_lower),
-        G=float(g),
-        G_std=float(g_std),
-        G_spread=(float(spread[0]), float(spread[1])),
-        resolved=bool(resolved),
-    )
+    summaries = [summarise_repetition(f, n_gen, p, method) for f in fractions]
+    return combine_repetitions(summaries, n_gen, p, n_train)

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from genamp.densities import Density  # noqa: E402
 from genamp.study.config import StudyConfig  # noqa: E402
-from genamp.study.tasks import Task, TaskOutput, training_set  # noqa: E402
+from genamp.study.tasks import Task, training_set  # noqa: E402
 from genamp.volumes import QuantileGrid  # noqa: E402
 
 COLOURS = {"sample": "tab:blue", "fit": "tab:green", "resample": "tab:purple"}
@@ -91,6 +91,9 @@ def plot_amplification(records: list[dict[str, Any]], path: Path) -> Path:
     ax.axhline(1.0, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    qs_all = sorted({r["quantiles"] for r in records})
+    ax.set_xticks(qs_all, [str(q) for q in qs_all])
+    ax.minorticks_off()
     ax.set_xlabel("quantiles per axis")
     ax.set_ylabel("amplification G = n_equiv / n_train")
     ax.legend(fontsize=8)
@@ -153,7 +156,7 @@ def study_plots(
     root: Path,
     records: list[dict[str, Any]],
     tasks: list[Task],
-    outputs: dict[Task, TaskOutput],
+    metas: dict[Task, dict[str, Any]],
 ) -> list[Path]:
     """All plots of a study into ``root``: one MSE plot per resolution, G vs resolution, the truth."""
     paths = []
@@ -167,8 +170,8 @@ def study_plots(
     first = min(tasks, key=lambda t: t.repetition)
     fitted = None
     for t in tasks:
-        if t.model == "fit" and t.repetition == first.repetition and outputs[t].ok:
-            fitted = density.with_params(**outputs[t].meta["info"]["values"])
+        if t.model == "fit" and t.repetition == first.repetition and metas[t]["status"] == "ok":
+            fitted = density.with_params(**metas[t]["info"]["values"])
     x_train = training_set(first.spec, first.repetition)
     paths.append(plot_density(density, x_train, fitted, min(config.quantiles), root / "density.png"))
     return paths

@@ -14,11 +14,11 @@ import numpy as np
 
 from genamp import __version__
 from genamp.errors import GenampError
-from genamp.estimators.truth import TruthAmplification, truth_amplification
+from genamp.estimators.truth import RepetitionSummary, TruthAmplification, combine_repetitions, summarise_repetition
 from genamp.study import store
 from genamp.study.config import StudyConfig
 from genamp.study.executors import LocalExecutor, default_workers, execute
-from genamp.study.tasks import Task, TaskOutput, plan
+from genamp.study.tasks import Task, plan
 from genamp.volumes import QuantileGrid
 
 #: called after every finished task with (tasks done, tasks in total, summary of the task)
@@ -61,15 +61,16 @@ def run_study(
     store.write_json(root / "study.json", {"genamp": __version__, "config": config.to_dict()})
 
     tasks = plan(config)
-    outputs: dict[Task, TaskOutput] = {}
+    # only metadata is held in memory; occupancies are read back one task at a time
+    metas: dict[Task, dict[str, Any]] = {}
     todo = []
     for task in tasks:
         done = store.task_done(root, task)
-        if done is not None and (done.ok or not retry_failed):
-            outputs[task] = done
+        if done is not None and (done["status"] == "ok" or not retry_failed):
+            metas[task] = done
         else:
             todo.append(task)
-    resumed = len(outputs)
+    resumed = len(metas)
     if progress is not None:
         progress(resumed, len(tasks), {"task": None, "status": "resumed"})
     finished = resumed
@@ -95,11 +96,11 @@ def run_study(
         ) from None
 
     for task in todo:
-        output = store.task_done(root, task)
-        if output is None:
+        meta = store.task_done(root, task)
+        if meta is None:
             raise GenampError(f"task {task.label} finished but its file {task.path(root)} cannot be read")
-        outputs[task] = output
-    records, failures = aggregate(config, tasks, outputs)
+        metas[task] = meta
+    records, failures = aggregate(config, tasks, metas, root)
     store.write_json(
         root / "results.json",
         {"genamp": __version__, "config": config.to_dict(), "records": records, "failures": failures},
@@ -108,25 +109,40 @@ def run_study(
     if plots:
         from genamp.report.plots import study_plots
 
-        result.plots = study_plots(config, root, records, tasks, outputs)
+        result.plots = study_plots(config, root, records, tasks, metas)
     return result
 
 
 def aggregate(
-    config: StudyConfig, tasks: list[Task], outputs: dict[Task, TaskOutput]
+    config: StudyConfig, tasks: list[Task], metas: dict[Task, dict[str, Any]], root: Path
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Truth-based records per model and resolution, and the list of failed repetitions."""
+    """Truth-based records per model and resolution, and the list of failed repetitions.
+
+    Task files are read one at a time and reduced to their MSE curves and plateaus at once, so
+    memory grows with the number of repetitions, not with repetitions × sample sizes × cells.
+    """
     density = config.make_density()
     grids = {q: QuantileGrid.from_density(density, q) for q in config.quantiles}
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     for model in config.models:
         mine = sorted((t for t in tasks if t.model == model), key=lambda t: t.repetition)
-        ok = [outputs[t] for t in mine if outputs[t].ok]
-        for t in mine:
-            if not outputs[t].ok:
-                failures.append({"model": model, "repetition": t.repetition, "error": outputs[t].meta.get("error")})
-        n_failed = len(mine) - len(ok)
+        ok = [t for t in mine if metas[t]["status"] == "ok"]
+        failures += [
+            {"model": model, "repetition": t.repetition, "error": metas[t].get("error")}
+            for t in mine
+            if metas[t]["status"] != "ok"
+        ]
+        summaries: dict[int, list[RepetitionSummary]] = {q: [] for q in grids}
+        n_gen: dict[int, np.ndarray] = {}
+        for t in ok:
+            output = store.read_task(t.path(root))
+            if output is None:
+                raise GenampError(f"{t.path(root)} cannot be read any more; delete it and run again")
+            for q, grid in grids.items():
+                occ = output.occupancies[q]
+                summaries[q].append(summarise_repetition(occ.fractions, occ.n, grid.probabilities, config.plateau))  # type: ignore[arg-type]
+                n_gen[q] = occ.n
         for q, grid in grids.items():
             base = {
                 "method": "truth",
@@ -137,13 +153,12 @@ def aggregate(
                 "n_cells": grid.n_cells,
                 "n_train": config.n_train,
                 "repetitions": len(ok),
-                "n_failed": n_failed,
+                "n_failed": len(mine) - len(ok),
             }
             if not ok:
                 records.append({**base, "n_equiv": None, "G": None, "G_std": None, "error": "every repetition failed"})
                 continue
-            fractions = np.stack([o.occupancies[q].fractions for o in ok])
-            res = truth_amplification(fractions, ok[0].occupancies[q].n, grid.probabilities, config.n_train, config.plateau)  # type: ignore[arg-type]
+            res = combine_repetitions(summaries[q], n_gen[q], grid.probabilities, config.n_train)
             records.append({**base, **truth_record(res)})
     return records, failures
 

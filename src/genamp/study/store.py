@@ -111,9 +111,20 @@ def prepare_output(out: Path) -> Path:
     return out
 
 
-def task_done(root: Path, task: Task) -> TaskOutput | None:
-    """The stored output of ``task`` if it was finished by the same settings."""
-    out = read_task(task.path(root))
-    if out is None or out.meta.get("key") != task.key:
+def read_meta(path: Path) -> dict[str, Any] | None:
+    """Only the metadata of a stored task (its arrays stay on disk), or ``None``."""
+    if not path.is_file():
         return None
-    return out
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["meta"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+        return None
+
+
+def task_done(root: Path, task: Task) -> dict[str, Any] | None:
+    """The metadata of ``task`` if it was finished with the same settings, else ``None``."""
+    meta = read_meta(task.path(root))
+    if meta is None or meta.get("key") != task.key:
+        return None
+    return meta
