@@ -108,7 +108,6 @@ def run(
     """Run (or resume) a truth-based amplification study and write results.json and plots."""
     from genamp.study.config import StudyConfig
     from genamp.study.runner import run_study
-    from genamp.study.store import prepare_output
 
     config = StudyConfig(
         density=density,
@@ -122,26 +121,33 @@ def run(
         n_gen=tuple(_ints(n_gen, "--n-gen")),
         plateau=plateau,
     )
-    if workers is not None and workers < 1:
-        raise GenampError(f"workers must be at least 1, got {workers}")
-    target = prepare_output(out_dir if out_dir is not None else Path("runs") / density)
-    with Progress(
+    # the bar appears with the first progress report: a setting that run_study refuses (a
+    # folder it cannot write, no workers) stays a single error line
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
-        transient=False,
-    ) as bar:
-        handle = bar.add_task(f"{density}: tasks", total=None)
+    )
+    handle = bar.add_task(f"{density}: tasks", total=None)
 
-        def progress(done: int, total: int, summary: dict[str, Any]) -> None:
-            bar.update(handle, completed=done, total=total)
-            if summary.get("status") == "failed":
-                _say("warning", f"{summary['task']} failed: {summary['error']}", console=bar.console)
+    def progress(done: int, total: int, summary: dict[str, Any]) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(handle, completed=done, total=total)
+        if summary.get("status") == "failed":
+            _say("warning", f"{summary['task']} failed: {summary['error']}", console=bar.console)
 
-        result = run_study(config, target, workers=workers, progress=progress, retry_failed=retry_failed)
+    try:
+        result = run_study(
+            config, out_dir if out_dir is not None else Path("runs") / density,
+            workers=workers, progress=progress, retry_failed=retry_failed,
+        )
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     if result.resumed:
         _say("note", f"resumed: {result.resumed} finished task(s) found in {result.out}, {result.ran} run now")
     _print_table(result.records, f"truth-based amplification G = n_equiv / n_train  ({density}, n_train = {n_train})")
@@ -221,7 +227,7 @@ def estimate(
     if out_file is not None:
         from genamp.study.store import prepare_output
 
-        prepare_output(out_file.parent if str(out_file.parent) else Path("."))
+        prepare_output(out_file.parent)
     per_file = [count_occupancy(f.chunks(), grids, n_gen, what=str(f.path)) for f in files]
     records = []
     for i, grid in enumerate(grids):

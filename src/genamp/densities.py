@@ -44,10 +44,13 @@ class Density(ABC):
     #: ``"cartesian"`` or ``"spherical"``: which transform ``to_factorised`` applies
     coordinates: str
 
+    #: number of features; concrete densities are frozen dataclasses with this field
+    n_dim: int
+
     @property
-    @abstractmethod
     def dim(self) -> int:
         """Number of features of an event."""
+        return self.n_dim
 
     @property
     @abstractmethod
@@ -87,10 +90,14 @@ class Density(ABC):
 
     def params(self) -> dict[str, Any]:
         """The parameters that define this density (also its fit's free parameters)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        p = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        p["dim"] = p.pop("n_dim")
+        return p
 
     def with_params(self, **params: Any) -> Density:
         """The same family with other parameter values (a fit result is one)."""
+        if "dim" in params:
+            params["n_dim"] = params.pop("dim")
         return replace(self, **params)  # type: ignore[type-var]
 
     def spec(self) -> dict[str, Any]:
@@ -126,10 +133,6 @@ class CamelBack(Density):
     @property
     def name(self) -> str:  # type: ignore[override]
         return "camel" if self.n_dim == 1 else "camels"
-
-    @property
-    def dim(self) -> int:
-        return self.n_dim
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -185,15 +188,6 @@ class CamelBack(Density):
     def marginal_support(self, axis: int) -> tuple[float, float]:
         return (-np.inf, np.inf)
 
-    def params(self) -> dict[str, Any]:
-        p = super().params()
-        p["dim"] = p.pop("n_dim")
-        return p
-
-    def with_params(self, **params: Any) -> CamelBack:
-        if "dim" in params:
-            params["n_dim"] = params.pop("dim")
-        return replace(self, **params)
 
 
 @dataclass(frozen=True)
@@ -216,10 +210,6 @@ class Shell(Density):
     @property
     def name(self) -> str:  # type: ignore[override]
         return "ring" if self.n_dim == 2 else "shell"
-
-    @property
-    def dim(self) -> int:
-        return self.n_dim
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -314,15 +304,6 @@ class Shell(Density):
             return (0.0, 2.0 * np.pi)
         return (0.0, np.pi)
 
-    def params(self) -> dict[str, Any]:
-        p = super().params()
-        p["dim"] = p.pop("n_dim")
-        return p
-
-    def with_params(self, **params: Any) -> Shell:
-        if "dim" in params:
-            params["n_dim"] = params.pop("dim")
-        return replace(self, **params)
 
 
 def camel(**params: Any) -> CamelBack:

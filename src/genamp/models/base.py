@@ -36,11 +36,3 @@ class ExactOccupancies(Protocol):
 
     def cell_probabilities(self, grid: Any) -> np.ndarray:
         ...
-
-
-@runtime_checkable
-class HasLikelihood(Protocol):
-    """A model with an explicit density."""
-
-    def log_prob(self, x: np.ndarray) -> np.ndarray:
-        ...

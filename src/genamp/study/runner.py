@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,12 +180,3 @@ def truth_record(res: TruthAmplification) -> dict[str, Any]:
             "mse_std": res.mse_std,
         },
     }
-
-
-def load_results(out: Path | str) -> dict[str, Any]:
-    """Read a study's ``results.json``."""
-    path = Path(out) / "results.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise GenampError(f"cannot read {path}: {exc}") from None
