@@ -54,6 +54,7 @@ def test_results_hold_the_promised_fields(reference):
             assert key in r, key
         assert r["method"] == "truth" and r["density"] == "camel" and r["repetitions"] == 6
         assert r["G"] == pytest.approx(r["n_equiv"] / r["n_train"])
+        assert r["G_spread"][0] <= r["G_median"] <= r["G_spread"][1]
 
 
 def test_same_seed_same_numbers_with_any_number_of_workers(reference, tmp_path):

@@ -70,6 +70,8 @@ def test_training_sample_is_worth_itself():
     rel = mse_sd(grid.n_cells, n) / (truth_line(grid.probabilities) / n) / np.sqrt(reps)
     assert res.n_equiv == pytest.approx(n, rel=4 * rel)
     assert res.resolved
+    median = truth_line(grid.probabilities) / np.median(quantile_mse(frac[:, 0], grid.probabilities))
+    assert res.G_median == pytest.approx(median / n)
     # the reported error is the theory's, within the standard error of a standard deviation
     # (kurtosis of a scaled chi2 with J − 1 degrees of freedom: 3 + 12/(J − 1))
     j = grid.n_cells

@@ -106,6 +106,9 @@ class TruthAmplification:
     G_std: float
     #: 16% and 84% quantiles of the per-repetition G: the spread of one training
     G_spread: tuple[float, float]
+    #: G of the median repetition (the per-repetition plateau is skewed, so this is the
+    #: typical training, while G from the mean plateau weights the poor ones)
+    G_median: float
     #: whether the plateau is resolved (more than two standard errors above zero)
     resolved: bool
 
@@ -180,8 +183,8 @@ def combine_repetitions(
     n_equiv_lower = c / upper_b if upper_b > 0.0 else np.inf
     g = n_equiv / n_train
     g_std = g * b_err / b if (resolved and r > 1) else np.nan
-    b_lo, b_hi = np.percentile(plateaus, [16.0, 84.0])
-    spread = tuple(c / (n_train * v) if v > 0.0 else np.inf for v in (b_hi, b_lo))
+    b_lo, b_med, b_hi = np.percentile(plateaus, [16.0, 50.0, 84.0])
+    spread = tuple(c / (n_train * v) if v > 0.0 else np.inf for v in (b_hi, b_lo, b_med))
     return TruthAmplification(
         n_train=int(n_train),
         n_cells=int(p.size),
@@ -197,6 +200,7 @@ def combine_repetitions(
         G=float(g),
         G_std=float(g_std),
         G_spread=(float(spread[0]), float(spread[1])),
+        G_median=float(spread[2]),
         resolved=bool(resolved),
     )
 

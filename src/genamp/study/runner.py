@@ -170,6 +170,7 @@ def truth_record(res: TruthAmplification) -> dict[str, Any]:
         "G": res.G,
         "G_std": res.G_std,
         "G_spread": list(res.G_spread),
+        "G_median": res.G_median,
         "resolved": res.resolved,
         "plateau": res.plateau,
         "plateau_error": res.plateau_error,
