@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
+from genamp import _validate
 from genamp.errors import GenampError
 
 app = typer.Typer(
@@ -209,13 +210,12 @@ def estimate(
     """Truth-based G of your own generated samples against a toy truth (one file per training)."""
     from genamp.densities import make_density
     from genamp.estimators.truth import truth_amplification
-    from genamp.study.runner import truth_record
+    from genamp.study.runner import record_header, truth_record
     from genamp.study.store import write_json
     from genamp.volumes import QuantileGrid, count_occupancy
     from genamp.data.io import open_events
 
-    if n_train < 2:
-        raise GenampError(f"n_train must be at least 2, got {n_train}")
+    _validate.positive_int(n_train, "n_train", minimum=2)  # before any file is read
     truth = make_density(density, **_density_params(dim, density_param))
     grids = [QuantileGrid.from_density(truth, q) for q in _ints(quantiles, "--quantiles")]
     files = [open_events(p, dataset) for p in samples]
@@ -233,19 +233,7 @@ def estimate(
     for i, grid in enumerate(grids):
         fractions = np.stack([occ[i].fractions for occ in per_file])
         res = truth_amplification(fractions, np.asarray(n_gen, float), grid.probabilities, n_train)
-        records.append(
-            {
-                "method": "truth",
-                "model": name,
-                "density": truth.name,
-                "dim": truth.dim,
-                "quantiles": grid.quantiles,
-                "n_cells": grid.n_cells,
-                "n_train": n_train,
-                "repetitions": len(files),
-                **truth_record(res),
-            }
-        )
+        records.append({**record_header(name, grid, n_train, len(files)), **truth_record(res)})
     _print_table(records, f"truth-based amplification of {name} ({density}, n_train = {n_train}, {len(files)} file(s))")
     if len(files) == 1:
         _say("note", "one file gives no spread over trainings; the error covers the generated-sample noise only")

@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from genamp import _validate
 from genamp.errors import GenampError
 
 #: one-sided 95% quantile of the normal distribution, for lower bounds on n_equiv
@@ -165,8 +166,7 @@ def combine_repetitions(
     """Truth-based amplification of ``R`` repetitions from their summaries (SPEC §1.4, §1.5)."""
     if not summaries:
         raise GenampError("no repetitions to estimate from")
-    if n_train < 2:
-        raise GenampError(f"n_train must be at least 2, got {n_train}")
+    _validate.positive_int(n_train, "n_train", minimum=2)
     n_gen = np.asarray(n_gen, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     r = len(summaries)
@@ -232,7 +232,5 @@ def truth_amplification(
     p = np.asarray(p, dtype=np.float64)
     if fractions.ndim != 3:
         raise GenampError(f"occupancies must have shape (repetitions, sizes, cells), got {fractions.shape}")
-    if n_train < 2:
-        raise GenampError(f"n_train must be at least 2, got {n_train}")
     summaries = [summarise_repetition(f, n_gen, p, method) for f in fractions]
     return combine_repetitions(summaries, n_gen, p, n_train)

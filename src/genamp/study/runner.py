@@ -143,23 +143,27 @@ def aggregate(
                 summaries[q].append(summarise_repetition(occ.fractions, occ.n, grid.probabilities, config.plateau))  # type: ignore[arg-type]
                 n_gen[q] = occ.n
         for q, grid in grids.items():
-            base = {
-                "method": "truth",
-                "model": model,
-                "density": density.name,
-                "dim": density.dim,
-                "quantiles": q,
-                "n_cells": grid.n_cells,
-                "n_train": config.n_train,
-                "repetitions": len(ok),
-                "n_failed": len(mine) - len(ok),
-            }
+            base = {**record_header(model, grid, config.n_train, len(ok)), "n_failed": len(mine) - len(ok)}
             if not ok:
                 records.append({**base, "n_equiv": None, "G": None, "G_std": None, "error": "every repetition failed"})
                 continue
             res = combine_repetitions(summaries[q], n_gen[q], grid.probabilities, config.n_train)
             records.append({**base, **truth_record(res)})
     return records, failures
+
+
+def record_header(model: str, grid: QuantileGrid, n_train: int, repetitions: int) -> dict[str, Any]:
+    """What a truth-based record is about: model, truth, resolution, sizes."""
+    return {
+        "method": "truth",
+        "model": model,
+        "density": grid.density.name,
+        "dim": grid.density.dim,
+        "quantiles": grid.quantiles,
+        "n_cells": grid.n_cells,
+        "n_train": n_train,
+        "repetitions": repetitions,
+    }
 
 
 def truth_record(res: TruthAmplification) -> dict[str, Any]:

@@ -58,10 +58,6 @@ class TaskOutput:
     occupancies: dict[int, Occupancy]
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def ok(self) -> bool:
-        return self.meta.get("status") == "ok"
-
 
 def plan(config: StudyConfig) -> list[Task]:
     """All tasks of a study, repetition-major so early results cover every model."""
