@@ -53,7 +53,7 @@ BAD = [
     (["run", "-q", "10,abc"], "--quantiles: 'abc' is not a number"),
     (["run", "-q", "10,nan"], "is not a whole number"),
     (["run", "banana"], "unknown density 'banana'"),
-    (["run", "-m", "sample,gan"], "unknown model gan"),
+    (["run", "-m", "sample,vae"], "unknown model vae"),
     (["run", "--n-train", "abc"], "--n-train"),
     (["run", "--workers", "0"], "workers must be at least 1"),
     (["run", "-r", "0"], "repetitions must be at least 1"),

@@ -182,7 +182,7 @@ def test_bad_study_settings_fail_before_any_work(tmp_path):
     for bad, message in [
         ({"n_train": 1}, "n_train must be at least 2"),
         ({"quantiles": (10, 1)}, "quantiles must be at least 2"),
-        ({"models": ("sample", "gan")}, "unknown model gan"),
+        ({"models": ("sample", "vae")}, "unknown model vae"),
         ({"repetitions": 0}, "repetitions must be at least 1"),
         ({"n_gen": (1000, 100)}, "n_gen must increase"),
         ({"density": "shell", "density_params": {"dim": 6}, "quantiles": (50,)}, "cells"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from genamp.densities import Density
 from genamp.models.base import Generator
@@ -18,13 +19,60 @@ from genamp.models.resample import Resampler
 
 @dataclass(frozen=True)
 class ModelEntry:
-    build: Callable[[Density], Generator] | None
+    build: Callable[[Density], Any] | None
     sampled: bool
     description: str
+    #: a network model whose repetitions train together as one vectorised model (fit_members)
+    vectorised: bool = False
+
+
+# torch is imported only when a network is built: the command line starts fast without it
+def _gan(density: Density) -> Generator:
+    from genamp.models.gan import GAN
+
+    return GAN()
+
+
+def _gan_paper(density: Density) -> Generator:
+    from genamp.models.gan import GAN, PAPER
+
+    return GAN(PAPER)
+
+
+def _cfm(density: Density) -> Generator:
+    from genamp.models.cfm import FlowMatching
+
+    return FlowMatching()
+
+
+def _flow(density: Density) -> Generator:
+    from genamp.models.flow import SplineFlow
+
+    return SplineFlow()
+
+
+def _bflow(density: Density) -> Generator:
+    from genamp.models.bayesian import BayesianSplineFlow
+
+    return BayesianSplineFlow()
+
+
+def _bcfm(density: Density) -> Generator:
+    from genamp.models.bayesian import BayesianFlowMatching
+
+    return BayesianFlowMatching()
 
 
 MODEL_REGISTRY: dict[str, ModelEntry] = {
     "sample": ModelEntry(None, sampled=False, description="the training set itself (G = 1 by construction)"),
     "fit": ModelEntry(ParametricFit, sampled=False, description="maximum-likelihood fit of the true family"),
     "resample": ModelEntry(lambda density: Resampler(), sampled=True, description="bootstrap of the training set"),
+    "gan": ModelEntry(_gan, sampled=True, vectorised=True, description="the GANplification GAN, CPU default (shorter)"),
+    "gan-paper": ModelEntry(
+        _gan_paper, sampled=True, vectorised=True, description="the GANplification GAN as published (10 000 epochs: a GPU job)"
+    ),
+    "cfm": ModelEntry(_cfm, sampled=True, vectorised=True, description="conditional flow matching, MLP velocity field"),
+    "flow": ModelEntry(_flow, sampled=True, vectorised=True, description="rational-quadratic spline flow (zuko NSF)"),
+    "bflow": ModelEntry(_bflow, sampled=True, description="Bayesian spline flow, posterior predictive"),
+    "bcfm": ModelEntry(_bcfm, sampled=True, description="Bayesian flow matching, posterior predictive"),
 }

@@ -16,21 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from genamp.study.store import write_task
-from genamp.study.tasks import Task, run_task
+from genamp.study.tasks import Task, run_block
 
 
-def execute(task: Task, root: str) -> dict[str, Any]:
-    """Run one task and store its output; returns a short summary (runs in a worker).
+def execute(block: list[Task], root: str) -> list[dict[str, Any]]:
+    """Run a work item (one task, or a block trained together) and store each task's output as
+    it comes; returns a short summary per task (runs in a worker).
 
-    A bug is reported with its traceback and stores nothing; a failed fit or training is a
-    result and is stored like any other.
+    A bug is reported with its traceback; what was stored before it stays. A failed fit or
+    training is a result and is stored like any other.
     """
+    summaries = []
     try:
-        out = run_task(task)
-        write_task(task.path(Path(root)), out)
+        for task, out in run_block(block):
+            write_task(task.path(Path(root)), out)
+            summaries.append({"task": task.label, "status": out.meta["status"], "error": out.meta.get("error")})
     except Exception:
-        return {"task": task.label, "status": "crashed", "error": traceback.format_exc()}
-    return {"task": task.label, "status": out.meta["status"], "error": out.meta.get("error")}
+        labels = ", ".join(t.label for t in block[len(summaries) :][:3])
+        summaries.append({"task": labels, "status": "crashed", "error": traceback.format_exc()})
+    return summaries
 
 
 def _worker_init() -> None:

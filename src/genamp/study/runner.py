@@ -17,7 +17,7 @@ from genamp.estimators.truth import RepetitionSummary, TruthAmplification, combi
 from genamp.study import store
 from genamp.study.config import StudyConfig
 from genamp.study.executors import LocalExecutor, default_workers, execute
-from genamp.study.tasks import Task, plan
+from genamp.study.tasks import Task, blocks, plan
 from genamp.volumes import QuantileGrid
 
 #: called after every finished task with (tasks done, tasks in total, summary of the task)
@@ -73,10 +73,10 @@ def run_study(
     if progress is not None:
         progress(resumed, len(tasks), {"task": None, "status": "resumed"})
     finished = resumed
-    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root)), todo)
+    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root)), blocks(todo, workers))
     try:
         with contextlib.closing(runs):
-            for summary in runs:
+            for summary in (s for item in runs for s in item):
                 if summary["status"] == "crashed":
                     log = root / "crash.log"
                     log.write_text(f"{summary['task']}\n{summary['error']}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ from genamp.models.registry import MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
 from genamp.study.config import StudyConfig
 from genamp.volumes import Occupancy, QuantileGrid, count_occupancy, sample_chunks
+
+#: most members trained together as one vectorised model in one work item
+MAX_BLOCK = 50
 
 #: bump when the content of task files changes meaning; old files are then recomputed
 TASK_FORMAT = 1
@@ -90,6 +94,84 @@ def _density(spec: dict[str, Any]) -> Density:
     return make_density(params.pop("name"), **params)
 
 
+def model_seed(spec: dict[str, Any], model: str, repetition: int) -> np.random.SeedSequence:
+    """The root of a model's own random streams in one repetition (training: 0, sampling: 1)."""
+    return seed_sequence(spec["seed"], repetition, MODEL, stable_id(model))
+
+
+def blocks(tasks: list[Task], workers: int, max_block: int = MAX_BLOCK) -> list[list[Task]]:
+    """Work items: vectorised models' tasks in blocks trained together, the others one by one.
+
+    Blocks are sized so that every worker gets one: K members trained as one model are several
+    times faster than K trainings, but an idle worker is a loss as well.
+    """
+    items: list[list[Task]] = []
+    by_model: dict[str, list[Task]] = {}
+    for task in tasks:
+        if MODEL_REGISTRY[task.model].vectorised:
+            by_model.setdefault(task.model, []).append(task)
+        else:
+            items.append([task])
+    for mine in by_model.values():
+        size = max(1, min(max_block, -(-len(mine) // max(1, workers))))
+        items += [mine[i : i + size] for i in range(0, len(mine), size)]
+    return items
+
+
+def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
+    """Train the block's networks as one vectorised model, then count each member's sample.
+
+    Each task's output is yielded as soon as its member is counted, so it can be stored at once.
+    A member that diverged gives ``status: failed`` with the step and loss; the others go on.
+    """
+    if len(tasks) == 1 and not MODEL_REGISTRY[tasks[0].model].vectorised:
+        yield tasks[0], run_task(tasks[0])
+        return
+    start = time.perf_counter()
+    spec, name = tasks[0].spec, tasks[0].model
+    if any(t.model != name or t.key != tasks[0].key for t in tasks):
+        raise ValueError("a block holds tasks of one model and one setting")
+    density = _density(spec)
+    grids = [QuantileGrid.from_density(density, q) for q in spec["quantiles"]]
+    xs = np.stack([training_set(spec, t.repetition) for t in tasks])
+    seeds = [model_seed(spec, name, t.repetition) for t in tasks]
+    model = MODEL_REGISTRY[name].build(density)  # type: ignore[misc]
+    try:
+        model.fit_members(xs, [child(s, 0) for s in seeds])
+    except GenampError as exc:
+        for t in tasks:
+            yield t, _failed(t, str(exc), start)
+        return
+    train_seconds = (time.perf_counter() - start) / len(tasks)
+    for k, t in enumerate(tasks):
+        t0 = time.perf_counter()
+        if k in model.diverged:
+            yield t, _failed(t, model.diverged[k].message(name), start)
+            continue
+        try:
+            stream = sample_chunks(model.member(k).sample, spec["n_gen"][-1], child(seeds[k], 1))
+            occupancies = count_occupancy(stream, grids, spec["n_gen"], what=f"{name} sample")
+        except GenampError as exc:
+            yield t, _failed(t, str(exc), start)
+            continue
+        meta = _meta(t)
+        meta.update(
+            status="ok",
+            seconds=train_seconds + time.perf_counter() - t0,
+            block=len(tasks),
+            final_loss=None if model.losses is None else model.losses[-1, k].tolist(),
+        )
+        yield t, TaskOutput(dict(zip(spec["quantiles"], occupancies, strict=True)), meta)
+
+
+def _meta(task: Task) -> dict[str, Any]:
+    return {"task": task.label, "key": task.key, "model": task.model, "repetition": task.repetition}
+
+
+def _failed(task: Task, error: str, start: float) -> TaskOutput:
+    return TaskOutput({}, {**_meta(task), "status": "failed", "error": error, "seconds": time.perf_counter() - start})
+
+
 def run_task(task: Task) -> TaskOutput:
     """Train the task's model on its training set and count its occupancies.
 
@@ -101,26 +183,25 @@ def run_task(task: Task) -> TaskOutput:
     density = _density(spec)
     grids = [QuantileGrid.from_density(density, q) for q in spec["quantiles"]]
     x_train = training_set(spec, task.repetition)
-    meta: dict[str, Any] = {"task": task.label, "key": task.key, "model": task.model, "repetition": task.repetition}
+    meta = _meta(task)
     entry = MODEL_REGISTRY[task.model]
     try:
         if entry.build is None:
             occupancies = count_occupancy(x_train, grids, what="training set")
             occupancies = [Occupancy.exact(o.fractions[0]) for o in occupancies]
         else:
-            model_seed = seed_sequence(spec["seed"], task.repetition, MODEL, stable_id(task.model))
-            model = entry.build(density).fit(x_train, child(model_seed, 0))
+            seed = model_seed(spec, task.model, task.repetition)
+            model = entry.build(density).fit(x_train, child(seed, 0))
             if isinstance(model, ExactOccupancies):
                 occupancies = [Occupancy.exact(model.cell_probabilities(g)) for g in grids]
             else:
                 n_gen = spec["n_gen"]
-                stream = sample_chunks(model.sample, n_gen[-1], child(model_seed, 1))
+                stream = sample_chunks(model.sample, n_gen[-1], child(seed, 1))
                 occupancies = count_occupancy(stream, grids, n_gen, what=f"{task.model} sample")
             info = getattr(model, "info", None)
             if info is not None:
                 meta["info"] = info()
     except GenampError as exc:
-        meta.update(status="failed", error=str(exc), seconds=time.perf_counter() - start)
-        return TaskOutput({}, meta)
+        return _failed(task, str(exc), start)
     meta.update(status="ok", seconds=time.perf_counter() - start)
     return TaskOutput(dict(zip(spec["quantiles"], occupancies, strict=True)), meta)

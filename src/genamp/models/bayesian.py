@@ -1,0 +1,286 @@
+"""Bayesian spline flow and Bayesian flow matching: variational Gaussian weights (SPEC §5).
+
+Variational inference on the weights (Blundell et al. 2015, arXiv:1505.05424) through zuko's
+:class:`zuko.bayesian.BayesianModel`: every weight has an independent posterior
+``q(w_i) = N(μ_i, σ_i²)`` and the prior ``p(w_i) = N(0, prior_var)``. Training minimises, per
+training event, the negative evidence lower bound
+
+    L = E_q[ℓ(w; batch)] + kl_weight · KL(q ‖ p) / n_train,
+
+with ``ℓ`` the model's usual loss per event (the flow's ``−log p(x)``, flow matching's
+regression error) and ``E_q`` estimated by one reparameterised draw ``w = μ + σ ε`` per step.
+``kl_weight = 1`` is the ELBO of a likelihood model; SPEC §5 makes the weight a calibration knob
+(for flow matching the regression error is not a likelihood, so no value is exact).
+
+A trained model stands for its posterior over generators: :meth:`~BayesianGenerator.sample`
+draws from the posterior predictive (fresh weights for every block of ``SAMPLE_BLOCK`` events),
+``log_prob`` uses the posterior-mean weights ``μ``, and :meth:`~BayesianGenerator.draws` returns
+``M`` plain generators, each with fixed weights ``w_m ~ q``. One network is trained (no ensemble
+axis); its randomness comes from the seed alone.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from zuko.bayesian import BayesianModel
+
+from genamp.errors import GenampError
+from genamp.models.cfm import VelocityField, at_time, ode_log_prob, rk4, straight_path
+from genamp.models.flow import SplineNetwork, sample_flow
+from genamp.models.neural import (
+    DTYPE,
+    LossMonitor,
+    MemberStreams,
+    NeuralGenerator,
+    TrainingDiverged,
+    adam,
+    as_seed_sequence,
+    minibatches,
+    torch_seed,
+)
+from genamp.seeding import SeedLike, child
+
+
+class BayesianGenerator(NeuralGenerator):
+    """A network generator with variational Gaussian weights; the model is its posterior.
+
+    A subclass says what its network is (``_network``), its loss per event on a minibatch
+    (``_loss``), and how a network with fixed weights samples (``_generate``) and gives the
+    log density (``_density``), both in standardised coordinates.
+    """
+
+    def __init__(
+        self,
+        steps: int,
+        lr: float,
+        batch_size: int,
+        kl_weight: float,
+        prior_var: float,
+        init_logvar: float,
+    ) -> None:
+        super().__init__()
+        self.steps = steps
+        self.lr = lr
+        self.batch_size = batch_size
+        self.kl_weight = kl_weight
+        self.prior_var = prior_var
+        self.init_logvar = init_logvar
+
+    # ---- what a model defines -------------------------------------------------------------
+    @abstractmethod
+    def _network(self, dim: int) -> nn.Module:
+        """An untrained network for ``dim`` features (its weights become the posterior means)."""
+
+    @abstractmethod
+    def _loss(self, net: nn.Module, x: Tensor, streams: MemberStreams) -> Tensor:
+        """The mean loss per event of ``net`` on the minibatch ``x`` (batch, dim); noise from ``streams``."""
+
+    @abstractmethod
+    def _generate(self, net: nn.Module, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` standardised events of ``net``, its noise drawn from ``generator``."""
+
+    @abstractmethod
+    def _density(self, net: nn.Module, z: Tensor) -> Tensor:
+        """``log p(z)`` of ``net`` at standardised events ``z``."""
+
+    # ---- training -------------------------------------------------------------------------
+    def objective(self, x: Tensor, n_train: int, streams: MemberStreams) -> Tensor:
+        """``ℓ(μ + σ ε; x) + kl_weight · KL(q ‖ p) / n_train``, the −ELBO per event on minibatch ``x``.
+
+        ``ε`` comes from torch's global stream (training seeds it inside a fork).
+        """
+        with self.bayes.reparameterize() as net:
+            data = self._loss(net, x, streams)
+        return data + self.kl_weight * self.bayes.kl_divergence(self.prior_var) / n_train
+
+    def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
+        n_members, n, dim = x.shape
+        if n_members != 1:
+            raise GenampError(f"{self.name} trains one Bayesian network; draw from its posterior instead of an ensemble of {n_members}")
+        monitor = LossMonitor(1, self.name)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(torch_seed(streams.init_seeds()[0]))
+            self.bayes = BayesianModel(self._network(dim).to(DTYPE), init_logvar=self.init_logvar)
+            # the weight draws ε of the training steps, a stream of their own
+            torch.manual_seed(torch_seed(child(streams.seeds[0], 2)))
+            params = [*self.bayes.means.values(), *self.bayes.logvars.values()]
+            opt = adam(params, self.lr)
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.steps)
+            batches = minibatches(x, streams, min(self.batch_size, n))
+            for step in range(self.steps):
+                loss = self.objective(next(batches)[0], n, streams)[None]
+                if not bool(monitor.check(step, loss).all()):
+                    break  # one network: nothing left to train
+                opt.zero_grad()
+                loss.sum().backward()
+                opt.step()
+                schedule.step()
+                if step % 50 == 0 or step == self.steps - 1:
+                    monitor.record(loss)
+        for p in params:
+            p.requires_grad_(False)
+        self._posterior_mean = self._with_weights({k.replace("-", "."): m for k, m in self.bayes.means.items()})
+        return monitor
+
+    # ---- posterior --------------------------------------------------------------------------
+    def _with_weights(self, weights: dict[str, Tensor]) -> nn.Module:
+        """A standalone copy of the network with the given weights (by parameter name)."""
+        net = copy.deepcopy(self.bayes.base)
+        missing, unexpected = net.load_state_dict(weights, strict=False)
+        if unexpected or set(missing) - {name for name, _ in net.named_buffers()}:
+            raise GenampError(f"{self.name}: the posterior does not cover the network's weights ({missing}, {unexpected})")
+        return net.requires_grad_(False)
+
+    def _weights_draw(self, seed: int) -> nn.Module:
+        """The network with weights ``w ~ q``, drawn from torch stream ``seed``."""
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            weights = self.bayes.sample_params()
+        return self._with_weights(weights)
+
+    def draws(self, n_draws: int, seed: SeedLike) -> list[PosteriorDraw]:
+        """``n_draws`` generators with fixed weights ``w_m ~ q``, draw ``m`` seeded by ``child(seed, m)``."""
+        self.n_members  # noqa: B018 - raises when not fitted
+        if self.diverged:
+            raise TrainingDiverged(self.diverged[0].message(self.name))
+        seed = as_seed_sequence(seed)
+        return [PosteriorDraw(self, m, self._weights_draw(torch_seed(child(seed, m)))) for m in range(n_draws)]
+
+    def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
+        # posterior predictive: fresh weights for each block, then the block's events
+        net = self._weights_draw(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        return self._generate(net, n, generator)
+
+    def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
+        return self._density(self._posterior_mean, z)
+
+
+class PosteriorDraw(NeuralGenerator):
+    """One fixed weight draw ``w_m ~ q`` of a trained Bayesian model, as a plain generator."""
+
+    def __init__(self, model: BayesianGenerator, index: int, net: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.index = index
+        self.net = net
+        self.name = f"{model.name}[draw {index}]"
+        self._mean, self._std = model._mean, model._std
+        self.dim, self.n_train = model.dim, model.n_train
+
+    def fit(self, x_train: np.ndarray, seed: SeedLike) -> Self:
+        raise GenampError(f"{self.name} is a fixed posterior draw: fit its Bayesian model instead")
+
+    def fit_members(self, xs: np.ndarray, seeds: Sequence[SeedLike]) -> Self:
+        return self.fit(xs, 0)
+
+    def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
+        raise GenampError(f"{self.name} is a fixed posterior draw: fit its Bayesian model instead")
+
+    def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
+        return self.model._generate(self.net, n, generator)
+
+    def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
+        return self.model._density(self.net, z)
+
+
+class BayesianSplineFlow(BayesianGenerator):
+    """The spline flow of :mod:`genamp.models.flow` with variational Gaussian weights.
+
+    Parameters
+    ----------
+    transforms, hidden, bins, steps, lr, batch_size:
+        As for :class:`~genamp.models.flow.SplineFlow`.
+    kl_weight:
+        Factor of the KL term (1: the ELBO).
+    prior_var:
+        Variance of the Gaussian prior of every weight.
+    init_logvar:
+        Initial ``log σ²`` of every weight (zuko's default; the means start at the network's
+        usual initialisation).
+    """
+
+    name = "bflow"
+
+    def __init__(
+        self,
+        transforms: int = 3,
+        hidden: Sequence[int] = (64, 64),
+        bins: int = 8,
+        steps: int = 2000,
+        lr: float = 1e-3,
+        batch_size: int = 256,
+        kl_weight: float = 1.0,
+        prior_var: float = 1.0,
+        init_logvar: float = -9.0,
+    ) -> None:
+        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar)
+        self.transforms = transforms
+        self.hidden = tuple(hidden)
+        self.bins = bins
+
+    def _network(self, dim: int) -> SplineNetwork:
+        return SplineNetwork(dim, self.transforms, self.hidden, self.bins)
+
+    def _loss(self, net: nn.Module, x: Tensor, streams: MemberStreams) -> Tensor:
+        return -net.log_prob(x).mean()
+
+    def _generate(self, net: nn.Module, n: int, generator: torch.Generator) -> Tensor:
+        return sample_flow(net.inverse, n, self.dim, generator)
+
+    def _density(self, net: nn.Module, z: Tensor) -> Tensor:
+        with torch.no_grad():
+            return net.log_prob(z)
+
+
+class BayesianFlowMatching(BayesianGenerator):
+    """Conditional flow matching (:mod:`genamp.models.cfm`) with a variational Gaussian velocity MLP.
+
+    Parameters
+    ----------
+    hidden, steps, lr, batch_size, ode_steps, n_frequencies:
+        As for :class:`~genamp.models.cfm.FlowMatching`.
+    kl_weight, prior_var, init_logvar:
+        As for :class:`BayesianSplineFlow`.
+    """
+
+    name = "bcfm"
+
+    def __init__(
+        self,
+        hidden: Sequence[int] = (64, 64, 64),
+        steps: int = 2000,
+        lr: float = 3e-3,
+        batch_size: int = 256,
+        ode_steps: int = 16,
+        n_frequencies: int = 4,
+        kl_weight: float = 1.0,
+        prior_var: float = 1.0,
+        init_logvar: float = -9.0,
+    ) -> None:
+        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar)
+        self.hidden = tuple(hidden)
+        self.ode_steps = ode_steps
+        self.n_frequencies = n_frequencies
+
+    def _network(self, dim: int) -> VelocityField:
+        return VelocityField(dim, self.hidden, self.n_frequencies)
+
+    def _loss(self, net: nn.Module, x: Tensor, streams: MemberStreams) -> Tensor:
+        x0 = streams.normal(*x.shape)[0]
+        (t,) = streams.uniform((x.shape[0], 1))
+        xt, target = straight_path(x0, x, t[0])
+        return (net(xt, t[0]) - target).square().mean()
+
+    def _generate(self, net: nn.Module, n: int, generator: torch.Generator) -> Tensor:
+        z = torch.randn(n, self.dim, generator=generator, dtype=DTYPE)
+        return rk4(at_time(net), z, 0.0, 1.0, self.ode_steps)
+
+    def _density(self, net: nn.Module, z: Tensor) -> Tensor:
+        return ode_log_prob(at_time(net), z, self.ode_steps)

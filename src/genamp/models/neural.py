@@ -1,0 +1,403 @@
+"""Neural generators trained as K members of one vectorised model.
+
+Every network model (GAN, spline flow, flow matching) keeps ``K`` copies of its networks with
+their parameters stacked along a leading member axis (``torch.func.stack_module_state``) and
+runs them through ``vmap(functional_call(...))``: one optimiser step updates all members at once
+with a few large tensor operations instead of K small ones. Members never mix: every operation
+acts within one member (Adam is element-wise), so member ``k`` of an ensemble is the model that
+the same seed and training set give alone, up to floating-point rounding.
+
+Randomness is explicit so that this holds: each member draws its noise (batches, latent
+vectors, dropout masks) from its own ``torch.Generator`` seeded from the member's seed, outside
+``vmap``; ``vmap``'s own random modes would tie a member's numbers to its ensemble.
+
+Features are standardised per member (zuko's splines act on [-5, 5]; every MLP trains better on
+unit scales) unless a model says otherwise; ``log_prob`` adds the Jacobian of that map.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from genamp import _validate
+from genamp.errors import GenampError
+from genamp.seeding import SeedLike, child
+
+#: events generated per random block when sampling: fixed, so a member's numbers do not depend
+#: on how many members are sampled together or on the caller's chunk size
+SAMPLE_BLOCK = 4096
+
+#: dtype of every network (float32: the speed of the GAN matters more than the last digits)
+DTYPE = torch.float32
+
+
+class TrainingDiverged(GenampError):
+    """A network's loss became NaN or infinite."""
+
+
+def torch_seed(seed: SeedLike) -> int:
+    """A 63-bit torch seed from an int, a SeedSequence or a numpy Generator."""
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**63 - 1))
+    if not isinstance(seed, np.random.SeedSequence):
+        seed = np.random.SeedSequence(int(seed))
+    return int(seed.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(0, 2**63 - 1)))
+    return np.random.SeedSequence(int(seed))
+
+
+class MemberStreams:
+    """One torch random stream per member: what member k draws never depends on the others."""
+
+    def __init__(self, seeds: Sequence[SeedLike], device: torch.device | str = "cpu") -> None:
+        self.seeds = [as_seed_sequence(s) for s in seeds]
+        self.generators = [torch.Generator(device=device).manual_seed(torch_seed(child(s, 0))) for s in self.seeds]
+        self.device = torch.device(device)
+
+    def init_seeds(self, network: int = 0) -> list[np.random.SeedSequence]:
+        """Seeds for the initial weights of a model's ``network``-th network, per member."""
+        return [child(s, 1, network) for s in self.seeds]
+
+    def __len__(self) -> int:
+        return len(self.generators)
+
+    def uniform(self, *shapes: Sequence[int], low: float = 0.0, high: float = 1.0) -> list[Tensor]:
+        """Uniform numbers of each shape, each with a leading member axis (one draw per member)."""
+        sizes = [math.prod(s) for s in shapes]
+        flat = torch.stack([torch.rand(sum(sizes), generator=g, device=self.device, dtype=DTYPE) for g in self.generators])
+        if (low, high) != (0.0, 1.0):
+            flat = low + (high - low) * flat
+        parts = torch.split(flat, sizes, dim=1)
+        return [p.reshape(len(self), *s) for p, s in zip(parts, shapes, strict=True)]
+
+    def normal(self, *shape: int) -> Tensor:
+        return torch.stack([torch.randn(shape, generator=g, device=self.device, dtype=DTYPE) for g in self.generators])
+
+    def batches(self, n: int, batch_size: int) -> Tensor:
+        """One epoch of minibatch indices per member, (K, n // batch_size, batch_size), reshuffled."""
+        per = n // batch_size
+        perms = torch.stack([torch.randperm(n, generator=g, device=self.device) for g in self.generators])
+        return perms[:, : per * batch_size].reshape(len(self), per, batch_size)
+
+
+def minibatches(x: Tensor, streams: MemberStreams, batch_size: int) -> Iterator[Tensor]:
+    """Endless minibatches (K, batch, dim), member k's drawn from ``x[k]`` (K, n, dim).
+
+    Each member's events are reshuffled at the start of every epoch from its own stream (the
+    incomplete last batch is dropped); a training set no larger than ``batch_size`` is used
+    whole at every step and draws nothing.
+    """
+    n_members, n = x.shape[:2]
+    if batch_size >= n:
+        while True:
+            yield x
+    rows = torch.arange(n_members)[:, None]
+    while True:
+        for index in streams.batches(n, batch_size).unbind(1):
+            yield x[rows, index]
+
+
+def dropout_masks(streams: MemberStreams, n: int, widths: Sequence[int], rate: float) -> list[Tensor]:
+    """Inverted-dropout masks (keep / (1 - rate)) for ``n`` rows of each hidden layer, per member."""
+    if rate <= 0:
+        return []
+    draws = streams.uniform(*[(n, w) for w in widths])
+    return [(u >= rate).to(DTYPE) / (1.0 - rate) for u in draws]
+
+
+class MLP(nn.Module):
+    """A fully connected network with explicit dropout masks (vmap-friendly randomness)."""
+
+    def __init__(self, n_in: int, n_out: int, hidden: Sequence[int], activation: Callable[[], nn.Module]) -> None:
+        super().__init__()
+        widths = [n_in, *hidden]
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.out = nn.Linear(widths[-1], n_out)
+        self.act = activation()
+        self.widths = tuple(hidden)
+
+    def forward(self, x: Tensor, masks: Sequence[Tensor] = ()) -> Tensor:
+        for i, layer in enumerate(self.hidden):
+            x = self.act(layer(x))
+            if masks:
+                x = x * masks[i]
+        return self.out(x)
+
+
+@dataclass
+class Stacked:
+    """K members of one network: a structural copy and the members' stacked parameters."""
+
+    module: nn.Module
+    params: dict[str, Tensor]
+    buffers: dict[str, Tensor]
+    _calls: dict[str, Callable[..., Any]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, make: Callable[[], nn.Module], seeds: Sequence[SeedLike]) -> Stacked:
+        """Initialise one network per seed (torch's default init, seeded) and stack them."""
+        modules = []
+        for s in seeds:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(torch_seed(s))
+                modules.append(make().to(DTYPE))
+        params, buffers = stack_module_state(modules)
+        return cls(copy.deepcopy(modules[0]), params, buffers)
+
+    @property
+    def n_members(self) -> int:
+        return next(iter(self.params.values())).shape[0]
+
+    def __call__(self, *args: Any, method: str = "forward") -> Any:
+        """All members at once: every argument has a leading member axis."""
+        call = self._calls.get(method)
+        if call is None:
+            module = self.module
+
+            def one(p: dict[str, Tensor], b: dict[str, Tensor], *a: Any) -> Any:
+                return functional_call(module, (p, b), a, strict=True) if method == "forward" else _method(module, method, p, b, a)
+
+            call = self._calls[method] = vmap(one)
+        return call(self.params, self.buffers, *args)
+
+    def member(self, k: int, *args: Any, method: str = "forward") -> Any:
+        """Member ``k`` alone (no member axis on the arguments)."""
+        p = {n: t[k] for n, t in self.params.items()}
+        b = {n: t[k] for n, t in self.buffers.items()}
+        if method == "forward":
+            return functional_call(self.module, (p, b), args, strict=True)
+        return _method(self.module, method, p, b, args)
+
+    def parameters(self) -> list[Tensor]:
+        return list(self.params.values())
+
+    def state(self) -> dict[str, Tensor]:
+        return {**{f"p:{k}": v.detach() for k, v in self.params.items()}, **{f"b:{k}": v for k, v in self.buffers.items()}}
+
+
+class _Method(nn.Module):
+    """Calls a named method of a module as its forward (functional_call only swaps during forward)."""
+
+    def __init__(self, module: nn.Module, method: str) -> None:
+        super().__init__()
+        self.inner = module
+        self.method = method
+
+    def forward(self, *args: Any) -> Any:
+        return getattr(self.inner, self.method)(*args)
+
+
+def _method(module: nn.Module, method: str, p: dict[str, Tensor], b: dict[str, Tensor], args: tuple) -> Any:
+    wrapper = _Method(module, method)
+    pp = {f"inner.{k}": v for k, v in p.items()}
+    bb = {f"inner.{k}": v for k, v in b.items()}
+    return functional_call(wrapper, (pp, bb), args, strict=True)
+
+
+@dataclass
+class Divergence:
+    """Where a member's training stopped making sense."""
+
+    member: int
+    step: int
+    loss: float
+
+    def message(self, model: str) -> str:
+        return f"{model} member {self.member} diverged at step {self.step} (loss {self.loss})"
+
+
+class LossMonitor:
+    """Watches per-member losses; a non-finite loss marks the member as diverged, once."""
+
+    def __init__(self, n_members: int, model: str) -> None:
+        self.model = model
+        self.diverged: dict[int, Divergence] = {}
+        self.history: list[np.ndarray] = []
+        self._alive = torch.ones(n_members, dtype=torch.bool)
+
+    def check(self, step: int, losses: Tensor) -> Tensor:
+        """Record ``losses`` (K,); return the mask of members still alive (finite so far)."""
+        values = losses.detach()
+        finite = torch.isfinite(values)
+        if not bool(finite.all()):
+            for k in torch.nonzero(~finite & self._alive).flatten().tolist():
+                self.diverged[k] = Divergence(k, step, float(values[k]))
+            self._alive &= finite
+        return self._alive
+
+    def record(self, losses: Tensor) -> None:
+        self.history.append(losses.detach().cpu().numpy().copy())
+
+
+def silence_dead(params: Sequence[Tensor], alive: Tensor) -> None:
+    """Zero the gradients of diverged members so their NaNs stay theirs and nothing warns."""
+    if bool(alive.all()):
+        return
+    dead = ~alive
+    for p in params:
+        if p.grad is not None:
+            p.grad[dead] = 0.0
+
+
+class NeuralGenerator(ABC):
+    """A network generator that trains K members in one vectorised model.
+
+    ``fit(x, seed)`` trains one member; ``fit_members(xs, seeds)`` trains ``len(seeds)``
+    members, member k on ``xs[k]`` with seed ``seeds[k]``. ``member(k)`` is a plain generator
+    (``sample``, ``log_prob``); the model itself behaves as its member 0.
+    """
+
+    name: str = "neural"
+    #: whether the features are standardised per member before training
+    standardise: bool = True
+
+    def __init__(self) -> None:
+        self._mean: Tensor | None = None
+        self._std: Tensor | None = None
+        self.diverged: dict[int, Divergence] = {}
+        self.losses: np.ndarray | None = None
+
+    # ---- what a model defines -------------------------------------------------------------
+    @abstractmethod
+    def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
+        """Train all members on ``x`` (K, n, dim), standardised; returns the loss monitor."""
+
+    @abstractmethod
+    def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` events of member ``k`` in standardised coordinates."""
+
+    def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
+        raise GenampError(f"{self.name} has no likelihood")
+
+    @property
+    def has_log_prob(self) -> bool:
+        return type(self)._log_prob_member is not NeuralGenerator._log_prob_member
+
+    # ---- training -------------------------------------------------------------------------
+    def fit(self, x_train: np.ndarray, seed: SeedLike) -> Self:
+        """Train one network on ``x_train`` (n_train, dim); a divergence raises."""
+        x = np.asarray(x_train, dtype=np.float64)
+        x = _validate.events(x, x.shape[-1] if x.ndim == 2 else 1, what="training set", min_events=2)
+        self.fit_members(x[None], [seed])
+        if self.diverged:
+            raise TrainingDiverged(self.diverged[0].message(self.name))
+        return self
+
+    def fit_members(self, xs: np.ndarray, seeds: Sequence[SeedLike]) -> Self:
+        """Train K members at once: member k on ``xs[k]`` (n, dim) with ``seeds[k]``.
+
+        A member whose loss turns NaN/inf is recorded in ``self.diverged`` (by member index) and
+        frozen; the others train on unaffected.
+        """
+        xs = np.asarray(xs, dtype=np.float64)
+        if xs.ndim != 3 or xs.shape[0] != len(seeds):
+            raise GenampError(f"fit_members wants (K, n, dim) training sets and K seeds, got {xs.shape} and {len(seeds)}")
+        for k in range(xs.shape[0]):
+            _validate.events(xs[k], xs.shape[2], what=f"training set of member {k}", min_events=2)
+        x = torch.as_tensor(xs, dtype=DTYPE)
+        if self.standardise:
+            self._mean = x.mean(dim=1)
+            self._std = x.std(dim=1).clamp_min(1e-12)
+        else:
+            self._mean = torch.zeros(x.shape[0], x.shape[2], dtype=DTYPE)
+            self._std = torch.ones(x.shape[0], x.shape[2], dtype=DTYPE)
+        z = (x - self._mean[:, None]) / self._std[:, None]
+        self.dim = xs.shape[2]
+        self.n_train = xs.shape[1]
+        streams = MemberStreams(seeds)
+        monitor = self._train(z, streams)
+        self.diverged = dict(monitor.diverged)
+        self.losses = np.array(monitor.history) if monitor.history else None
+        return self
+
+    @property
+    def n_members(self) -> int:
+        if self._mean is None:
+            raise GenampError(f"{self.name}: call fit before using the model")
+        return self._mean.shape[0]
+
+    # ---- sampling and likelihood ------------------------------------------------------------
+    def member(self, k: int) -> Member:
+        if not 0 <= k < self.n_members:
+            raise GenampError(f"{self.name} has {self.n_members} members, no member {k}")
+        return Member(self, k)
+
+    def members(self) -> list[Member]:
+        return [Member(self, k) for k in range(self.n_members)]
+
+    def sample(self, n: int, seed: SeedLike) -> np.ndarray:
+        return self.sample_member(0, n, seed)
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        return self.log_prob_member(0, x)
+
+    def sample_member(self, k: int, n: int, seed: SeedLike) -> np.ndarray:
+        """``n`` events of member ``k``; a pure function of ``seed`` (blocks of SAMPLE_BLOCK events)."""
+        n = _validate.positive_int(n, "n", minimum=0)
+        self.n_members  # noqa: B018 - raises when not fitted
+        if k in self.diverged:
+            raise TrainingDiverged(self.diverged[k].message(self.name))
+        seed = as_seed_sequence(seed)
+        out = np.empty((n, self.dim))
+        with torch.no_grad():
+            for b, start in enumerate(range(0, n, SAMPLE_BLOCK)):
+                m = min(SAMPLE_BLOCK, n - start)
+                g = torch.Generator().manual_seed(torch_seed(child(seed, b)))
+                z = self._sample_member(k, m, g)
+                out[start : start + m] = (z * self._std[k] + self._mean[k]).double().numpy()
+        if not np.isfinite(out).all():
+            raise TrainingDiverged(f"{self.name} member {k} generated NaN or infinite events")
+        return out
+
+    def log_prob_member(self, k: int, x: np.ndarray, chunk: int = 65536) -> np.ndarray:
+        """log density of member ``k`` at ``x`` (n, dim), in the data's coordinates."""
+        x = _validate.events(np.asarray(x, dtype=np.float64), self.dim, what="events")
+        out = np.empty(x.shape[0])
+        log_jac = float(torch.log(self._std[k]).sum())
+        for start in range(0, x.shape[0], chunk):
+            z = (torch.as_tensor(x[start : start + chunk], dtype=DTYPE) - self._mean[k]) / self._std[k]
+            out[start : start + chunk] = self._log_prob_member(k, z).double().detach().numpy() - log_jac
+        return out
+
+
+@dataclass(frozen=True)
+class Member:
+    """Member ``k`` of a trained model, as a plain generator."""
+
+    model: NeuralGenerator
+    k: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.name}[{self.k}]"
+
+    def fit(self, x_train: np.ndarray, seed: SeedLike) -> Self:
+        raise GenampError("a member is trained through its model's fit_members")
+
+    def sample(self, n: int, seed: SeedLike) -> np.ndarray:
+        return self.model.sample_member(self.k, n, seed)
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        return self.model.log_prob_member(self.k, x)
+
+
+def adam(params: Sequence[Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
+    """Adam over stacked member parameters: element-wise, so K members = K separate Adams."""
+    return torch.optim.Adam(params, lr=lr, betas=betas)
+
