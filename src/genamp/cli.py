@@ -21,6 +21,8 @@ from rich.table import Table
 
 from genamp import _validate
 from genamp.errors import GenampError
+from genamp.models.registry import MODEL_REGISTRY
+from genamp.study.config import DEFAULT_N_GEN, StudyConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -91,7 +93,9 @@ ParamOpt = Annotated[
 def run(
     density: DensityArg = "camel",
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: runs/DENSITY).")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Models, comma-separated: sample, fit, resample.")] = "sample,fit",
+    model: Annotated[
+        str, typer.Option("--model", "-m", help=f"Models, comma-separated: {', '.join(MODEL_REGISTRY)}.")
+    ] = ",".join(StudyConfig.models),
     method: Annotated[str, typer.Option("--method", help="Estimators, comma-separated: truth.")] = "truth",
     quantiles: QuantilesOpt = "10,20,50",
     n_train: Annotated[int, typer.Option("--n-train", help="Training events per repetition.")] = 100,
@@ -102,7 +106,7 @@ def run(
     density_param: ParamOpt = [],  # noqa: B006 - typer needs a literal default
     n_gen: Annotated[
         str, typer.Option("--n-gen", help="Generated-sample sizes of a generator's MSE curve.")
-    ] = "1e2,3e2,1e3,3e3,1e4,3e4,1e5,3e5,1e6",
+    ] = ",".join(f"{n:.0e}".replace("+0", "") for n in DEFAULT_N_GEN),
     plateau: Annotated[str, typer.Option("--plateau", help="Plateau estimate: corrected or fit.")] = "corrected",
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo repetitions whose fit failed.")] = False,
 ) -> None:

@@ -14,11 +14,32 @@ import numpy as np  # noqa: E402
 
 from genamp.densities import Density  # noqa: E402
 from genamp.study.config import StudyConfig  # noqa: E402
+from genamp.study.store import read_preview  # noqa: E402
 from genamp.study.tasks import Task, training_set  # noqa: E402
 from genamp.volumes import QuantileGrid  # noqa: E402
 
-COLOURS = {"sample": "tab:blue", "fit": "tab:green", "resample": "tab:purple"}
-LABELS = {"sample": "training sample", "fit": "fit", "resample": "resampled training set"}
+COLOURS = {
+    "sample": "tab:blue",
+    "fit": "tab:green",
+    "resample": "tab:purple",
+    "gan": "tab:orange",
+    "gan-paper": "tab:brown",
+    "cfm": "tab:red",
+    "flow": "tab:cyan",
+    "bflow": "tab:olive",
+    "bcfm": "tab:pink",
+}
+LABELS = {
+    "sample": "training sample",
+    "fit": "fit",
+    "resample": "resampled training set",
+    "gan": "GAN",
+    "gan-paper": "GAN (paper)",
+    "cfm": "flow matching",
+    "flow": "spline flow",
+    "bflow": "Bayesian flow",
+    "bcfm": "Bayesian flow matching",
+}
 TITLES = {"camel": "camel back", "camels": "camel backs", "ring": "Gaussian ring", "shell": "Gaussian shell"}
 
 
@@ -104,10 +125,16 @@ def plot_amplification(records: list[dict[str, Any]], path: Path) -> Path:
 
 
 def plot_density(
-    density: Density, x_train: np.ndarray, fitted: Density | None, quantiles: int, path: Path
+    density: Density,
+    x_train: np.ndarray,
+    fitted: Density | None,
+    quantiles: int,
+    path: Path,
+    generated: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Truth, training histogram, fit and quantile edges along the first factorising coordinate
-    (the seed's Fig. 1); for two dimensions also the training events in the plane."""
+    """Truth, training histogram, fit, large generated samples and quantile edges along the
+    first factorising coordinate (the seed's Fig. 1); for two dimensions also the plane."""
+    generated = generated or {}
     u = density.to_factorised(x_train)[:, 0]
     edges = density.quantile_edges(quantiles, 0)
     lo, hi = np.quantile(u, [0.0, 1.0])
@@ -128,6 +155,13 @@ def plot_density(
     ax.plot(mid, pdf(density), color="black", lw=1.5, label="truth")
     if fitted is not None:
         ax.plot(mid, pdf(fitted), color="tab:green", lw=1.5, ls="--", label="fit")
+    for model, events in generated.items():
+        g = density.to_factorised(events)[:, 0]
+        counts_g, _ = np.histogram(g, bins=bins)
+        mplhep.histplot(
+            counts_g / (g.size * np.diff(bins)), bins, ax=ax, color=COLOURS.get(model, None),
+            label=f"{LABELS.get(model, model)} ({g.size} generated)",
+        )
     for e in edges[1:-1]:
         ax.axvline(e, color="grey", lw=0.5, ls=":")
     ax.set_xlabel(density.axis_names[0])
@@ -140,6 +174,9 @@ def plot_density(
         xx, yy = np.meshgrid(t, t)
         dens = np.exp(density.log_prob(np.stack([xx.ravel(), yy.ravel()], axis=1))).reshape(xx.shape)
         ax2.pcolormesh(xx, yy, dens, cmap="Greys", shading="auto")
+        for model, events in generated.items():
+            few = events[:2000]
+            ax2.scatter(few[:, 0], few[:, 1], s=1, alpha=0.4, color=COLOURS.get(model, None), label=LABELS.get(model, model))
         ax2.scatter(x_train[:, 0], x_train[:, 1], s=6, color="tab:blue", label="training sample")
         ax2.set_aspect("equal")
         ax2.set_xlabel("x1")
@@ -173,5 +210,11 @@ def study_plots(
         if t.model == "fit" and t.repetition == first.repetition and metas[t]["status"] == "ok":
             fitted = density.with_params(**metas[t]["info"]["values"])
     x_train = training_set(first.spec, first.repetition)
-    paths.append(plot_density(density, x_train, fitted, min(config.quantiles), root / "density.png"))
+    generated = {}
+    for t in tasks:
+        if t.repetition == first.repetition and metas[t]["status"] == "ok":
+            events = read_preview(t.path(root))
+            if events is not None:
+                generated[t.model] = events
+    paths.append(plot_density(density, x_train, fitted, min(config.quantiles), root / "density.png", generated))
     return paths

@@ -7,9 +7,12 @@ same ``run(fn, items)`` for clusters.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing as mp
 import os
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -37,11 +40,19 @@ def execute(block: list[Task], root: str) -> list[dict[str, Any]]:
     return summaries
 
 
+PR_SET_PDEATHSIG = 1
+
+
 def _worker_init() -> None:
     # The parent decides what a Ctrl-C means (stop, keep what is finished); workers just die
     # when it terminates them, without printing tracebacks of their own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # a parent killed outright (SIGKILL, SIGTERM) cannot terminate its pool: on Linux the kernel
+    # then sends the workers SIGTERM, so no orphan keeps training on the cores
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def default_workers() -> int:

@@ -69,6 +69,8 @@ def write_task(path: Path, output: TaskOutput) -> None:
     for q, occ in output.occupancies.items():
         arrays[f"q{q}_n"] = occ.n
         arrays[f"q{q}_fractions"] = occ.fractions
+    if output.preview is not None:
+        arrays["preview"] = output.preview
     _atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
@@ -87,6 +89,15 @@ def read_task(path: Path) -> TaskOutput | None:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
         return None
     return TaskOutput(occupancies, meta)
+
+
+def read_preview(path: Path) -> np.ndarray | None:
+    """The generated events kept in a task file (repetition 0 of a generator), if any."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return data["preview"] if "preview" in data.files else None
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
 
 
 def remove_stale_temporaries(root: Path) -> None:

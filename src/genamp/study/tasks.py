@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,9 @@ from genamp.models.registry import MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
 from genamp.study.config import StudyConfig
 from genamp.volumes import Occupancy, QuantileGrid, count_occupancy, sample_chunks
+
+#: generated events of repetition 0 kept in its task file for the density picture
+PREVIEW_EVENTS = 20_000
 
 #: most members trained together as one vectorised model in one work item
 MAX_BLOCK = 50
@@ -61,6 +64,8 @@ class TaskOutput:
 
     occupancies: dict[int, Occupancy]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: the first generated events of repetition 0, kept for the picture of the study
+    preview: np.ndarray | None = None
 
 
 def plan(config: StudyConfig) -> list[Task]:
@@ -146,11 +151,11 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
     for k, t in enumerate(tasks):
         t0 = time.perf_counter()
         if k in model.diverged:
-            yield t, _failed(t, model.diverged[k].message(name), start)
+            d = model.diverged[k]
+            yield t, _failed(t, f"{name} training of repetition {t.repetition} diverged at step {d.step} (loss {d.loss})", start)
             continue
         try:
-            stream = sample_chunks(model.member(k).sample, spec["n_gen"][-1], child(seeds[k], 1))
-            occupancies = count_occupancy(stream, grids, spec["n_gen"], what=f"{name} sample")
+            occupancies, preview = _generated(model.member(k).sample, child(seeds[k], 1), t, grids)
         except GenampError as exc:
             yield t, _failed(t, str(exc), start)
             continue
@@ -161,7 +166,29 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
             block=len(tasks),
             final_loss=None if model.losses is None else model.losses[-1, k].tolist(),
         )
-        yield t, TaskOutput(dict(zip(spec["quantiles"], occupancies, strict=True)), meta)
+        yield t, TaskOutput(dict(zip(spec["quantiles"], occupancies, strict=True)), meta, preview)
+
+
+def _generated(
+    sample: Callable[[int, Any], np.ndarray], seed: np.random.SeedSequence, task: Task, grids: list[QuantileGrid]
+) -> tuple[list[Occupancy], np.ndarray | None]:
+    """Occupancies of a generator's stream at every n_gen; repetition 0 also keeps a preview."""
+    n_gen = task.spec["n_gen"]
+    stream = sample_chunks(sample, n_gen[-1], seed)
+    kept: list[np.ndarray] = []
+    if task.repetition == 0:
+        stream = _keep_first(stream, kept, PREVIEW_EVENTS)
+    occupancies = count_occupancy(stream, grids, n_gen, what=f"{task.model} sample")
+    return occupancies, (np.concatenate(kept) if kept else None)
+
+
+def _keep_first(chunks: Iterable[np.ndarray], kept: list[np.ndarray], n: int) -> Iterator[np.ndarray]:
+    have = 0
+    for chunk in chunks:
+        if have < n:
+            kept.append(chunk[: n - have].copy())
+            have += kept[-1].shape[0]
+        yield chunk
 
 
 def _meta(task: Task) -> dict[str, Any]:
@@ -184,6 +211,7 @@ def run_task(task: Task) -> TaskOutput:
     grids = [QuantileGrid.from_density(density, q) for q in spec["quantiles"]]
     x_train = training_set(spec, task.repetition)
     meta = _meta(task)
+    preview = None
     entry = MODEL_REGISTRY[task.model]
     try:
         if entry.build is None:
@@ -195,13 +223,11 @@ def run_task(task: Task) -> TaskOutput:
             if isinstance(model, ExactOccupancies):
                 occupancies = [Occupancy.exact(model.cell_probabilities(g)) for g in grids]
             else:
-                n_gen = spec["n_gen"]
-                stream = sample_chunks(model.sample, n_gen[-1], child(seed, 1))
-                occupancies = count_occupancy(stream, grids, n_gen, what=f"{task.model} sample")
+                occupancies, preview = _generated(model.sample, child(seed, 1), task, grids)
             info = getattr(model, "info", None)
             if info is not None:
                 meta["info"] = info()
     except GenampError as exc:
         return _failed(task, str(exc), start)
     meta.update(status="ok", seconds=time.perf_counter() - start)
-    return TaskOutput(dict(zip(spec["quantiles"], occupancies, strict=True)), meta)
+    return TaskOutput(dict(zip(spec["quantiles"], occupancies, strict=True)), meta, preview)

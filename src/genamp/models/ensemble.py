@@ -1,0 +1,75 @@
+"""Ensembles: K members of a network model on one training set, trained as one vectorised model.
+
+The members differ by their seed (``mode="seed"``: initial weights, batches, noise), or by
+their seed and a bootstrap resample of the training set (``mode="bootstrap"``). The spread of
+their occupancies is what the averaging amplification of SPEC §2 reads; the members are also
+the pairs of the differential forecast of SPEC §3.4.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+
+from genamp import _validate
+from genamp.errors import GenampError
+from genamp.models.neural import Member, NeuralGenerator, TrainingDiverged, as_seed_sequence
+from genamp.seeding import SeedLike, child, rng
+
+ENSEMBLE_MODES = ("seed", "bootstrap")
+
+
+def ensemble_training_sets(x_train: np.ndarray, n_members: int, mode: str, seed: SeedLike) -> np.ndarray:
+    """The members' training sets (K, n, dim): K copies, or K bootstrap resamples."""
+    if mode not in ENSEMBLE_MODES:
+        raise GenampError(f"ensemble mode must be one of {', '.join(ENSEMBLE_MODES)}, got {mode!r}")
+    n = x_train.shape[0]
+    if mode == "seed":
+        return np.broadcast_to(x_train, (n_members, *x_train.shape)).copy()
+    return x_train[rng(seed).integers(0, n, size=(n_members, n))]
+
+
+class Ensemble:
+    """``n_members`` members of ``model`` (an untrained network model, used as the template).
+
+    ``fit`` trains them together; ``members()`` gives each as a generator; ``sample`` draws from
+    their equal-weight mixture. A member whose training diverged stays in the list and is named
+    in ``diverged``; sampling it raises :class:`TrainingDiverged`.
+    """
+
+    def __init__(self, model: NeuralGenerator, n_members: int = 10, mode: str = "seed") -> None:
+        self.model = model
+        self.n_members = n_members
+        self.mode = mode
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.name}-ensemble"
+
+    def fit(self, x_train: np.ndarray, seed: SeedLike) -> Self:
+        k = _validate.positive_int(self.n_members, "n_members", minimum=1)
+        x = np.asarray(x_train, dtype=np.float64)
+        x = _validate.events(x, x.shape[-1] if x.ndim == 2 else 1, what="training set", min_events=2)
+        root = as_seed_sequence(seed)
+        xs = ensemble_training_sets(x, k, self.mode, child(root, 0))
+        self.model.fit_members(xs, [child(root, 1, m) for m in range(k)])
+        return self
+
+    @property
+    def diverged(self) -> list[str]:
+        """Messages naming the members whose training diverged (empty when all trained)."""
+        return [d.message(self.model.name) for d in self.model.diverged.values()]
+
+    def members(self) -> list[Member]:
+        return self.model.members()
+
+    def sample(self, n: int, seed: SeedLike) -> np.ndarray:
+        """``n`` events of the members' mixture (each member's share multinomial)."""
+        if self.model.diverged:
+            raise TrainingDiverged("; ".join(self.diverged))
+        root = as_seed_sequence(seed)
+        counts = rng(child(root, 0)).multinomial(n, np.full(self.n_members, 1.0 / self.n_members))
+        parts = [self.model.sample_member(m, int(c), child(root, 1, m)) for m, c in enumerate(counts) if c]
+        events = np.concatenate(parts) if parts else np.empty((0, self.model.dim))
+        return events[rng(child(root, 2)).permutation(n)]
