@@ -35,7 +35,7 @@ class Ensemble:
 
     ``fit`` trains them together; ``members()`` gives each as a generator; ``sample`` draws from
     their equal-weight mixture. A member whose training diverged stays in the list and is named
-    in ``diverged``; sampling it raises :class:`TrainingDiverged`.
+    in ``diverged``; sampling it, or the mixture it belongs to, raises :class:`TrainingDiverged`.
     """
 
     def __init__(self, model: NeuralGenerator, n_members: int = 10, mode: str = "seed") -> None:

@@ -73,7 +73,7 @@ def run_study(
     if progress is not None:
         progress(resumed, len(tasks), {"task": None, "status": "resumed"})
     finished = resumed
-    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root)), blocks(todo, workers))
+    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root)), blocks(todo))
     try:
         with contextlib.closing(runs):
             for summary in (s for item in runs for s in item):

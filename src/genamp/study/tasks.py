@@ -24,16 +24,16 @@ from genamp.models.base import ExactOccupancies
 from genamp.models.registry import MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
 from genamp.study.config import StudyConfig
-from genamp.volumes import Occupancy, QuantileGrid, count_occupancy, sample_chunks
+from genamp.volumes import DEFAULT_CHUNK, Occupancy, QuantileGrid, count_occupancy, sample_chunks
 
 #: generated events of repetition 0 kept in its task file for the density picture
 PREVIEW_EVENTS = 20_000
 
-#: most members trained together as one vectorised model in one work item
-MAX_BLOCK = 50
+#: repetitions of a network trained together as one vectorised model (one work item)
+BLOCK_SIZE = 20
 
 #: bump when the content of task files changes meaning; old files are then recomputed
-TASK_FORMAT = 1
+TASK_FORMAT = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,22 +104,21 @@ def model_seed(spec: dict[str, Any], model: str, repetition: int) -> np.random.S
     return seed_sequence(spec["seed"], repetition, MODEL, stable_id(model))
 
 
-def blocks(tasks: list[Task], workers: int, max_block: int = MAX_BLOCK) -> list[list[Task]]:
-    """Work items: vectorised models' tasks in blocks trained together, the others one by one.
+def blocks(tasks: list[Task], block_size: int = BLOCK_SIZE) -> list[list[Task]]:
+    """Work items: a network's repetitions in fixed blocks trained together, other tasks alone.
 
-    Blocks are sized so that every worker gets one: K members trained as one model are several
-    times faster than K trainings, but an idle worker is a loss as well.
+    Block ``b`` holds repetitions ``[b·size, (b+1)·size)``, whatever the number of workers, so
+    a member's float rounding (which a GAN's training amplifies) does not depend on how the
+    study is run. Only a block cut by an interruption is retrained with fewer members.
     """
     items: list[list[Task]] = []
-    by_model: dict[str, list[Task]] = {}
+    grouped: dict[tuple[str, int], list[Task]] = {}
     for task in tasks:
         if MODEL_REGISTRY[task.model].vectorised:
-            by_model.setdefault(task.model, []).append(task)
+            grouped.setdefault((task.model, task.repetition // block_size), []).append(task)
         else:
             items.append([task])
-    for mine in by_model.values():
-        size = max(1, min(max_block, -(-len(mine) // max(1, workers))))
-        items += [mine[i : i + size] for i in range(0, len(mine), size)]
+    items += [sorted(b, key=lambda t: t.repetition) for _, b in sorted(grouped.items())]
     return items
 
 
@@ -174,7 +173,8 @@ def _generated(
 ) -> tuple[list[Occupancy], np.ndarray | None]:
     """Occupancies of a generator's stream at every n_gen; repetition 0 also keeps a preview."""
     n_gen = task.spec["n_gen"]
-    stream = sample_chunks(sample, n_gen[-1], seed)
+    # one chunk up to the largest n_gen: a network's events are expensive, none is drawn in vain
+    stream = sample_chunks(sample, n_gen[-1], seed, chunk_size=min(DEFAULT_CHUNK, n_gen[-1]))
     kept: list[np.ndarray] = []
     if task.repetition == 0:
         stream = _keep_first(stream, kept, PREVIEW_EVENTS)
