@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
+from scipy import stats
 
 FULL = os.environ.get("GENAMP_FULL_TESTS") == "1"
 
@@ -17,6 +19,19 @@ FULL = os.environ.get("GENAMP_FULL_TESTS") == "1"
 def size(ci: int, full: int) -> int:
     """The number of repetitions (or events) for a statistical test."""
     return full if FULL else ci
+
+
+def kolmogorov_critical(n_gen: int, n_train: int, level: float = 0.999) -> float:
+    """The KS distance that a trained generator's events exceed with probability ``1 − level``.
+
+    Against the exact CDF the statistic of a perfect generator is ``K / sqrt(n_gen)``
+    (Kolmogorov's law). A trained generator differs from the truth by its own error; one that
+    is only as good as its training set has the error of an empirical CDF of ``n_train``
+    events, a Brownian bridge ``B / sqrt(n_train)`` independent of the generated sample. Two
+    independent bridges add to one with the summed variance, so the statistic follows
+    Kolmogorov's law with the effective size ``1 / n_eff = 1 / n_gen + 1 / n_train``.
+    """
+    return float(stats.kstwobign.ppf(level) / np.sqrt(n_gen * n_train / (n_gen + n_train)))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,6 +8,7 @@ import torch
 from scipy import stats
 from zuko.bayesian import BayesianModel
 
+from conftest import kolmogorov_critical
 from genamp.densities import make_density
 from genamp.errors import GenampError
 from genamp.models.bayesian import BayesianFlowMatching, BayesianSplineFlow
@@ -34,14 +35,14 @@ def tiny(cls: type, **settings: object) -> BayesianSplineFlow | BayesianFlowMatc
 def test_posterior_predictive_passes_a_kolmogorov_test_against_the_truth(camel_bflow: BayesianSplineFlow):
     """KS distance of the posterior predictive to the exact camel CDF.
 
-    As in test_flow: a generator only as good as its training set is a Brownian bridge of
+    As in conftest.kolmogorov_critical: a generator only as good as its training set is a Brownian bridge of
     variance 1 / n_train away from the truth, independent of the sampling noise 1 / n_gen, so
     the statistic follows Kolmogorov's law at ``1 / n_eff = 1 / n_gen + 1 / n_train``. (Three
     training seeds gave 0.39-0.70 of this critical value.)
     """
     truth = make_density("camel")
     statistic = stats.kstest(camel_bflow.sample(N_GEN, seed=2)[:, 0], lambda v: truth.marginal_cdf(0, v)).statistic
-    critical = stats.kstwobign.ppf(0.999) * np.sqrt(1 / N_GEN + 1 / N_TRAIN)
+    critical = kolmogorov_critical(N_GEN, N_TRAIN)
     assert statistic < critical
 
 

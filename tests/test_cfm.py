@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
+from conftest import kolmogorov_critical
 from genamp.densities import make_density
 from genamp.models.cfm import FlowMatching
 
@@ -26,14 +27,6 @@ def camel_model() -> FlowMatching:
     torch.set_num_threads(1)
     truth = make_density("camel")
     return FlowMatching(**SETTINGS).fit(truth.sample(N_TRAIN, 1), seed=11)
-
-
-def kolmogorov_critical(n_gen: int, n_train: int, level: float = 0.999) -> float:
-    """The KS distance that a generator only as good as its training set exceeds with
-    probability ``1 − level``: Kolmogorov's law at ``1 / n_eff = 1 / n_gen + 1 / n_train`` (the
-    generated sample's empirical CDF and the training set's error are independent Brownian
-    bridges, whose variances add; see tests/test_flow.py)."""
-    return float(stats.kstwobign.ppf(level) / np.sqrt(n_gen * n_train / (n_gen + n_train)))
 
 
 def test_samples_pass_a_kolmogorov_test_against_the_truth(camel_model: FlowMatching):

@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
+from conftest import kolmogorov_critical
 from genamp.densities import Density, make_density
 from genamp.models import flow, neural
 from genamp.models.flow import SplineFlow, SplineNetwork
@@ -29,19 +30,6 @@ def trained(request: pytest.FixtureRequest) -> tuple[Density, SplineFlow]:
     truth = make_density(request.param)
     model = SplineFlow(**SETTINGS[request.param]).fit(truth.sample(N_TRAIN, 0), seed=1)
     return truth, model
-
-
-def kolmogorov_critical(n_gen: int, n_train: int, level: float = 0.999) -> float:
-    """The KS distance that generated events exceed with probability ``1 − level``.
-
-    Against the exact CDF the statistic of a perfect generator is ``K / sqrt(n_gen)``
-    (Kolmogorov's law). A trained generator differs from the truth by its own error; one that
-    is only as good as its training set has the error of an empirical CDF of ``n_train``
-    events, a Brownian bridge ``B / sqrt(n_train)`` independent of the generated sample. Two
-    independent bridges add to one with the summed variance, so the statistic follows
-    Kolmogorov's law with the effective size ``1 / n_eff = 1 / n_gen + 1 / n_train``.
-    """
-    return float(stats.kstwobign.ppf(level) / np.sqrt(n_gen * n_train / (n_gen + n_train)))
 
 
 def test_samples_pass_a_kolmogorov_test_against_the_truth(trained: tuple[Density, SplineFlow]):

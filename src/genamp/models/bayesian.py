@@ -40,9 +40,9 @@ from genamp.models.neural import (
     MemberStreams,
     NeuralGenerator,
     TrainingDiverged,
-    adam,
     as_seed_sequence,
     minibatches,
+    minimise,
     torch_seed,
 )
 from genamp.seeding import SeedLike, child
@@ -111,21 +111,8 @@ class BayesianGenerator(NeuralGenerator):
             # the weight draws ε of the training steps, a stream of their own
             torch.manual_seed(torch_seed(child(streams.seeds[0], 2)))
             params = [*self.bayes.means.values(), *self.bayes.logvars.values()]
-            opt = adam(params, self.lr)
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.steps)
             batches = minibatches(x, streams, min(self.batch_size, n))
-            for step in range(self.steps):
-                loss = self.objective(next(batches)[0], n, streams)[None]
-                if not bool(monitor.check(step, loss).all()):
-                    break  # one network: nothing left to train
-                opt.zero_grad()
-                loss.sum().backward()
-                opt.step()
-                schedule.step()
-                if step % 50 == 0 or step == self.steps - 1:
-                    monitor.record(loss)
-        for p in params:
-            p.requires_grad_(False)
+            minimise(params, lambda step: self.objective(next(batches)[0], n, streams)[None], self.steps, self.lr, monitor)
         self._posterior_mean = self._with_weights({k.replace("-", "."): m for k, m in self.bayes.means.items()})
         return monitor
 

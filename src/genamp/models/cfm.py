@@ -24,9 +24,8 @@ from genamp.models.neural import (
     MemberStreams,
     NeuralGenerator,
     Stacked,
-    adam,
     minibatches,
-    silence_dead,
+    minimise,
 )
 
 #: a velocity field as the ODE solver sees it: ``v(x, t)`` with ``x`` (n, dim) and a scalar time
@@ -156,29 +155,18 @@ class FlowMatching(NeuralGenerator):
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         n_members, n, dim = x.shape
         self.net = Stacked.build(lambda: VelocityField(dim, self.hidden, self.n_frequencies), streams.init_seeds())
-        params = self.net.parameters()
-        opt = adam(params, self.lr)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.steps)
         monitor = LossMonitor(n_members, self.name)
         batch = min(self.batch_size, n)
         batches = minibatches(x, streams, batch)
-        for step in range(self.steps):
+
+        def losses_at(step: int) -> Tensor:
             x1 = next(batches)
             x0 = streams.normal(batch, dim)
             (t,) = streams.uniform((batch, 1))
             xt, target = straight_path(x0, x1, t)
-            residual = self.net(xt, t) - target
-            losses = residual.square().mean(dim=(1, 2))
-            alive = monitor.check(step, losses)
-            opt.zero_grad(set_to_none=False)
-            losses.where(alive, 0.0).sum().backward()
-            silence_dead(params, alive)
-            opt.step()
-            schedule.step()
-            if step % 50 == 0 or step == self.steps - 1:
-                monitor.record(losses)
-        for p in params:
-            p.requires_grad_(False)
+            return (self.net(xt, t) - target).square().mean(dim=(1, 2))
+
+        minimise(self.net.parameters(), losses_at, self.steps, self.lr, monitor)
         return monitor
 
     def _velocity(self, k: int) -> Velocity:

@@ -24,9 +24,8 @@ from genamp.models.neural import (
     MemberStreams,
     NeuralGenerator,
     Stacked,
-    adam,
     minibatches,
-    silence_dead,
+    minimise,
 )
 
 
@@ -109,23 +108,13 @@ class SplineFlow(NeuralGenerator):
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         n_members, n, dim = x.shape
         self.net = Stacked.build(lambda: SplineNetwork(dim, self.transforms, self.hidden, self.bins), streams.init_seeds())
-        params = self.net.parameters()
-        opt = adam(params, self.lr)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.steps)
         monitor = LossMonitor(n_members, self.name)
         batches = minibatches(x, streams, min(self.batch_size, n))
-        for step in range(self.steps):
-            losses = -self.net(next(batches), method="log_prob").mean(dim=1)
-            alive = monitor.check(step, losses)
-            opt.zero_grad(set_to_none=False)
-            losses.where(alive, 0.0).sum().backward()
-            silence_dead(params, alive)
-            opt.step()
-            schedule.step()
-            if step % 50 == 0 or step == self.steps - 1:
-                monitor.record(losses)
-        for p in params:
-            p.requires_grad_(False)
+
+        def losses_at(step: int) -> Tensor:
+            return -self.net(next(batches), method="log_prob").mean(dim=1)
+
+        minimise(self.net.parameters(), losses_at, self.steps, self.lr, monitor)
         return monitor
 
     def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:

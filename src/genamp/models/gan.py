@@ -40,8 +40,8 @@ from genamp.models.neural import (
     NeuralGenerator,
     Stacked,
     adam,
+    descend,
     dropout_masks,
-    silence_dead,
 )
 
 
@@ -128,11 +128,7 @@ class GAN(NeuralGenerator):
                 d_real = self.disc(real, dropout_masks(streams, b, s.hidden, s.dropout))
                 d_fake = self.disc(fake, dropout_masks(streams, b, s.hidden, s.dropout))
                 d_loss = self._discriminator_loss(real, fake, d_real, d_fake)
-                alive = monitor.check(step, d_loss)
-                d_opt.zero_grad(set_to_none=False)
-                d_loss.where(alive, 0.0).sum().backward()
-                silence_dead(d_params, alive)
-                d_opt.step()
+                descend(d_opt, d_params, d_loss, monitor, step)
                 # generator step (the discriminator's weights held fixed)
                 (z,) = streams.uniform((b, s.latent), low=-1.0, high=1.0)
                 for p in d_params:
@@ -142,11 +138,7 @@ class GAN(NeuralGenerator):
                 g_loss = F.softplus(-logits).mean(dim=1)  # −log D(G(z))
                 for p in d_params:
                     p.requires_grad_(True)
-                alive = monitor.check(step, g_loss)
-                g_opt.zero_grad(set_to_none=False)
-                g_loss.where(alive, 0.0).sum().backward()
-                silence_dead(g_params, alive)
-                g_opt.step()
+                descend(g_opt, g_params, g_loss, monitor, step)
                 step += 1
             if epoch % 10 == 0 or epoch == s.epochs - 1:
                 monitor.record(torch.stack([d_loss, g_loss], dim=1))

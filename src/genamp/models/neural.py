@@ -187,9 +187,6 @@ class Stacked:
     def parameters(self) -> list[Tensor]:
         return list(self.params.values())
 
-    def state(self) -> dict[str, Tensor]:
-        return {**{f"p:{k}": v.detach() for k, v in self.params.items()}, **{f"b:{k}": v for k, v in self.buffers.items()}}
-
 
 class _Method(nn.Module):
     """Calls a named method of a module as its forward (functional_call only swaps during forward)."""
@@ -395,6 +392,42 @@ class Member:
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         return self.model.log_prob_member(self.k, x)
+
+
+def descend(opt: torch.optim.Optimizer, params: Sequence[Tensor], losses: Tensor, monitor: LossMonitor, step: int) -> Tensor:
+    """One optimiser step on the members' losses (K,); diverged members are left out of it.
+
+    Returns the mask of members still alive; when none is, nothing is updated.
+    """
+    alive = monitor.check(step, losses)
+    if not bool(alive.any()):
+        return alive
+    opt.zero_grad(set_to_none=False)
+    losses.where(alive, 0.0).sum().backward()
+    silence_dead(params, alive)
+    opt.step()
+    return alive
+
+
+def minimise(
+    params: Sequence[Tensor], losses_at: Callable[[int], Tensor], steps: int, lr: float, monitor: LossMonitor
+) -> None:
+    """Adam with a cosine-annealed learning rate on the members' losses ``losses_at(step)`` (K,).
+
+    Losses are recorded every 50 steps and at the last; training stops early once every member
+    has diverged; the parameters are frozen at the end.
+    """
+    opt = adam(params, lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    for step in range(steps):
+        losses = losses_at(step)
+        if not bool(descend(opt, params, losses, monitor, step).any()):
+            break  # nothing left to train
+        schedule.step()
+        if step % 50 == 0 or step == steps - 1:
+            monitor.record(losses)
+    for p in params:
+        p.requires_grad_(False)
 
 
 def adam(params: Sequence[Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
