@@ -22,7 +22,7 @@ from rich.table import Table
 from genamp import _validate
 from genamp.errors import GenampError
 from genamp.models.registry import MODEL_REGISTRY
-from genamp.study.config import DEFAULT_N_GEN, StudyConfig
+from genamp.study.config import DEFAULT_N_GEN
 
 app = typer.Typer(
     add_completion=False,
@@ -94,9 +94,29 @@ def run(
     density: DensityArg = "camel",
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: runs/DENSITY).")] = None,
     model: Annotated[
-        str, typer.Option("--model", "-m", help=f"Models, comma-separated: {', '.join(MODEL_REGISTRY)}.")
-    ] = ",".join(StudyConfig.models),
-    method: Annotated[str, typer.Option("--method", help="Estimators, comma-separated: truth.")] = "truth",
+        str | None,
+        typer.Option(
+            "--model", "-m",
+            help=f"Models, comma-separated: {', '.join(MODEL_REGISTRY)} "
+            "[default: sample,fit,cfm; cfm alone for --method averaging]",
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="Estimators, comma-separated: truth, averaging (both read the same trainings).")
+    ] = "truth",
+    ensemble: Annotated[
+        int, typer.Option("--ensemble", "-K", help="Members per repetition of every network (default 10 for averaging).")
+    ] = 0,
+    ensemble_mode: Annotated[
+        str, typer.Option("--ensemble-mode", help="How members differ: bootstrap (calibrates) or seed.")
+    ] = "bootstrap",
+    bayesian: Annotated[
+        int, typer.Option("--bayesian", "-M", help="Posterior draws per repetition of bflow/bcfm (default 10 for averaging).")
+    ] = 0,
+    kl_weight: Annotated[float, typer.Option("--kl-weight", help="KL weight of the Bayesian models.")] = 1.0,
+    significance: Annotated[
+        float, typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number.")
+    ] = 2.0,
     quantiles: QuantilesOpt = "10,20,50",
     n_train: Annotated[int, typer.Option("--n-train", help="Training events per repetition.")] = 100,
     repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Independent repetitions.")] = 100,
@@ -117,8 +137,13 @@ def run(
     config = StudyConfig(
         density=density,
         density_params=_density_params(dim, density_param),
-        models=tuple(_names(model)),
+        models=None if model is None else tuple(_names(model)),
         methods=tuple(_names(method)),
+        ensemble=ensemble,
+        ensemble_mode=ensemble_mode,
+        bayesian=bayesian,
+        kl_weight=kl_weight,
+        significance=significance,
         quantiles=tuple(_ints(quantiles, "--quantiles")),
         n_train=n_train,
         repetitions=repetitions,
@@ -155,7 +180,12 @@ def run(
             bar.stop()
     if result.resumed:
         _say("note", f"resumed: {result.resumed} finished task(s) found in {result.out}, {result.ran} run now")
-    _print_table(result.records, f"truth-based amplification G = n_equiv / n_train  ({density}, n_train = {n_train})")
+    truth = [r for r in result.records if r["method"] == "truth"]
+    if truth:
+        _print_table(truth, f"truth-based amplification G = n_equiv / n_train  ({density}, n_train = {n_train})")
+    forecasts = [r for r in result.records if r["method"] == "averaging"]
+    if forecasts:
+        _print_forecast(forecasts, f"averaging forecast G∞ beside the truth-based G of the same mixture ({density}, n_train = {n_train})")
     if result.failures:
         by_model: dict[str, list[int]] = {}
         for f in result.failures:
@@ -183,8 +213,73 @@ def _print_table(records: list[dict[str, Any]], title: str) -> None:
         for q in qs:
             rec = next((r for r in records if r["model"] == model and r["quantiles"] == q), None)
             cells.append(_cell(rec))
-        table.add_row(model, *cells)
+        first = next(r for r in records if r["model"] == model)
+        table.add_row(_spread_label(first), *cells)
     out.print(table)
+
+
+def _print_forecast(records: list[dict[str, Any]], title: str) -> None:
+    """Forecast and truth side by side per model and resolution; warnings where it fails.
+
+    "1 training": the 16–84% range of one training's forecast; "member": one member's forecast and
+    truth; "ideal": the coverage a perfectly calibrated forecast with the same K would have.
+    """
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("model", "left"), ("Q", "right"), ("forecast G∞", "right"), ("1 training", "right"),
+                          ("truth G", "right"), ("member", "right"), ("cover 68/95", "right"),
+                          ("ideal", "right")):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    warnings = []
+    for rec in records:
+        label = _spread_label(rec)
+        if rec.get("G_inf") is None:
+            why = rec.get("error") or "; ".join(rec.get("notes", [])) or "not resolved"
+            table.add_row(label, str(rec["quantiles"]), "no number", "", _g(rec.get("truth_G")), "", "", "")
+            warnings.append(f"{label} Q = {rec['quantiles']}: {why}")
+            continue
+        lo, hi = rec["G_inf_spread"]
+        cov, ref = rec["coverage"], rec["reference_coverage"]
+        table.add_row(
+            label, str(rec["quantiles"]),
+            f"{_g(rec['G_inf'])} ± {_g(rec['G_inf_std'], 2)}", f"{_g(lo)}–{_g(hi)}",
+            f"{_g(rec['truth_G'])} ± {_g(rec['truth_G_std'], 2)}",
+            f"{_g(rec['G_inf_member'])}/{_g(rec['truth_G_member'])}",
+            f"{_pct(cov['68'])}/{_pct(cov['95'])}", f"{_pct(ref['68'])}/{_pct(ref['95'])}",
+        )  # fmt: skip
+        # pulls of R repetitions × J volumes; 4 binomial standard errors, at least 5 points
+        tol = max(4 * np.sqrt(ref["68"] * (1 - ref["68"]) / (rec["repetitions"] * rec["n_cells"])), 0.05)
+        if abs(cov["68"] - ref["68"]) > tol:
+            warnings.append(
+                f"{label} Q = {rec['quantiles']}: not calibrated on this toy (68% intervals cover "
+                f"{_pct(cov['68'])} of volumes, a calibrated forecast {_pct(ref['68'])}); do not trust it on data"
+            )
+        one = rec["one_training"]
+        if rec["resolved_fraction"] < 1.0:
+            warnings.append(
+                f"{label} Q = {rec['quantiles']}: a single training resolved G∞ in only "
+                f"{_pct(rec['resolved_fraction'])} of repetitions"
+                + (f"; repetition 0: G∞ ≥ {_g(one['G_inf_lower'])} ({one['advice']})" if not one["resolved"] else "")
+            )
+    out.print(table)
+    for w in warnings:
+        _say("warning", w)
+
+
+def _spread_label(rec: dict[str, Any]) -> str:
+    spread = rec.get("spread") or {}
+    if "members" in spread:
+        return f"{rec['model']}×{spread['members']} {spread['mode'][:4]}"
+    if "draws" in spread:
+        return f"{rec['model']} {spread['draws']} draws KL×{spread['kl_weight']:g}"
+    return str(rec["model"])
+
+
+def _g(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}g}"
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
 
 
 def _cell(rec: dict[str, Any] | None) -> str:

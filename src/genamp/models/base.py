@@ -12,7 +12,8 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 
-from genamp.seeding import SeedLike
+from genamp.errors import GenampError
+from genamp.seeding import SeedLike, rng
 
 
 @runtime_checkable
@@ -36,3 +37,16 @@ class ExactOccupancies(Protocol):
 
     def cell_probabilities(self, grid: Any) -> np.ndarray:
         ...
+
+
+ENSEMBLE_MODES = ("seed", "bootstrap")
+
+
+def ensemble_training_sets(x_train: np.ndarray, n_members: int, mode: str, seed: SeedLike) -> np.ndarray:
+    """The members' training sets (K, n, dim): K copies, or K bootstrap resamples."""
+    if mode not in ENSEMBLE_MODES:
+        raise GenampError(f"ensemble mode must be one of {', '.join(ENSEMBLE_MODES)}, got {mode!r}")
+    n = x_train.shape[0]
+    if mode == "seed":
+        return np.broadcast_to(x_train, (n_members, *x_train.shape)).copy()
+    return x_train[rng(seed).integers(0, n, size=(n_members, n))]

@@ -13,22 +13,11 @@ from typing import Self
 import numpy as np
 
 from genamp import _validate
-from genamp.errors import GenampError
 from genamp.models.neural import Member, NeuralGenerator, TrainingDiverged, as_seed_sequence
+from genamp.models.base import ENSEMBLE_MODES, ensemble_training_sets
 from genamp.seeding import SeedLike, child, rng
 
-ENSEMBLE_MODES = ("seed", "bootstrap")
-
-
-def ensemble_training_sets(x_train: np.ndarray, n_members: int, mode: str, seed: SeedLike) -> np.ndarray:
-    """The members' training sets (K, n, dim): K copies, or K bootstrap resamples."""
-    if mode not in ENSEMBLE_MODES:
-        raise GenampError(f"ensemble mode must be one of {', '.join(ENSEMBLE_MODES)}, got {mode!r}")
-    n = x_train.shape[0]
-    if mode == "seed":
-        return np.broadcast_to(x_train, (n_members, *x_train.shape)).copy()
-    return x_train[rng(seed).integers(0, n, size=(n_members, n))]
-
+__all__ = ["ENSEMBLE_MODES", "Ensemble", "ensemble_training_sets"]
 
 class Ensemble:
     """``n_members`` members of ``model`` (an untrained network model, used as the template).

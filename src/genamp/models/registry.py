@@ -24,6 +24,9 @@ class ModelEntry:
     description: str
     #: a network model whose repetitions train together as one vectorised model (fit_members)
     vectorised: bool = False
+    #: a Bayesian network: one training per repetition, fixed posterior draws as its generators;
+    #: its build takes the KL weight
+    bayesian: bool = False
 
 
 # torch is imported only when a network is built: the command line starts fast without it
@@ -51,16 +54,16 @@ def _flow(density: Density) -> Generator:
     return SplineFlow()
 
 
-def _bflow(density: Density) -> Generator:
+def _bflow(density: Density, kl_weight: float = 1.0) -> Generator:
     from genamp.models.bayesian import BayesianSplineFlow
 
-    return BayesianSplineFlow()
+    return BayesianSplineFlow(kl_weight=kl_weight)
 
 
-def _bcfm(density: Density) -> Generator:
+def _bcfm(density: Density, kl_weight: float = 1.0) -> Generator:
     from genamp.models.bayesian import BayesianFlowMatching
 
-    return BayesianFlowMatching()
+    return BayesianFlowMatching(kl_weight=kl_weight)
 
 
 MODEL_REGISTRY: dict[str, ModelEntry] = {
@@ -73,6 +76,6 @@ MODEL_REGISTRY: dict[str, ModelEntry] = {
     ),
     "cfm": ModelEntry(_cfm, sampled=True, vectorised=True, description="conditional flow matching, MLP velocity field"),
     "flow": ModelEntry(_flow, sampled=True, vectorised=True, description="rational-quadratic spline flow (zuko NSF)"),
-    "bflow": ModelEntry(_bflow, sampled=True, description="Bayesian spline flow, posterior predictive"),
-    "bcfm": ModelEntry(_bcfm, sampled=True, description="Bayesian flow matching, posterior predictive"),
+    "bflow": ModelEntry(_bflow, sampled=True, bayesian=True, description="Bayesian spline flow, posterior predictive"),
+    "bcfm": ModelEntry(_bcfm, sampled=True, bayesian=True, description="Bayesian flow matching, posterior predictive"),
 }

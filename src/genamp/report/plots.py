@@ -16,7 +16,6 @@ from genamp.densities import Density  # noqa: E402
 from genamp.study.config import StudyConfig  # noqa: E402
 from genamp.study.store import read_preview  # noqa: E402
 from genamp.study.tasks import Task, training_set  # noqa: E402
-from genamp.volumes import QuantileGrid  # noqa: E402
 
 COLOURS = {
     "sample": "tab:blue",
@@ -197,12 +196,23 @@ def study_plots(
 ) -> list[Path]:
     """All plots of a study into ``root``: one MSE plot per resolution, G vs resolution, the truth."""
     paths = []
+    forecasts = [r for r in records if r["method"] == "averaging"]
+    records = [r for r in records if r["method"] == "truth"]
     for q in config.quantiles:
         recs = [r for r in records if r["quantiles"] == q and r.get("G") is not None]
         if recs:
             paths.append(plot_mse(recs, root / f"mse_Q{q}.png"))
     if any(r.get("G") is not None for r in records):
         paths.append(plot_amplification(records, root / "amplification.png"))
+    if any(r.get("G_inf") is not None for r in forecasts):
+        paths.append(plot_forecast_vs_resolution(forecasts, root / "forecast.png"))
+        paths.append(plot_calibration(forecasts, root / "calibration.png"))
+        rows = read_volume_table(root / forecasts[0]["table"])
+        density = config.make_density()
+        for model in dict.fromkeys(r["model"] for r in forecasts):
+            mine = [r for r in rows if r["model"] == model]
+            if mine and density.dim <= 2:
+                paths.append(plot_volume_map(density, mine, root / f"volumes_{model}.png"))
     density = config.make_density()
     first = min(tasks, key=lambda t: t.repetition)
     fitted = None
@@ -218,3 +228,154 @@ def study_plots(
                 generated[t.model] = events
     paths.append(plot_density(density, x_train, fitted, min(config.quantiles), root / "density.png", generated))
     return paths
+
+
+# ---- averaging amplification -------------------------------------------------------------------
+def _spread_text(rec: dict[str, Any]) -> str:
+    spread = rec.get("spread") or {}
+    if "members" in spread:
+        return f"{spread['members']} members, {spread['mode']}"
+    return f"{spread.get('draws')} posterior draws"
+
+
+def plot_forecast_vs_resolution(records: list[dict[str, Any]], path: Path) -> Path:
+    """Forecast G∞ and truth-based G of the same mixture against resolution, per model.
+
+    Filled markers: the mixture (what a user generates); open: one member. Error bars are the
+    standard errors over repetitions, the band the 16–84% range of one training's forecast.
+    """
+    fig, ax = plt.subplots(figsize=(6.0, 4.5))
+    for model in dict.fromkeys(r["model"] for r in records):
+        recs = sorted((r for r in records if r["model"] == model and r.get("G_inf") is not None), key=lambda r: r["quantiles"])
+        if not recs:
+            continue
+        colour = COLOURS.get(model)
+        qs = np.array([r["quantiles"] for r in recs], dtype=float)
+        name = f"{LABELS.get(model, model)} ({_spread_text(recs[0])})"
+        g = [r["G_inf"] for r in recs]
+        ax.errorbar(qs, g, yerr=[r["G_inf_std"] or 0.0 for r in recs], marker="o", capsize=3, color=colour,
+                    label=f"{name}: forecast")  # fmt: skip
+        lo, hi = zip(*[r["G_inf_spread"] for r in recs], strict=True)
+        ax.fill_between(qs, lo, [h if h is not None else np.nan for h in hi], color=colour, alpha=0.12)
+        truth = [r.get("truth_G") for r in recs]
+        if any(t is not None for t in truth):
+            ax.errorbar(qs * 1.04, [t if t is not None else np.nan for t in truth],
+                        yerr=[r.get("truth_G_std") or 0.0 for r in recs], marker="s", ls="--", capsize=3,
+                        color=colour, mfc="white", label=f"{name}: truth (same mixture)")  # fmt: skip
+        ax.plot(qs, [r.get("G_inf_member") or np.nan for r in recs], ":", marker="o", ms=3, color=colour, alpha=0.6,
+                label="one member: forecast (dotted) / truth (×)")  # fmt: skip
+        ax.plot(qs * 1.04, [r.get("truth_G_member") or np.nan for r in recs], "x", color=colour, alpha=0.6)
+    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    qs_all = sorted({r["quantiles"] for r in records})
+    ax.set_xticks(qs_all, [str(q) for q in qs_all])
+    ax.minorticks_off()
+    ax.set_xlabel("quantiles per axis")
+    ax.set_ylabel("G∞ = n_equiv / n_train")
+    rec0 = records[0]
+    ax.set_title(f"{TITLES.get(rec0['density'], rec0['density'])}, n_train = {rec0['n_train']}: averaging forecast vs truth", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_calibration(records: list[dict[str, Any]], path: Path) -> Path:
+    """Coverage of the forecast's intervals against their nominal level, per model and resolution.
+
+    Dashed: the coverage a perfectly calibrated forecast with the same members and volumes has
+    (below the diagonal because σ²_model is estimated from K members).
+    """
+    recs = [r for r in records if r.get("calibration")]
+    fig, ax = plt.subplots(figsize=(5.0, 4.6))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    cmap = plt.get_cmap("viridis")
+    for i, rec in enumerate(recs):
+        cal = rec["calibration"]
+        colour = cmap(i / max(1, len(recs) - 1))
+        levels = np.asarray(cal["levels"], dtype=float)
+        observed = np.asarray([np.nan if v is None else v for v in cal["observed"]], dtype=float)
+        reference = np.asarray([np.nan if v is None else v for v in cal["reference"]], dtype=float)
+        ax.plot(levels, observed, marker="o", ms=2.5, color=colour, label=f"{rec['model']} Q = {rec['quantiles']}")
+        ax.plot(levels, reference, ls="--", lw=0.9, color=colour)
+    ax.set_xlabel("nominal coverage (central normal interval)")
+    ax.set_ylabel("fraction of volumes whose truth is inside")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title("calibration of the forecast (dashed: perfectly calibrated, same K)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def read_volume_table(path: Path) -> list[dict[str, Any]]:
+    """The rows of the averaging method's per-volume CSV (numbers as floats, NaN where empty)."""
+    import csv
+
+    rows = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            parsed: dict[str, Any] = {}
+            for key, value in row.items():
+                try:
+                    parsed[key] = float(value) if value != "" else np.nan
+                except ValueError:
+                    parsed[key] = value
+            rows.append(parsed)
+    return rows
+
+
+def plot_volume_map(density: Density, rows: list[dict[str, Any]], path: Path) -> Path:
+    """The forecast G∞ of every volume, one panel per resolution (pooled over repetitions).
+
+    A ring's grid is drawn in the plane (polar cells); a 1D density as G∞ per bin. Volumes whose
+    pooled σ²_model is not resolved are left grey: they get no number.
+    """
+    qs = sorted({int(r["quantiles"]) for r in rows})
+    polar = density.coordinates == "spherical" and density.dim == 2
+    fig = plt.figure(figsize=(3.6 * len(qs), 3.8))
+    values = np.array([r["G_inf"] for r in rows], dtype=float)
+    finite = values[np.isfinite(values) & (values > 0)]
+    norm = matplotlib.colors.LogNorm(vmin=max(finite.min(), 0.1), vmax=finite.max()) if finite.size else None
+    mappable = None
+    for i, q in enumerate(qs):
+        mine = [r for r in rows if int(r["quantiles"]) == q]
+        if polar:
+            ax = fig.add_subplot(1, len(qs), i + 1, projection="polar")
+            r_edges = sorted({r["lo0"] for r in mine} | {r["hi0"] for r in mine})
+            r_top = r_edges[-2] + (r_edges[-2] - r_edges[-3] if len(r_edges) > 2 else 1.0)
+            for row in mine:
+                g = row["G_inf"]
+                r0, r1 = row["lo0"], min(row["hi0"], r_top)
+                colour = plt.get_cmap("viridis")(norm(g)) if norm and np.isfinite(g) and g > 0 else "lightgrey"
+                ax.bar((row["lo1"] + row["hi1"]) / 2, r1 - r0, width=row["hi1"] - row["lo1"], bottom=r0,
+                       color=colour, edgecolor="white", linewidth=0.3)  # fmt: skip
+            ax.set_ylim(0, r_top)
+            ax.set_yticklabels([])
+            ax.set_xticklabels([])
+        else:
+            ax = fig.add_subplot(1, len(qs), i + 1)
+            lo = np.array([r["lo0"] for r in mine])
+            hi = np.array([r["hi0"] for r in mine])
+            width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+            span = np.isfinite(lo) & np.isfinite(hi)
+            lo = np.where(np.isfinite(lo), lo, hi - width[span].mean() if span.any() else hi - 1)
+            hi = np.where(np.isfinite(hi), hi, lo + width[span].mean() if span.any() else lo + 1)
+            g = np.array([r["G_inf"] for r in mine], dtype=float)
+            ax.bar((lo + hi) / 2, np.where(np.isfinite(g), g, 0.0), width=hi - lo, color=COLOURS.get(mine[0]["model"]),
+                   alpha=0.7, edgecolor="white")  # fmt: skip
+            ax.set_yscale("log")
+            ax.set_xlabel(density.axis_names[0])
+            ax.set_ylabel("G∞ per volume" if i == 0 else "")
+        ax.set_title(f"Q = {q}", fontsize=9)
+    if polar and norm is not None:
+        mappable = matplotlib.cm.ScalarMappable(norm=norm, cmap="viridis")
+        fig.colorbar(mappable, ax=fig.axes, shrink=0.8, label="forecast G∞ per volume (grey: not resolved)")
+    fig.suptitle(f"{LABELS.get(rows[0]['model'], rows[0]['model'])}: where the network amplifies", fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -5,12 +5,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from genamp import _validate
 from genamp.densities import Density, make_density
 from genamp.errors import GenampError
+from genamp.estimators.averaging import SIGNIFICANCE
+from genamp.models.base import ENSEMBLE_MODES
 from genamp.models.registry import MODEL_REGISTRY
 
-METHODS = ("truth",)
+METHODS = ("truth", "averaging")
+
+#: members per repetition (ensembles) and posterior draws (Bayesian models) when the averaging
+#: method is asked for without a number: enough to resolve the sum over a grid, not every volume
+DEFAULT_MEMBERS = 10
 PLATEAU_METHODS = ("corrected", "fit")
 
 #: the generated-sample sizes of the MSE curve (nested prefixes of one stream per repetition)
@@ -43,11 +51,27 @@ class StudyConfig:
         Generated-sample sizes of the MSE curve of a generator.
     plateau:
         ``corrected`` (bias-corrected MSE at the largest n_gen) or ``fit`` (B + a/n over the grid).
+    methods:
+        ``truth`` (SPEC §1) and/or ``averaging`` (SPEC §2); both read the same trained models.
+    ensemble:
+        Members per repetition of every non-Bayesian generator (0: one network per repetition;
+        :data:`DEFAULT_MEMBERS` when ``averaging`` is asked for). The truth method then measures
+        the members' mixture.
+    ensemble_mode:
+        ``bootstrap`` (members see bootstrap resamples of the training set; the default because
+        only it carries the training set's own fluctuation, SPEC §2.6) or ``seed``.
+    bayesian:
+        Fixed posterior draws per repetition of a Bayesian model (``bflow``, ``bcfm``); 0: its
+        posterior predictive with fresh weights per block (:data:`DEFAULT_MEMBERS` for averaging).
+    kl_weight:
+        Factor of the KL term of the Bayesian models (the calibration knob of their width).
+    significance:
+        Standard errors σ²_model must lie above zero before the forecast gives a number.
     """
 
     density: str = "camel"
     density_params: dict[str, Any] = field(default_factory=dict)
-    models: tuple[str, ...] = ("sample", "fit", "cfm")
+    models: tuple[str, ...] | None = None
     methods: tuple[str, ...] = ("truth",)
     quantiles: tuple[int, ...] = (10, 20, 50)
     n_train: int = 100
@@ -55,12 +79,51 @@ class StudyConfig:
     seed: int = 1
     n_gen: tuple[int, ...] = DEFAULT_N_GEN
     plateau: str = "corrected"
+    ensemble: int = 0
+    ensemble_mode: str = "bootstrap"
+    bayesian: int = 0
+    kl_weight: float = 1.0
+    significance: float = SIGNIFICANCE
 
     def __post_init__(self) -> None:
         # normalise and check everything up front: a bad value must fail before any work is done
         set_ = object.__setattr__
-        set_(self, "models", _names(self.models, "model", tuple(MODEL_REGISTRY)))
         set_(self, "methods", _names(self.methods, "method", METHODS))
+        averaging = "averaging" in self.methods
+        if self.models is None:
+            # the baselines have no spread of generators: a forecast-only study runs the network
+            default = ("sample", "fit", "cfm") if "truth" in self.methods else ("cfm",)
+            set_(self, "models", default + (("bcfm",) if self.bayesian and "bcfm" not in default else ()))
+        set_(self, "models", _names(self.models, "model", tuple(MODEL_REGISTRY)))
+        set_(self, "ensemble", _validate.positive_int(self.ensemble, "ensemble", minimum=0))
+        set_(self, "bayesian", _validate.positive_int(self.bayesian, "bayesian", minimum=0))
+        if self.ensemble_mode not in ENSEMBLE_MODES:
+            raise GenampError(f"ensemble mode must be one of {', '.join(ENSEMBLE_MODES)}, got {self.ensemble_mode!r}")
+        if not (np.isfinite(self.kl_weight) and self.kl_weight >= 0):
+            raise GenampError(f"kl_weight must be a number ≥ 0, got {self.kl_weight}")
+        if not (np.isfinite(self.significance) and self.significance > 0):
+            raise GenampError(f"significance must be a positive number, got {self.significance}")
+        for name, value in (("ensemble", self.ensemble), ("bayesian", self.bayesian)):
+            if value == 1:
+                raise GenampError(f"--{name} 1 has no spread; give at least 2 (10 or more to resolve a forecast)")
+        if averaging:
+            if not self.ensemble:
+                set_(self, "ensemble", DEFAULT_MEMBERS)
+            if not self.bayesian:
+                set_(self, "bayesian", DEFAULT_MEMBERS)
+            if not any(self.spread_of(m) for m in self.models):
+                raise GenampError(
+                    f"the averaging method needs generators whose spread it reads; {', '.join(self.models)} "
+                    f"have none. Add a network (-m cfm, gan, flow, bcfm)"
+                    + ("" if "truth" in self.methods else ", or --method truth,averaging for the baselines")
+                )
+            if "truth" not in self.methods:
+                lacking = [m for m in self.models if not self.spread_of(m)]
+                if lacking:
+                    raise GenampError(
+                        f"{', '.join(lacking)} give(s) no averaging forecast (no generators to spread); "
+                        "drop them or add --method truth,averaging"
+                    )
         set_(self, "quantiles", _validate.int_list(self.quantiles, "quantiles", minimum=2))
         set_(self, "n_train", _validate.positive_int(self.n_train, "n_train", minimum=2))
         set_(self, "repetitions", _validate.positive_int(self.repetitions, "repetitions", minimum=1))
@@ -79,6 +142,15 @@ class StudyConfig:
                 f"{max(self.quantiles)} quantiles in {density.dim} dimensions make {cells:.1e} cells; "
                 "use fewer quantiles"
             )
+
+    def spread_of(self, model: str) -> dict[str, Any] | None:
+        """How ``model`` is run as several generators per repetition, or ``None`` (one)."""
+        entry = MODEL_REGISTRY[model]
+        if entry.build is None or not entry.sampled:
+            return None
+        if entry.bayesian:
+            return {"draws": self.bayesian, "kl_weight": self.kl_weight} if self.bayesian else None
+        return {"members": self.ensemble, "mode": self.ensemble_mode} if self.ensemble else None
 
     def make_density(self) -> Density:
         return make_density(self.density, **self.density_params)

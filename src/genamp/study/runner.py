@@ -13,6 +13,15 @@ import numpy as np
 
 from genamp import __version__
 from genamp.errors import GenampError
+from genamp.estimators.averaging import (
+    LEVELS,
+    AveragingForecast,
+    AveragingSummary,
+    forecast,
+    member_plateau,
+    resolution_advice,
+    summarise,
+)
 from genamp.estimators.truth import RepetitionSummary, TruthAmplification, combine_repetitions, summarise_repetition
 from genamp.study import store
 from genamp.study.config import StudyConfig
@@ -115,15 +124,18 @@ def run_study(
 def aggregate(
     config: StudyConfig, tasks: list[Task], metas: dict[Task, dict[str, Any]], root: Path
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Truth-based records per model and resolution, and the list of failed repetitions.
+    """Records per model, method and resolution, and the list of failed repetitions.
 
-    Task files are read one at a time and reduced to their MSE curves and plateaus at once, so
-    memory grows with the number of repetitions, not with repetitions × sample sizes × cells.
+    Task files are read one at a time and reduced at once (to MSE curves and plateaus for the
+    truth method, to per-volume forecasts for the averaging method), so memory grows with the
+    number of repetitions × cells, not with repetitions × sample sizes × generators × cells.
+    The averaging method also writes its per-volume table beside ``results.json``.
     """
     density = config.make_density()
     grids = {q: QuantileGrid.from_density(density, q) for q in config.quantiles}
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
+    tables: list[dict[str, Any]] = []
     for model in config.models:
         mine = sorted((t for t in tasks if t.model == model), key=lambda t: t.repetition)
         ok = [t for t in mine if metas[t]["status"] == "ok"]
@@ -132,7 +144,10 @@ def aggregate(
             for t in mine
             if metas[t]["status"] != "ok"
         ]
+        averaging = "averaging" in config.methods and config.spread_of(model) is not None
         summaries: dict[int, list[RepetitionSummary]] = {q: [] for q in grids}
+        forecasts: dict[int, list[AveragingForecast]] = {q: [] for q in grids}
+        member_b: dict[int, list[float]] = {q: [] for q in grids}
         n_gen: dict[int, np.ndarray] = {}
         for t in ok:
             output = store.read_task(t.path(root))
@@ -142,13 +157,31 @@ def aggregate(
                 occ = output.occupancies[q]
                 summaries[q].append(summarise_repetition(occ.fractions, occ.n, grid.probabilities, config.plateau))  # type: ignore[arg-type]
                 n_gen[q] = occ.n
+                if averaging:
+                    last, size = output.members[q][:, -1], float(t.spec["n_gen"][-1])
+                    forecasts[q].append(forecast(last, size, config.n_train, significance=config.significance))
+                    member_b[q].append(member_plateau(last, size, grid.probabilities))
         for q, grid in grids.items():
             base = {**record_header(model, grid, config.n_train, len(ok)), "n_failed": len(mine) - len(ok)}
-            if not ok:
-                records.append({**base, "n_equiv": None, "G": None, "G_std": None, "error": "every repetition failed"})
-                continue
-            res = combine_repetitions(summaries[q], n_gen[q], grid.probabilities, config.n_train)
-            records.append({**base, **truth_record(res)})
+            spread = config.spread_of(model)
+            if spread is not None:
+                base["spread"] = spread
+            if "truth" in config.methods:
+                if not ok:
+                    records.append({**base, "n_equiv": None, "G": None, "G_std": None, "error": "every repetition failed"})
+                else:
+                    res = combine_repetitions(summaries[q], n_gen[q], grid.probabilities, config.n_train)
+                    records.append({**base, **truth_record(res)})
+            if averaging:
+                base = {**base, "method": "averaging", "table": VOLUME_TABLE}
+                if not ok:
+                    records.append({**base, "G_inf": None, "error": "every repetition failed"})
+                    continue
+                summary = summarise(forecasts[q], grid.probabilities, member_b[q], seed=config.seed)
+                records.append({**base, **averaging_record(summary, forecasts[q][0])})
+                tables.append({"model": model, "grid": grid, "summary": summary, "first": forecasts[q][0]})
+    if tables:
+        write_volume_table(root / VOLUME_TABLE, tables)
     return records, failures
 
 
@@ -185,3 +218,92 @@ def truth_record(res: TruthAmplification) -> dict[str, Any]:
             "mse_std": res.mse_std,
         },
     }
+
+
+#: the averaging method's per-volume table, beside results.json
+VOLUME_TABLE = "averaging_volumes.csv"
+
+
+def _num(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def averaging_record(summary: AveragingSummary, first: AveragingForecast) -> dict[str, Any]:
+    """The JSON fields of an averaging forecast over repetitions, with its closure and calibration.
+
+    ``G_inf`` is ``None`` where the forecast is not resolved (``notes`` say why and what would
+    resolve it); ``one_training`` is what a user with the first repetition's training alone sees.
+    """
+    resolved = bool(np.isfinite(summary.G_inf))
+    (c68, r68), (c95, r95) = summary.coverage_at(LEVELS[0]), summary.coverage_at(LEVELS[1])
+    single: dict[str, Any] = {
+        "resolved": first.total_resolved,
+        "G_inf": _num(first.total_G_inf),
+        "G_inf_lower": _num(first.total_G_inf_lower),
+        "G": _num(first.total_G),
+        "volumes_resolved": int(first.resolved.sum()),
+        "volumes_unresolved": int((first.status == "unresolved").sum()),
+        "volumes_few_events": int((first.status == "few events").sum()),
+        "volumes_empty": int((first.status == "empty").sum()),
+    }
+    if not first.total_resolved:
+        single["advice"] = resolution_advice(first.total_n_gen_needed, first.total_members_needed, first.n_gen, first.n_members)
+    return {
+        "members": summary.n_members,
+        "n_gen": summary.n_gen,
+        "n_sample": summary.n_members * summary.n_gen,
+        "significance": first.significance,
+        "resolved": resolved,
+        "G": summary.G,
+        "G_inf": summary.G_inf,
+        "G_inf_std": summary.G_inf_std,
+        "G_inf_spread": list(summary.G_inf_spread),
+        "G_inf_member": summary.G_inf_member,
+        "resolved_fraction": summary.resolved_fraction,
+        "volumes_resolved_fraction": summary.volumes_resolved_fraction,
+        "truth_G": summary.truth_G,
+        "truth_G_std": summary.truth_G_std,
+        "truth_G_member": summary.truth_G_member,
+        "coverage": {"68": c68, "95": c95},
+        "reference_coverage": {"68": r68, "95": r95},
+        "calibration": {
+            "levels": list(summary.levels),
+            "observed": summary.coverage,
+            "reference": summary.reference_coverage,
+        },
+        "one_training": single,
+        "notes": list(summary.notes),
+    }
+
+
+def write_volume_table(path: Path, tables: list[dict[str, Any]]) -> None:
+    """Per-volume forecasts as CSV: pooled over repetitions, and the first repetition's alone."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    axes = max(t["grid"].density.dim for t in tables)
+    writer.writerow(
+        ["model", "quantiles", "cell", *[f"{k}{a}" for a in range(axes) for k in ("index", "lo", "hi")],
+         "p_true", "m", "sigma2_model", "sigma2_model_error", "G_inf", "resolved_fraction",
+         "rep0_status", "rep0_G_inf", "rep0_G_inf_lower", "rep0_n_gen_needed", "rep0_members_needed"]
+    )  # fmt: skip
+    for t in tables:
+        grid, summary, first = t["grid"], t["summary"], t["first"]
+        index = np.unravel_index(np.arange(grid.n_cells), grid.shape)
+        for j in range(grid.n_cells):
+            where = []
+            for a in range(axes):
+                if a < len(grid.shape):
+                    i = int(index[a][j])
+                    where += [i, grid.edges[a][i], grid.edges[a][i + 1]]
+                else:
+                    where += ["", "", ""]
+            writer.writerow(
+                [t["model"], grid.quantiles, j, *where, grid.probabilities[j], summary.volume_mean[j],
+                 summary.volume_sigma2[j], summary.volume_sigma2_error[j], summary.volume_G_inf[j],
+                 summary.volume_resolved_fraction[j], first.status[j], first.G_inf[j], first.G_inf_lower[j],
+                 first.n_gen_needed[j], first.members_needed[j]]
+            )  # fmt: skip
+    store.write_text(path, buf.getvalue())

@@ -1,7 +1,8 @@
 """The result store: every finished task on disk, written atomically, read without pickle.
 
 A task file is an ``.npz`` (``allow_pickle=False`` on reading) with, per number of quantiles
-``Q``, the arrays ``q{Q}_n`` and ``q{Q}_fractions``, and the task's metadata as a JSON string.
+``Q``, the arrays ``q{Q}_n`` and ``q{Q}_fractions`` (with several generators, their mixture, and
+``q{Q}_members``: every generator's occupancies), and the task's metadata as a JSON string.
 Files are written to a temporary name in the same folder, flushed to disk, then renamed over
 the final name: a study stopped at any moment leaves either a whole task or none, so running
 the same command again resumes where it stopped.
@@ -64,11 +65,18 @@ def write_json(path: Path, obj: Any) -> None:
     _atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically."""
+    _atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
 def write_task(path: Path, output: TaskOutput) -> None:
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(to_json_safe(output.meta)))}
     for q, occ in output.occupancies.items():
         arrays[f"q{q}_n"] = occ.n
         arrays[f"q{q}_fractions"] = occ.fractions
+    for q, members in output.members.items():
+        arrays[f"q{q}_members"] = members
     if output.preview is not None:
         arrays["preview"] = output.preview
     _atomic_write(path, lambda fh: np.savez(fh, **arrays))
@@ -81,14 +89,16 @@ def read_task(path: Path) -> TaskOutput | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            occupancies = {}
+            occupancies, members = {}, {}
             for name in data.files:
                 if name.endswith("_n"):
                     q = int(name[1:-2])
                     occupancies[q] = Occupancy(data[name], data[f"q{q}_fractions"])
+                elif name.endswith("_members"):
+                    members[int(name[1:-8])] = data[name]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
         return None
-    return TaskOutput(occupancies, meta)
+    return TaskOutput(occupancies, meta, members=members)
 
 
 def read_preview(path: Path) -> np.ndarray | None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from genamp.densities import Density, make_density
 from genamp.errors import GenampError
-from genamp.models.base import ExactOccupancies
+from genamp.models.base import ExactOccupancies, ensemble_training_sets
 from genamp.models.registry import MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
 from genamp.study.config import StudyConfig
@@ -33,7 +33,7 @@ PREVIEW_EVENTS = 20_000
 BLOCK_SIZE = 20
 
 #: bump when the content of task files changes meaning; old files are then recomputed
-TASK_FORMAT = 2
+TASK_FORMAT = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +43,17 @@ class Task:
     model: str
     repetition: int
     spec: dict[str, Any]
+
+    @property
+    def spread(self) -> dict[str, Any] | None:
+        """``{"members": K, "mode": ...}`` (ensemble), ``{"draws": M, ...}`` (posterior), or ``None``."""
+        return self.spec.get("spread")
+
+    @property
+    def n_members(self) -> int:
+        """Generators of the task: K members, M posterior draws, or 1."""
+        spread = self.spread or {}
+        return int(spread.get("members", spread.get("draws", 1)))
 
     @property
     def key(self) -> str:
@@ -66,6 +77,9 @@ class TaskOutput:
     meta: dict[str, Any] = field(default_factory=dict)
     #: the first generated events of repetition 0, kept for the picture of the study
     preview: np.ndarray | None = None
+    #: per number of quantiles, every generator's occupancies (K, n_gen sizes, cells) when the
+    #: task ran several (``occupancies`` then holds their mixture, K·n_gen events per size)
+    members: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def plan(config: StudyConfig) -> list[Task]:
@@ -84,6 +98,9 @@ def plan(config: StudyConfig) -> list[Task]:
             }
             if MODEL_REGISTRY[model].sampled:
                 spec["n_gen"] = list(config.n_gen)
+            spread = config.spread_of(model)
+            if spread is not None:
+                spec["spread"] = spread
             tasks.append(Task(model, rep, spec))
     return tasks
 
@@ -110,12 +127,14 @@ def blocks(tasks: list[Task], block_size: int = BLOCK_SIZE) -> list[list[Task]]:
     Block ``b`` holds repetitions ``[b·size, (b+1)·size)``, whatever the number of workers, so
     a member's float rounding (which a GAN's training amplifies) does not depend on how the
     study is run. Only a block cut by an interruption is retrained with fewer members.
+    Ensembles fill a block with whole repetitions: ``block_size // K`` of them (at least one).
     """
     items: list[list[Task]] = []
-    grouped: dict[tuple[str, int], list[Task]] = {}
+    grouped: dict[tuple[str, str, int], list[Task]] = {}
     for task in tasks:
         if MODEL_REGISTRY[task.model].vectorised:
-            grouped.setdefault((task.model, task.repetition // block_size), []).append(task)
+            per_block = max(1, block_size // task.n_members)
+            grouped.setdefault((task.model, task.key, task.repetition // per_block), []).append(task)
         else:
             items.append([task])
     items += [sorted(b, key=lambda t: t.repetition) for _, b in sorted(grouped.items())]
@@ -137,49 +156,87 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
         raise ValueError("a block holds tasks of one model and one setting")
     density = _density(spec)
     grids = [QuantileGrid.from_density(density, q) for q in spec["quantiles"]]
-    xs = np.stack([training_set(spec, t.repetition) for t in tasks])
+    k = tasks[0].n_members
     seeds = [model_seed(spec, name, t.repetition) for t in tasks]
+    xs = np.concatenate([training_sets(t, s) for t, s in zip(tasks, seeds, strict=True)])
     model = MODEL_REGISTRY[name].build(density)  # type: ignore[misc]
     try:
-        model.fit_members(xs, [child(s, 0) for s in seeds])
+        model.fit_members(xs, [s for t, seed in zip(tasks, seeds, strict=True) for s in member_seeds(t, seed, 0)])
     except GenampError as exc:
         for t in tasks:
             yield t, _failed(t, str(exc), start)
         return
     train_seconds = (time.perf_counter() - start) / len(tasks)
-    for k, t in enumerate(tasks):
+    for i, t in enumerate(tasks):
         t0 = time.perf_counter()
-        if k in model.diverged:
-            d = model.diverged[k]
-            yield t, _failed(t, f"{name} training of repetition {t.repetition} diverged at step {d.step} (loss {d.loss})", start)
+        mine = range(i * k, (i + 1) * k)
+        bad = [(m - i * k, model.diverged[m]) for m in mine if m in model.diverged]
+        if bad:
+            which = "" if t.spread is None else f" (member {', '.join(str(m) for m, _ in bad)} of {k})"
+            d = bad[0][1]
+            yield t, _failed(t, f"{name} training of repetition {t.repetition} diverged{which} at step {d.step} (loss {d.loss})", start)
             continue
+        samplers = [model.member(m).sample for m in mine]
         try:
-            occupancies, preview = _generated(model.member(k).sample, child(seeds[k], 1), t, grids)
+            out = _generated(samplers, member_seeds(t, seeds[i], 1), t, grids)
         except GenampError as exc:
             yield t, _failed(t, str(exc), start)
             continue
-        meta = _meta(t)
-        meta.update(
+        out.meta.update(
             status="ok",
             seconds=train_seconds + time.perf_counter() - t0,
             block=len(tasks),
-            final_loss=None if model.losses is None else model.losses[-1, k].tolist(),
+            final_loss=None if model.losses is None else model.losses[-1, i * k : (i + 1) * k].tolist(),
         )
-        yield t, TaskOutput(dict(zip(spec["quantiles"], occupancies, strict=True)), meta, preview)
+        yield t, out
+
+
+def training_sets(task: Task, seed: np.random.SeedSequence) -> np.ndarray:
+    """The training sets of a task's generators (K, n_train, dim): copies or bootstrap resamples."""
+    x = training_set(task.spec, task.repetition)
+    spread = task.spread
+    if spread is None or "members" not in spread:
+        return x[None]
+    return ensemble_training_sets(x, spread["members"], spread["mode"], child(seed, 2))
+
+
+def member_seeds(task: Task, seed: np.random.SeedSequence, stream: int) -> list[np.random.SeedSequence]:
+    """Seeds of a task's generators for ``stream`` (0: training, 1: sampling); one network keeps
+    its single seed ``child(seed, stream)``, so results without an ensemble are unchanged."""
+    if task.spread is None:
+        return [child(seed, stream)]
+    return [child(seed, stream, m) for m in range(task.n_members)]
 
 
 def _generated(
-    sample: Callable[[int, Any], np.ndarray], seed: np.random.SeedSequence, task: Task, grids: list[QuantileGrid]
-) -> tuple[list[Occupancy], np.ndarray | None]:
-    """Occupancies of a generator's stream at every n_gen; repetition 0 also keeps a preview."""
+    samplers: list[Callable[[int, Any], np.ndarray]],
+    seeds: list[np.random.SeedSequence],
+    task: Task,
+    grids: list[QuantileGrid],
+) -> TaskOutput:
+    """Occupancies of every generator's stream at every n_gen, one generator after the other.
+
+    Memory holds one chunk of events and K × sizes × cells counts, never K × n_gen events. With
+    several generators the task's occupancies are their mixture (an equal share from each,
+    K·n_gen events); repetition 0 keeps a preview of the mixture for the density picture.
+    """
     n_gen = task.spec["n_gen"]
-    # one chunk up to the largest n_gen: a network's events are expensive, none is drawn in vain
-    stream = sample_chunks(sample, n_gen[-1], seed, chunk_size=min(DEFAULT_CHUNK, n_gen[-1]))
     kept: list[np.ndarray] = []
-    if task.repetition == 0:
-        stream = _keep_first(stream, kept, PREVIEW_EVENTS)
-    occupancies = count_occupancy(stream, grids, n_gen, what=f"{task.model} sample")
-    return occupancies, (np.concatenate(kept) if kept else None)
+    per_member: list[list[Occupancy]] = []
+    for m, (sample, seed) in enumerate(zip(samplers, seeds, strict=True)):
+        # one chunk up to the largest n_gen: a network's events are expensive, none is drawn in vain
+        stream = sample_chunks(sample, n_gen[-1], seed, chunk_size=min(DEFAULT_CHUNK, n_gen[-1]))
+        if task.repetition == 0:
+            stream = _keep_first(stream, kept, PREVIEW_EVENTS // len(samplers))
+        what = f"{task.model} sample" + (f" of generator {m}" if len(samplers) > 1 else "")
+        per_member.append(count_occupancy(stream, grids, n_gen, what=what))
+    preview = np.concatenate(kept) if kept else None
+    quantiles = task.spec["quantiles"]
+    if len(samplers) == 1:
+        return TaskOutput(dict(zip(quantiles, per_member[0], strict=True)), _meta(task), preview)
+    members = {q: np.stack([occ[i].fractions for occ in per_member]) for i, q in enumerate(quantiles)}
+    mixture = {q: Occupancy(len(samplers) * per_member[0][i].n, f.mean(axis=0)) for i, (q, f) in enumerate(members.items())}
+    return TaskOutput(mixture, _meta(task), preview, members)
 
 
 def _keep_first(chunks: Iterable[np.ndarray], kept: list[np.ndarray], n: int) -> Iterator[np.ndarray]:
@@ -200,34 +257,51 @@ def _failed(task: Task, error: str, start: float) -> TaskOutput:
 
 
 def run_task(task: Task) -> TaskOutput:
-    """Train the task's model on its training set and count its occupancies.
+    """Train the task's model (or its ensemble, or its Bayesian posterior) and count occupancies.
 
     A :class:`GenampError` (a fit that does not converge, a diverging training) is a result,
     not a crash: the output says ``status: failed`` with the message.
     """
     start = time.perf_counter()
+    try:
+        out = _run(task)
+    except GenampError as exc:
+        return _failed(task, str(exc), start)
+    out.meta.update(status="ok", seconds=time.perf_counter() - start)
+    return out
+
+
+def _run(task: Task) -> TaskOutput:
     spec = task.spec
     density = _density(spec)
     grids = [QuantileGrid.from_density(density, q) for q in spec["quantiles"]]
     x_train = training_set(spec, task.repetition)
-    meta = _meta(task)
-    preview = None
     entry = MODEL_REGISTRY[task.model]
-    try:
-        if entry.build is None:
-            occupancies = count_occupancy(x_train, grids, what="training set")
-            occupancies = [Occupancy.exact(o.fractions[0]) for o in occupancies]
-        else:
-            seed = model_seed(spec, task.model, task.repetition)
-            model = entry.build(density).fit(x_train, child(seed, 0))
-            if isinstance(model, ExactOccupancies):
-                occupancies = [Occupancy.exact(model.cell_probabilities(g)) for g in grids]
-            else:
-                occupancies, preview = _generated(model.sample, child(seed, 1), task, grids)
-            info = getattr(model, "info", None)
-            if info is not None:
-                meta["info"] = info()
-    except GenampError as exc:
-        return _failed(task, str(exc), start)
-    meta.update(status="ok", seconds=time.perf_counter() - start)
-    return TaskOutput(dict(zip(spec["quantiles"], occupancies, strict=True)), meta, preview)
+    exact: list[np.ndarray]
+    if entry.build is None:
+        exact = [o.fractions[0] for o in count_occupancy(x_train, grids, what="training set")]
+        return _exact(task, exact, {})
+    seed = model_seed(spec, task.model, task.repetition)
+    spread = task.spread or {}
+    if "draws" in spread:
+        # one Bayesian training; its generators are fixed draws from the weight posterior
+        bayes = entry.build(density, kl_weight=spread["kl_weight"]).fit(x_train, child(seed, 0))
+        samplers = [d.sample for d in bayes.draws(spread["draws"], child(seed, 2))]
+        return _generated(samplers, member_seeds(task, seed, 1), task, grids)
+    if "members" in spread:
+        xs = training_sets(task, seed)
+        fitted = [entry.build(density).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)]
+        return _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids)
+    model = entry.build(density).fit(x_train, child(seed, 0))
+    info = getattr(model, "info", None)
+    extra = {} if info is None else {"info": info()}
+    if isinstance(model, ExactOccupancies):
+        return _exact(task, [model.cell_probabilities(g) for g in grids], extra)
+    out = _generated([model.sample], [child(seed, 1)], task, grids)
+    out.meta.update(extra)
+    return out
+
+
+def _exact(task: Task, probabilities: list[np.ndarray], extra: dict[str, Any]) -> TaskOutput:
+    occupancies = [Occupancy.exact(p) for p in probabilities]
+    return TaskOutput(dict(zip(task.spec["quantiles"], occupancies, strict=True)), {**_meta(task), **extra})

@@ -1,0 +1,193 @@
+"""The averaging method in a study: ensembles and posterior draws per repetition, records,
+the per-volume table, plots, resuming, and the command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tracemalloc
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from genamp.densities import make_density
+from genamp.errors import GenampError
+from genamp.models.base import ensemble_training_sets
+from genamp.models.bayesian import BayesianFlowMatching
+from genamp.models.cfm import FlowMatching
+from genamp.models.registry import MODEL_REGISTRY, ModelEntry
+from genamp.seeding import child
+from genamp.study import store
+from genamp.study.config import DEFAULT_MEMBERS, StudyConfig
+from genamp.study.runner import VOLUME_TABLE, run_study
+from genamp.study.tasks import _generated, blocks, model_seed, plan, run_block, training_set
+from genamp.volumes import QuantileGrid
+
+from test_cli import run_cli
+
+STUDY = dict(density="ring", models=("sample", "resample"), methods=("truth", "averaging"), ensemble=4,
+             quantiles=(3, 5), n_train=200, repetitions=3, seed=2, n_gen=(1000, 5000))  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("avg")
+    return run_study(StudyConfig(**STUDY), out, workers=1), out
+
+
+def test_records_stand_beside_the_truth(study):
+    result, out = study
+    forecasts = [r for r in result.records if r["method"] == "averaging"]
+    truth = [r for r in result.records if r["method"] == "truth"]
+    assert [(r["model"], r["quantiles"]) for r in forecasts] == [("resample", 3), ("resample", 5)]
+    assert len(truth) == 4  # the training sample and the resampler's mixture
+    for rec in forecasts:
+        assert rec["members"] == 4 and rec["n_gen"] == 5000 and rec["spread"] == {"members": 4, "mode": "bootstrap"}
+        mixture = next(t for t in truth if t["model"] == "resample" and t["quantiles"] == rec["quantiles"])
+        # the truth method measured the same mixture the forecast speaks of
+        assert rec["truth_G"] == pytest.approx(mixture["G"], rel=1e-9)
+        assert set(rec["coverage"]) == {"68", "95"} and rec["table"] == VOLUME_TABLE
+        assert len(rec["calibration"]["levels"]) == len(rec["calibration"]["observed"])
+    data = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in data["records"]].count("averaging") == 2
+
+
+def test_the_volume_table_has_every_cell(study):
+    _, out = study
+    with open(out / VOLUME_TABLE, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3**2 + 5**2
+    density = make_density("ring")
+    grid = QuantileGrid.from_density(density, 5)
+    mine = [r for r in rows if r["quantiles"] == "5"]
+    np.testing.assert_allclose([float(r["p_true"]) for r in mine], grid.probabilities)
+    assert {r["rep0_status"] for r in rows} <= {"resolved", "unresolved", "few events", "empty"}
+
+
+def test_plots_of_the_forecast(study):
+    result, _ = study
+    names = {p.name for p in result.plots}
+    assert {"forecast.png", "calibration.png", "volumes_resample.png"} <= names
+    assert all(p.is_file() for p in result.plots)
+
+
+def test_a_finished_study_resumes_without_work(study):
+    result, out = study
+    again = run_study(StudyConfig(**STUDY), out, workers=1, plots=False)
+    assert again.ran == 0
+    assert json.dumps(again.records, default=str) == json.dumps(result.records, default=str)
+
+
+def test_task_files_hold_every_member(study):
+    _, out = study
+    task = next(t for t in plan(StudyConfig(**STUDY)) if t.model == "resample" and t.repetition == 1)
+    output = store.read_task(task.path(out))
+    members = output.members[5]
+    assert members.shape == (4, 2, 25)
+    np.testing.assert_allclose(output.occupancies[5].fractions, members.mean(axis=0))
+    np.testing.assert_array_equal(output.occupancies[5].n, [4000.0, 20000.0])
+    assert len({members[k, -1].tobytes() for k in range(4)}) == 4
+
+
+# ---- configuration -----------------------------------------------------------------------------
+def test_averaging_needs_generators_with_a_spread():
+    with pytest.raises(GenampError, match="needs generators"):
+        StudyConfig(models=("sample", "fit"), methods=("averaging",))
+    with pytest.raises(GenampError, match="--method truth,averaging"):
+        StudyConfig(models=("sample", "cfm"), methods=("averaging",))
+    with pytest.raises(GenampError, match="no spread"):
+        StudyConfig(methods=("averaging",), ensemble=1)
+    with pytest.raises(GenampError, match="ensemble mode"):
+        StudyConfig(methods=("averaging",), ensemble_mode="jackknife")
+
+
+def test_averaging_defaults():
+    cfg = StudyConfig(methods=("averaging",))
+    assert cfg.models == ("cfm",) and cfg.ensemble == DEFAULT_MEMBERS and cfg.ensemble_mode == "bootstrap"
+    assert cfg.spread_of("cfm") == {"members": DEFAULT_MEMBERS, "mode": "bootstrap"}
+    assert cfg.spread_of("bcfm") == {"draws": DEFAULT_MEMBERS, "kl_weight": 1.0}
+    assert StudyConfig().spread_of("cfm") is None  # the truth method alone trains one network
+
+
+# ---- the tasks -----------------------------------------------------------------------------------
+@pytest.fixture
+def tiny_networks() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as m:
+        m.setitem(MODEL_REGISTRY, "cfm", ModelEntry(lambda d: FlowMatching(hidden=(8, 8), steps=20), sampled=True,
+                                                    vectorised=True, description="test"))  # fmt: skip
+        m.setitem(MODEL_REGISTRY, "bcfm", ModelEntry(lambda d, kl_weight=1.0: BayesianFlowMatching(
+            hidden=(8,), steps=20, kl_weight=kl_weight), sampled=True, bayesian=True, description="test"))  # fmt: skip
+        yield
+
+
+def test_an_ensemble_block_trains_whole_repetitions(tiny_networks):
+    cfg = StudyConfig(density="camel", models=("cfm",), methods=("averaging",), ensemble=3, quantiles=(4,),
+                      repetitions=8, n_gen=(100, 300))  # fmt: skip
+    tasks = plan(cfg)
+    items = blocks(tasks, block_size=7)
+    assert [[t.repetition for t in b] for b in items] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    outputs = dict(run_block(items[0]))
+    for task, out in outputs.items():
+        assert out.meta["status"] == "ok" and out.members[4].shape == (3, 2, 4)
+        assert len(out.meta["final_loss"]) == 3
+    # members see bootstrap resamples of their repetition's training set, drawn from its seed
+    task = items[0][1]
+    xs = ensemble_training_sets(training_set(task.spec, 1), 3, "bootstrap", child(model_seed(task.spec, "cfm", 1), 2))
+    assert not np.array_equal(xs[0], xs[1])
+
+
+def test_posterior_draws_are_the_generators_of_a_bayesian_model(tiny_networks):
+    cfg = StudyConfig(density="camel", models=("bcfm",), methods=("averaging",), bayesian=3, kl_weight=0.5,
+                      quantiles=(4,), repetitions=1, n_gen=(100, 300))  # fmt: skip
+    (task,) = plan(cfg)
+    assert task.spread == {"draws": 3, "kl_weight": 0.5}
+    ((_, out),) = run_block([task])
+    assert out.meta["status"] == "ok", out.meta
+    assert out.members[4].shape == (3, 2, 4)
+    assert len({out.members[4][k, -1].tobytes() for k in range(3)}) == 3
+
+
+def test_members_are_streamed_one_after_the_other():
+    """K generators of n_gen events each: memory holds one chunk, never K × n_gen events."""
+    density = make_density("ring")
+    grids = [QuantileGrid.from_density(density, 5)]
+
+    def peak(k: int) -> int:
+        cfg = StudyConfig(density="ring", models=("resample",), methods=("averaging",), ensemble=max(k, 2),
+                          quantiles=(5,), repetitions=1, n_gen=(200_000,))  # fmt: skip
+        (task,) = plan(cfg)
+        samplers = [lambda n, seed: density.sample(n, seed)] * k
+        tracemalloc.start()
+        try:
+            out = _generated(samplers, [child(1, m) for m in range(k)], task, grids)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            assert k == 1 or out.members[5].shape == (k, 1, 25)
+
+    # one generator's sampling sets the peak; six in a row must not need six times that
+    assert peak(6) < 1.5 * peak(1)
+
+
+# ---- command line ------------------------------------------------------------------------------
+def test_the_command_prints_forecast_and_truth(capsys, tmp_path):
+    out_dir = tmp_path / "cli"
+    rc, out, err = run_cli(
+        capsys, "run", "ring", "--out", str(out_dir), "-m", "resample", "--method", "truth,averaging",
+        "-K", "4", "-r", "2", "-q", "4", "--n-gen", "1000,5000", "-j", "1",
+    )
+    assert rc == 0, err
+    assert "averaging forecast" in out and "truth-based" in out
+    assert (out_dir / VOLUME_TABLE).is_file() and (out_dir / "calibration.png").is_file()
+
+
+def test_the_command_refuses_one_member(capsys, tmp_path):
+    rc, _, err = run_cli(capsys, "run", "ring", "--out", str(tmp_path), "--method", "averaging", "-K", "1")
+    assert rc == 2 and "no spread" in err
