@@ -254,6 +254,14 @@ def _print_forecast(records: list[dict[str, Any]], title: str) -> None:
                 f"{_pct(cov['68'])} of volumes, a calibrated forecast {_pct(ref['68'])}); do not trust it on data"
             )
         one = rec["one_training"]
+        sparse = one["volumes_few_events"] + one["volumes_empty"]
+        if rec["volumes_resolved_fraction"] < 0.5 or sparse:
+            warnings.append(
+                f"{label} Q = {rec['quantiles']}: per volume, one training resolves σ²_model in "
+                f"{_pct(rec['volumes_resolved_fraction'])} of {rec['n_cells']} volumes; the others get lower bounds "
+                f"only{f', {sparse} hold too few events for any' if sparse else ''} (see {rec['table']}: "
+                f"more members or n_gen per member resolve more)"
+            )
         if rec["resolved_fraction"] < 1.0:
             warnings.append(
                 f"{label} Q = {rec['quantiles']}: a single training resolved G∞ in only "

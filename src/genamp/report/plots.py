@@ -96,6 +96,18 @@ def plot_mse(records: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def _resolution_axes(ax: Any, records: list[dict[str, Any]], ylabel: str) -> None:
+    """Log-log axes of G against the quantiles per axis, with G = 1 marked."""
+    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    qs_all = sorted({r["quantiles"] for r in records})
+    ax.set_xticks(qs_all, [str(q) for q in qs_all])
+    ax.minorticks_off()
+    ax.set_xlabel("quantiles per axis")
+    ax.set_ylabel(ylabel)
+
+
 def plot_amplification(records: list[dict[str, Any]], path: Path) -> Path:
     """Amplification factor against resolution, one line per model."""
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
@@ -108,14 +120,7 @@ def plot_amplification(records: list[dict[str, Any]], path: Path) -> Path:
         g = [r["G"] if r.get("resolved", True) else r["n_equiv_lower"] / r["n_train"] for r in recs]
         err = [r["G_std"] or 0.0 for r in recs]
         ax.errorbar(qs, g, yerr=err, marker="o", capsize=3, color=COLOURS.get(model), label=LABELS.get(model, model))
-    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    qs_all = sorted({r["quantiles"] for r in records})
-    ax.set_xticks(qs_all, [str(q) for q in qs_all])
-    ax.minorticks_off()
-    ax.set_xlabel("quantiles per axis")
-    ax.set_ylabel("amplification G = n_equiv / n_train")
+    _resolution_axes(ax, records, "amplification G = n_equiv / n_train")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -265,14 +270,7 @@ def plot_forecast_vs_resolution(records: list[dict[str, Any]], path: Path) -> Pa
         ax.plot(qs, [r.get("G_inf_member") or np.nan for r in recs], ":", marker="o", ms=3, color=colour, alpha=0.6,
                 label="one member: forecast (dotted) / truth (×)")  # fmt: skip
         ax.plot(qs * 1.04, [r.get("truth_G_member") or np.nan for r in recs], "x", color=colour, alpha=0.6)
-    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    qs_all = sorted({r["quantiles"] for r in records})
-    ax.set_xticks(qs_all, [str(q) for q in qs_all])
-    ax.minorticks_off()
-    ax.set_xlabel("quantiles per axis")
-    ax.set_ylabel("G∞ = n_equiv / n_train")
+    _resolution_axes(ax, records, "G∞ = n_equiv / n_train")
     rec0 = records[0]
     ax.set_title(f"{TITLES.get(rec0['density'], rec0['density'])}, n_train = {rec0['n_train']}: averaging forecast vs truth", fontsize=10)
     ax.legend(fontsize=7)
