@@ -191,3 +191,25 @@ def test_the_command_prints_forecast_and_truth(capsys, tmp_path):
 def test_the_command_refuses_one_member(capsys, tmp_path):
     rc, _, err = run_cli(capsys, "run", "ring", "--out", str(tmp_path), "--method", "averaging", "-K", "1")
     assert rc == 2 and "no spread" in err
+
+
+def test_estimate_forecasts_a_users_ensemble_files(capsys, tmp_path):
+    """K files of one training: the forecast of their mixture beside its truth-based G."""
+    density = make_density("ring")
+    x = density.sample(100, 1)
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(4):
+        member = x[rng.integers(0, 100, 100)]
+        events = member[rng.integers(0, 100, 5000)] + rng.normal(0, 0.4, (5000, 2))
+        paths += ["-s", str(tmp_path / f"m{k}.npy")]
+        np.save(tmp_path / f"m{k}.npy", events)
+    out_file = tmp_path / "est.json"
+    rc, out, err = run_cli(capsys, "estimate", "ring", *paths, "--n-train", "100", "-q", "5", "--members", "-o", str(out_file))
+    assert rc == 0, err
+    assert "averaging forecast" in out
+    records = json.loads(out_file.read_text())["records"]
+    (rec,) = [r for r in records if r["method"] == "averaging"]
+    assert rec["members"] == 4 and rec["n_gen"] == 5000 and rec["repetitions"] == 1
+    rc, _, err = run_cli(capsys, "estimate", "ring", *paths[:2], "--n-train", "100", "--members")
+    assert rc == 2 and "at least 2 files" in err

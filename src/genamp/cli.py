@@ -259,8 +259,8 @@ def _print_forecast(records: list[dict[str, Any]], title: str) -> None:
             warnings.append(
                 f"{label} Q = {rec['quantiles']}: per volume, one training resolves σ²_model in "
                 f"{_pct(rec['volumes_resolved_fraction'])} of {rec['n_cells']} volumes; the others get lower bounds "
-                f"only{f', {sparse} hold too few events for any' if sparse else ''} (see {rec['table']}: "
-                f"more members or n_gen per member resolve more)"
+                f"only{f', {sparse} hold too few events for any' if sparse else ''} "
+                f"({'see ' + rec['table'] + ': ' if rec.get('table') else ''}more members or n_gen per member resolve more)"
             )
         if rec["resolved_fraction"] < 1.0:
             warnings.append(
@@ -283,7 +283,7 @@ def _spread_label(rec: dict[str, Any]) -> str:
 
 
 def _g(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None else f"{x:.{digits}g}"
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
 
 
 def _pct(x: float | None) -> str:
@@ -313,8 +313,20 @@ def estimate(
     density_param: ParamOpt = [],  # noqa: B006
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the records to this JSON file.")] = None,
     name: Annotated[str, typer.Option("--name", help="Model name in the records.")] = "external",
+    members: Annotated[
+        bool,
+        typer.Option(
+            "--members",
+            help="The files are the K members (or posterior draws) of one training: also forecast G from their spread.",
+        ),
+    ] = False,
+    significance: Annotated[float, typer.Option("--significance", help="See genamp run --help.")] = 2.0,
 ) -> None:
-    """Truth-based G of your own generated samples against a toy truth (one file per training)."""
+    """Truth-based G of your own generated samples against a toy truth (one file per training).
+
+    With ``--members`` the files are one training's ensemble members: the averaging forecast of
+    their mixture is printed beside its truth-based G, and each file's own G is a member's.
+    """
     from genamp.densities import make_density
     from genamp.estimators.truth import truth_amplification
     from genamp.study.runner import record_header, truth_record
@@ -341,8 +353,24 @@ def estimate(
         fractions = np.stack([occ[i].fractions for occ in per_file])
         res = truth_amplification(fractions, np.asarray(n_gen, float), grid.probabilities, n_train)
         records.append({**record_header(name, grid, n_train, len(files)), **truth_record(res)})
-    _print_table(records, f"truth-based amplification of {name} ({density}, n_train = {n_train}, {len(files)} file(s))")
-    if len(files) == 1:
+    what = "each member" if members else name
+    _print_table(records, f"truth-based amplification of {what} ({density}, n_train = {n_train}, {len(files)} file(s))")
+    if members:
+        from genamp.estimators.averaging import forecast, member_plateau, summarise
+        from genamp.study.runner import averaging_record
+
+        if len(files) < 2:
+            raise GenampError("--members needs at least 2 files: the spread of one generator is not defined")
+        forecasts = []
+        for i, grid in enumerate(grids):
+            last = np.stack([occ[i].fractions[-1] for occ in per_file])
+            fc = forecast(last, float(n_min), n_train, significance=significance)
+            summary = summarise([fc], grid.probabilities, [member_plateau(last, n_min, grid.probabilities)])
+            header = {**record_header(name, grid, n_train, 1), "method": "averaging"}
+            forecasts.append({**header, "spread": {"members": len(files), "mode": "files"}, **averaging_record(summary, fc)})
+        _print_forecast(forecasts, f"averaging forecast of {name}'s mixture beside its truth-based G ({density})")
+        records += forecasts
+    elif len(files) == 1:
         _say("note", "one file gives no spread over trainings; the error covers the generated-sample noise only")
     if out_file is not None:
         write_json(out_file, {"records": records, "files": [str(f.path) for f in files]})
