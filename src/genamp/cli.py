@@ -253,6 +253,15 @@ def _print_forecast(records: list[dict[str, Any]], title: str) -> None:
                 f"{label} Q = {rec['quantiles']}: not calibrated on this toy (68% intervals cover "
                 f"{_pct(cov['68'])} of volumes, a calibrated forecast {_pct(ref['68'])}); do not trust it on data"
             )
+        truth, t_err = rec.get("truth_G"), rec.get("truth_G_std")
+        if truth is not None and t_err is not None and rec["G_inf_std"] is not None:
+            z = (rec["G_inf"] - truth) / np.hypot(rec["G_inf_std"], t_err)
+            if abs(z) > 3:
+                warnings.append(
+                    f"{label} Q = {rec['quantiles']}: the forecast G∞ = {_g(rec['G_inf'])} and the truth-based "
+                    f"G = {_g(truth)} of the same mixture differ by {abs(z):.1f} standard errors: the members "
+                    + ("share a bias their spread cannot see" if z > 0 else "spread more than their mixture misses")
+                )
         one = rec["one_training"]
         sparse = one["volumes_few_events"] + one["volumes_empty"]
         if rec["volumes_resolved_fraction"] < 0.5 or sparse:
