@@ -213,3 +213,33 @@ def test_estimate_forecasts_a_users_ensemble_files(capsys, tmp_path):
     assert rec["members"] == 4 and rec["n_gen"] == 5000 and rec["repetitions"] == 1
     rc, _, err = run_cli(capsys, "estimate", "ring", *paths[:2], "--n-train", "100", "--members")
     assert rc == 2 and "at least 2 files" in err
+
+
+# ---- closure with a known answer -----------------------------------------------------------------
+def test_closure_of_bootstrap_resamplers_through_a_study(tmp_path):
+    """An ensemble of K resamplers, each of a bootstrap resample of the training set, has a known
+    answer. Each member's cell integral is a bootstrap occupancy: the members spread by
+    p(1−p)/n_train about the training set's own occupancy, which misses the truth by just that.
+    So the forecast and the truth of the mixture both equal G∞ = 1/(1 + 1/K)."""
+    k = 10
+    cfg = StudyConfig(density="ring", models=("resample",), methods=("truth", "averaging"), ensemble=k,
+                      quantiles=(4,), n_train=400, repetitions=30, seed=11, n_gen=(200_000,))  # fmt: skip
+    result = run_study(cfg, tmp_path, workers=1, plots=False)
+    (rec,) = [r for r in result.records if r["method"] == "averaging"]
+    expected = 1 / (1 + 1 / k)
+    assert abs(rec["G_inf"] - expected) < 4 * rec["G_inf_std"], rec["G_inf"]
+    assert abs(rec["truth_G"] - expected) < 4 * rec["truth_G_std"], rec["truth_G"]
+
+
+def test_seed_members_of_one_training_set_are_caught(tmp_path):
+    """Resamplers of the same training set differ only by their sampling: their spread says the
+    model is exact, while the mixture misses the truth by the training set's fluctuation. The
+    forecast must not pass for calibrated."""
+    cfg = StudyConfig(density="ring", models=("resample",), methods=("averaging",), ensemble=10,
+                      ensemble_mode="seed", quantiles=(4,), n_train=400, repetitions=10, seed=11,
+                      n_gen=(20_000,))  # fmt: skip
+    (rec,) = run_study(cfg, tmp_path, workers=1, plots=False).records
+    assert rec["truth_G"] < 2
+    assert rec["G_inf"] is None or rec["G_inf"] > 10 * rec["truth_G"]
+    ref = rec["reference_coverage"]["68"]
+    assert ref - rec["coverage"]["68"] > 4 * np.sqrt(ref * (1 - ref) / (10 * 16))

@@ -109,6 +109,8 @@ def run_study(
             raise GenampError(f"task {task.label} finished but its file {task.path(root)} cannot be read")
         metas[task] = meta
     records, failures = aggregate(config, tasks, metas, root)
+    # what the caller holds is what results.json says: no number is null, never NaN
+    records, failures = store.to_json_safe(records), store.to_json_safe(failures)
     store.write_json(
         root / "results.json",
         {"genamp": __version__, "config": config.to_dict(), "records": records, "failures": failures},
