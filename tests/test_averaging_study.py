@@ -112,7 +112,7 @@ def test_averaging_defaults():
     cfg = StudyConfig(methods=("averaging",))
     assert cfg.models == ("cfm",) and cfg.ensemble == DEFAULT_MEMBERS and cfg.ensemble_mode == "bootstrap"
     assert cfg.spread_of("cfm") == {"members": DEFAULT_MEMBERS, "mode": "bootstrap"}
-    assert cfg.spread_of("bcfm") == {"draws": DEFAULT_MEMBERS, "kl_weight": 1.0}
+    assert cfg.spread_of("bcfm") == {"draws": DEFAULT_MEMBERS, "kl_weight": 1.0, "init_logvar": -9.0}
     assert StudyConfig().spread_of("cfm") is None  # the truth method alone trains one network
 
 
@@ -122,8 +122,9 @@ def tiny_networks() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m:
         m.setitem(MODEL_REGISTRY, "cfm", ModelEntry(lambda d: FlowMatching(hidden=(8, 8), steps=20), sampled=True,
                                                     vectorised=True, description="test"))  # fmt: skip
-        m.setitem(MODEL_REGISTRY, "bcfm", ModelEntry(lambda d, kl_weight=1.0: BayesianFlowMatching(
-            hidden=(8,), steps=20, kl_weight=kl_weight), sampled=True, bayesian=True, description="test"))  # fmt: skip
+        m.setitem(MODEL_REGISTRY, "bcfm", ModelEntry(lambda d, kl_weight=1.0, init_logvar=-9.0: BayesianFlowMatching(
+            hidden=(8,), steps=20, kl_weight=kl_weight, init_logvar=init_logvar), sampled=True, bayesian=True,
+            description="test"))  # fmt: skip
         yield
 
 
@@ -145,9 +146,9 @@ def test_an_ensemble_block_trains_whole_repetitions(tiny_networks):
 
 def test_posterior_draws_are_the_generators_of_a_bayesian_model(tiny_networks):
     cfg = StudyConfig(density="camel", models=("bcfm",), methods=("averaging",), bayesian=3, kl_weight=0.5,
-                      quantiles=(4,), repetitions=1, n_gen=(100, 300))  # fmt: skip
+                      init_logvar=-5.0, quantiles=(4,), repetitions=1, n_gen=(100, 300))  # fmt: skip
     (task,) = plan(cfg)
-    assert task.spread == {"draws": 3, "kl_weight": 0.5}
+    assert task.spread == {"draws": 3, "kl_weight": 0.5, "init_logvar": -5.0}
     ((_, out),) = run_block([task])
     assert out.meta["status"] == "ok", out.meta
     assert out.members[4].shape == (3, 2, 4)

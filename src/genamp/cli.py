@@ -114,6 +114,9 @@ def run(
         int, typer.Option("--bayesian", "-M", help="Posterior draws per repetition of bflow/bcfm (default 10 for averaging).")
     ] = 0,
     kl_weight: Annotated[float, typer.Option("--kl-weight", help="KL weight of the Bayesian models.")] = 1.0,
+    init_logvar: Annotated[
+        float, typer.Option("--init-logvar", help="Initial log-variance of the Bayesian weights.")
+    ] = -9.0,
     significance: Annotated[
         float, typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number.")
     ] = 2.0,
@@ -143,6 +146,7 @@ def run(
         ensemble_mode=ensemble_mode,
         bayesian=bayesian,
         kl_weight=kl_weight,
+        init_logvar=init_logvar,
         significance=significance,
         quantiles=tuple(_ints(quantiles, "--quantiles")),
         n_train=n_train,
@@ -287,7 +291,7 @@ def _spread_label(rec: dict[str, Any]) -> str:
     if "members" in spread:
         return f"{rec['model']}×{spread['members']} {spread['mode'][:4]}"
     if "draws" in spread:
-        return f"{rec['model']} {spread['draws']} draws KL×{spread['kl_weight']:g}"
+        return f"{rec['model']} {spread['draws']} draws KL×{spread['kl_weight']:g} σ₀²=e^{spread.get('init_logvar', -9):g}"
     return str(rec["model"])
 
 

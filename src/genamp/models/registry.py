@@ -25,7 +25,7 @@ class ModelEntry:
     #: a network model whose repetitions train together as one vectorised model (fit_members)
     vectorised: bool = False
     #: a Bayesian network: one training per repetition, fixed posterior draws as its generators;
-    #: its build takes the KL weight
+    #: its build takes the KL weight and the initial log-variance of the weights
     bayesian: bool = False
 
 
@@ -54,16 +54,16 @@ def _flow(density: Density) -> Generator:
     return SplineFlow()
 
 
-def _bflow(density: Density, kl_weight: float = 1.0) -> Generator:
+def _bflow(density: Density, kl_weight: float = 1.0, init_logvar: float = -9.0) -> Generator:
     from genamp.models.bayesian import BayesianSplineFlow
 
-    return BayesianSplineFlow(kl_weight=kl_weight)
+    return BayesianSplineFlow(kl_weight=kl_weight, init_logvar=init_logvar)
 
 
-def _bcfm(density: Density, kl_weight: float = 1.0) -> Generator:
+def _bcfm(density: Density, kl_weight: float = 1.0, init_logvar: float = -9.0) -> Generator:
     from genamp.models.bayesian import BayesianFlowMatching
 
-    return BayesianFlowMatching(kl_weight=kl_weight)
+    return BayesianFlowMatching(kl_weight=kl_weight, init_logvar=init_logvar)
 
 
 MODEL_REGISTRY: dict[str, ModelEntry] = {

@@ -65,6 +65,8 @@ class StudyConfig:
         posterior predictive with fresh weights per block (:data:`DEFAULT_MEMBERS` for averaging).
     kl_weight:
         Factor of the KL term of the Bayesian models (the calibration knob of their width).
+    init_logvar:
+        Initial log-variance of every Bayesian weight (zuko's −9; larger starts the posterior wider).
     significance:
         Standard errors σ²_model must lie above zero before the forecast gives a number.
     """
@@ -83,6 +85,7 @@ class StudyConfig:
     ensemble_mode: str = "bootstrap"
     bayesian: int = 0
     kl_weight: float = 1.0
+    init_logvar: float = -9.0
     significance: float = SIGNIFICANCE
 
     def __post_init__(self) -> None:
@@ -101,6 +104,8 @@ class StudyConfig:
             raise GenampError(f"ensemble mode must be one of {', '.join(ENSEMBLE_MODES)}, got {self.ensemble_mode!r}")
         if not (np.isfinite(self.kl_weight) and self.kl_weight >= 0):
             raise GenampError(f"kl_weight must be a number ≥ 0, got {self.kl_weight}")
+        if not (np.isfinite(self.init_logvar) and -30 <= self.init_logvar <= 5):
+            raise GenampError(f"init_logvar must be a number between -30 and 5, got {self.init_logvar}")
         if not (np.isfinite(self.significance) and self.significance > 0):
             raise GenampError(f"significance must be a positive number, got {self.significance}")
         for name, value in (("ensemble", self.ensemble), ("bayesian", self.bayesian)):
@@ -149,7 +154,9 @@ class StudyConfig:
         if entry.build is None or not entry.sampled:
             return None
         if entry.bayesian:
-            return {"draws": self.bayesian, "kl_weight": self.kl_weight} if self.bayesian else None
+            if not self.bayesian:
+                return None
+            return {"draws": self.bayesian, "kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
         return {"members": self.ensemble, "mode": self.ensemble_mode} if self.ensemble else None
 
     def make_density(self) -> Density:

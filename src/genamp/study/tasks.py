@@ -285,7 +285,8 @@ def _run(task: Task) -> TaskOutput:
     spread = task.spread or {}
     if "draws" in spread:
         # one Bayesian training; its generators are fixed draws from the weight posterior
-        bayes = entry.build(density, kl_weight=spread["kl_weight"]).fit(x_train, child(seed, 0))
+        options = {k: spread[k] for k in ("kl_weight", "init_logvar")}
+        bayes = entry.build(density, **options).fit(x_train, child(seed, 0))
         samplers = [d.sample for d in bayes.draws(spread["draws"], child(seed, 2))]
         return _generated(samplers, member_seeds(task, seed, 1), task, grids)
     if "members" in spread:
