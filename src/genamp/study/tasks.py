@@ -186,9 +186,17 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
             status="ok",
             seconds=train_seconds + time.perf_counter() - t0,
             block=len(tasks),
-            final_loss=None if model.losses is None else model.losses[-1, i * k : (i + 1) * k].tolist(),
+            final_loss=_final_loss(model.losses, i * k, k),
         )
         yield t, out
+
+
+def _final_loss(losses: np.ndarray | None, first: int, k: int) -> Any:
+    """The last recorded loss of generators ``first .. first+k-1``: a number, or a list for an ensemble."""
+    if losses is None:
+        return None
+    last = losses[-1, first : first + k].tolist()
+    return last if k > 1 else last[0]
 
 
 def training_sets(task: Task, seed: np.random.SeedSequence) -> np.ndarray:
