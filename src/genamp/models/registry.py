@@ -27,6 +27,8 @@ class ModelEntry:
     #: a Bayesian network: one training per repetition, fixed posterior draws as its generators;
     #: its build takes the KL weight and the initial log-variance of the weights
     bayesian: bool = False
+    #: the generators give their log density (the differential method needs it)
+    likelihood: bool = False
 
 
 # torch is imported only when a network is built: the command line starts fast without it
@@ -74,8 +76,8 @@ MODEL_REGISTRY: dict[str, ModelEntry] = {
     "gan-paper": ModelEntry(
         _gan_paper, sampled=True, vectorised=True, description="the GANplification GAN as published (10 000 epochs: a GPU job)"
     ),
-    "cfm": ModelEntry(_cfm, sampled=True, vectorised=True, description="conditional flow matching, MLP velocity field"),
-    "flow": ModelEntry(_flow, sampled=True, vectorised=True, description="rational-quadratic spline flow (zuko NSF)"),
-    "bflow": ModelEntry(_bflow, sampled=True, bayesian=True, description="Bayesian spline flow, posterior predictive"),
-    "bcfm": ModelEntry(_bcfm, sampled=True, bayesian=True, description="Bayesian flow matching, posterior predictive"),
+    "cfm": ModelEntry(_cfm, sampled=True, vectorised=True, likelihood=True, description="conditional flow matching, MLP velocity field"),
+    "flow": ModelEntry(_flow, sampled=True, vectorised=True, likelihood=True, description="rational-quadratic spline flow (zuko NSF)"),
+    "bflow": ModelEntry(_bflow, sampled=True, bayesian=True, likelihood=True, description="Bayesian spline flow, posterior predictive"),
+    "bcfm": ModelEntry(_bcfm, sampled=True, bayesian=True, likelihood=True, description="Bayesian flow matching, posterior predictive"),
 }

@@ -14,7 +14,7 @@ from genamp.estimators.averaging import SIGNIFICANCE
 from genamp.models.base import ENSEMBLE_MODES
 from genamp.models.registry import MODEL_REGISTRY
 
-METHODS = ("truth", "averaging")
+METHODS = ("truth", "averaging", "differential")
 
 #: members per repetition (ensembles) and posterior draws (Bayesian models) when the averaging
 #: method is asked for without a number: enough to resolve the sum over a grid, not every volume
@@ -93,6 +93,7 @@ class StudyConfig:
         set_ = object.__setattr__
         set_(self, "methods", _names(self.methods, "method", METHODS))
         averaging = "averaging" in self.methods
+        differential = "differential" in self.methods
         if self.models is None:
             # the baselines have no spread of generators: a forecast-only study runs the network
             default = ("sample", "fit", "cfm") if "truth" in self.methods else ("cfm",)
@@ -111,24 +112,30 @@ class StudyConfig:
         for name, value in (("ensemble", self.ensemble), ("bayesian", self.bayesian)):
             if value == 1:
                 raise GenampError(f"--{name} 1 has no spread; give at least 2 (10 or more to resolve a forecast)")
-        if averaging:
+        if differential and not any(MODEL_REGISTRY[m].likelihood for m in self.models or ("cfm",)):
+            raise GenampError(
+                "the differential method needs generators with a likelihood (cfm, flow, bflow, bcfm); "
+                f"{', '.join(self.models or ())} have none"
+            )
+        if averaging or differential:
             if not self.ensemble:
                 set_(self, "ensemble", DEFAULT_MEMBERS)
             if not self.bayesian:
                 set_(self, "bayesian", DEFAULT_MEMBERS)
+        if averaging:
             if not any(self.spread_of(m) for m in self.models):
                 raise GenampError(
                     f"the averaging method needs generators whose spread it reads; {', '.join(self.models)} "
                     f"have none. Add a network (-m cfm, gan, flow, bcfm)"
                     + ("" if "truth" in self.methods else ", or --method truth,averaging for the baselines")
                 )
-            if "truth" not in self.methods:
-                lacking = [m for m in self.models if not self.spread_of(m)]
-                if lacking:
-                    raise GenampError(
-                        f"{', '.join(lacking)} give(s) no averaging forecast (no generators to spread); "
-                        "drop them or add --method truth,averaging"
-                    )
+        if "truth" not in self.methods:
+            lacking = [m for m in self.models if not self.serves(m)]
+            if lacking:
+                raise GenampError(
+                    f"{', '.join(lacking)} give(s) nothing to {' or '.join(self.methods)} (no spread of generators"
+                    f"{' or likelihood' if differential else ''}); drop them or add --method truth,{','.join(self.methods)}"
+                )
         set_(self, "quantiles", _validate.int_list(self.quantiles, "quantiles", minimum=2))
         set_(self, "n_train", _validate.positive_int(self.n_train, "n_train", minimum=2))
         set_(self, "repetitions", _validate.positive_int(self.repetitions, "repetitions", minimum=1))
@@ -147,6 +154,15 @@ class StudyConfig:
                 f"{max(self.quantiles)} quantiles in {density.dim} dimensions make {cells:.1e} cells; "
                 "use fewer quantiles"
             )
+
+    def serves(self, model: str) -> bool:
+        """Whether some method of the study gives ``model`` a record."""
+        entry = MODEL_REGISTRY[model]
+        return (
+            "truth" in self.methods
+            or ("averaging" in self.methods and self.spread_of(model) is not None)
+            or ("differential" in self.methods and entry.likelihood)
+        )
 
     def spread_of(self, model: str) -> dict[str, Any] | None:
         """How ``model`` is run as several generators per repetition, or ``None`` (one)."""

@@ -151,10 +151,13 @@ def aggregate(
         forecasts: dict[int, list[AveragingForecast]] = {q: [] for q in grids}
         member_b: dict[int, list[float]] = {q: [] for q in grids}
         n_gen: dict[int, np.ndarray] = {}
+        measured: list[dict[str, np.ndarray]] = []
         for t in ok:
             output = store.read_task(t.path(root))
             if output is None:
                 raise GenampError(f"{t.path(root)} cannot be read any more; delete it and run again")
+            if output.differential:
+                measured.append(output.differential)
             for q, grid in grids.items():
                 occ = output.occupancies[q]
                 summaries[q].append(summarise_repetition(occ.fractions, occ.n, grid.probabilities, config.plateau))  # type: ignore[arg-type]
@@ -182,6 +185,15 @@ def aggregate(
                 summary = summarise(forecasts[q], grid.probabilities, member_b[q], seed=config.seed)
                 records.append({**base, **averaging_record(summary, forecasts[q][0])})
                 tables.append({"model": model, "grid": grid, "summary": summary, "first": forecasts[q][0]})
+        if "differential" in config.methods and ok and mine[0].spec.get("differential"):
+            from genamp.study.differential import record as differential_record
+
+            header = {k: v for k, v in record_header(model, next(iter(grids.values())), config.n_train, len(ok)).items()
+                      if k not in ("quantiles", "n_cells")}  # fmt: skip
+            header.update(method="differential", quantiles=None, n_failed=len(mine) - len(ok),
+                          spread=config.spread_of(model))  # fmt: skip
+            events = mine[0].spec["differential"]["events"]
+            records.append({**header, **differential_record(measured, mine[0].n_members, config.n_train, events)})
     if tables:
         write_volume_table(root / VOLUME_TABLE, tables)
     return records, failures

@@ -77,6 +77,8 @@ def write_task(path: Path, output: TaskOutput) -> None:
         arrays[f"q{q}_fractions"] = occ.fractions
     for q, members in output.members.items():
         arrays[f"q{q}_members"] = members
+    for name, value in output.differential.items():
+        arrays[f"diff_{name}"] = value
     if output.preview is not None:
         arrays["preview"] = output.preview
     _atomic_write(path, lambda fh: np.savez(fh, **arrays))
@@ -90,15 +92,16 @@ def read_task(path: Path) -> TaskOutput | None:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             occupancies, members = {}, {}
+            differential = {name[5:]: data[name] for name in data.files if name.startswith("diff_")}
             for name in data.files:
-                if name.endswith("_n"):
+                if name.startswith("q") and name.endswith("_n"):
                     q = int(name[1:-2])
                     occupancies[q] = Occupancy(data[name], data[f"q{q}_fractions"])
-                elif name.endswith("_members"):
+                elif name.startswith("q") and name.endswith("_members"):
                     members[int(name[1:-8])] = data[name]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
         return None
-    return TaskOutput(occupancies, meta, members=members)
+    return TaskOutput(occupancies, meta, members=members, differential=differential)
 
 
 def read_preview(path: Path) -> np.ndarray | None:

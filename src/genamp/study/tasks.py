@@ -29,6 +29,10 @@ from genamp.volumes import DEFAULT_CHUNK, Occupancy, QuantileGrid, count_occupan
 #: generated events of repetition 0 kept in its task file for the density picture
 PREVIEW_EVENTS = 20_000
 
+#: events per generator and per truth sample of the differential method: the KS null at this
+#: size, 0.8687·sqrt(2/2000) ≈ 0.027, resolves n_equiv up to about 10^3
+DIFF_EVENTS = 2000
+
 #: repetitions of a network trained together as one vectorised model (one work item)
 BLOCK_SIZE = 20
 
@@ -80,6 +84,8 @@ class TaskOutput:
     #: per number of quantiles, every generator's occupancies (K, n_gen sizes, cells) when the
     #: task ran several (``occupancies`` then holds their mixture, K·n_gen events per size)
     members: dict[int, np.ndarray] = field(default_factory=dict)
+    #: the differential method's measurements (:func:`genamp.study.differential.measure`)
+    differential: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def plan(config: StudyConfig) -> list[Task]:
@@ -101,6 +107,8 @@ def plan(config: StudyConfig) -> list[Task]:
             spread = config.spread_of(model)
             if spread is not None:
                 spec["spread"] = spread
+            if "differential" in config.methods and MODEL_REGISTRY[model].likelihood:
+                spec["differential"] = {"events": DIFF_EVENTS}
             tasks.append(Task(model, rep, spec))
     return tasks
 
@@ -176,9 +184,10 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
             d = bad[0][1]
             yield t, _failed(t, f"{name} training of repetition {t.repetition} diverged{which} at step {d.step} (loss {d.loss})", start)
             continue
-        samplers = [model.member(m).sample for m in mine]
+        generators = [model.member(m) for m in mine]
         try:
-            out = _generated(samplers, member_seeds(t, seeds[i], 1), t, grids)
+            out = _generated([g.sample for g in generators], member_seeds(t, seeds[i], 1), t, grids)
+            out.differential = _differential(t, generators, seeds[i], density)
         except GenampError as exc:
             yield t, _failed(t, str(exc), start)
             continue
@@ -295,20 +304,34 @@ def _run(task: Task) -> TaskOutput:
         # one Bayesian training; its generators are fixed draws from the weight posterior
         options = {k: spread[k] for k in ("kl_weight", "init_logvar")}
         bayes = entry.build(density, **options).fit(x_train, child(seed, 0))
-        samplers = [d.sample for d in bayes.draws(spread["draws"], child(seed, 2))]
-        return _generated(samplers, member_seeds(task, seed, 1), task, grids)
+        draws = bayes.draws(spread["draws"], child(seed, 2))
+        out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids)
+        out.differential = _differential(task, draws, seed, density)
+        return out
     if "members" in spread:
         xs = training_sets(task, seed)
         fitted = [entry.build(density).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)]
-        return _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids)
+        out = _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids)
+        out.differential = _differential(task, fitted, seed, density)
+        return out
     model = entry.build(density).fit(x_train, child(seed, 0))
     info = getattr(model, "info", None)
     extra = {} if info is None else {"info": info()}
     if isinstance(model, ExactOccupancies):
         return _exact(task, [model.cell_probabilities(g) for g in grids], extra)
     out = _generated([model.sample], [child(seed, 1)], task, grids)
+    out.differential = _differential(task, [model], seed, density)
     out.meta.update(extra)
     return out
+
+
+def _differential(task: Task, generators: list[Any], seed: np.random.SeedSequence, density: Density) -> dict[str, np.ndarray]:
+    """The differential method's arrays, when the study asks for them (likelihood models only)."""
+    if "differential" not in task.spec:
+        return {}
+    from genamp.study.differential import measure
+
+    return measure(generators, density, child(seed, 4), task.spec["differential"]["events"])
 
 
 def _exact(task: Task, probabilities: list[np.ndarray], extra: dict[str, Any]) -> TaskOutput:
