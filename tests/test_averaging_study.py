@@ -121,10 +121,10 @@ def test_averaging_defaults():
 def tiny_networks() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m:
         m.setitem(MODEL_REGISTRY, "cfm", ModelEntry(lambda d: FlowMatching(hidden=(8, 8), steps=20), sampled=True,
-                                                    vectorised=True, description="test"))  # fmt: skip
+                                                    vectorised=True, likelihood=True, description="test"))  # fmt: skip
         m.setitem(MODEL_REGISTRY, "bcfm", ModelEntry(lambda d, kl_weight=1.0, init_logvar=-9.0: BayesianFlowMatching(
             hidden=(8,), steps=20, kl_weight=kl_weight, init_logvar=init_logvar), sampled=True, bayesian=True,
-            description="test"))  # fmt: skip
+            likelihood=True, description="test"))  # fmt: skip
         yield
 
 

@@ -102,7 +102,7 @@ def run(
         ),
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="Estimators, comma-separated: truth, averaging (both read the same trainings).")
+        str, typer.Option("--method", help="Estimators, comma-separated: truth, averaging, differential (all read the same trainings).")
     ] = "truth",
     ensemble: Annotated[
         int, typer.Option("--ensemble", "-K", help="Members per repetition of every network (default 10 for averaging).")
@@ -190,6 +190,9 @@ def run(
     forecasts = [r for r in result.records if r["method"] == "averaging"]
     if forecasts:
         _print_forecast(forecasts, f"averaging forecast G∞ beside the truth-based G of the same mixture ({density}, n_train = {n_train})")
+    differential = [r for r in result.records if r["method"] == "differential"]
+    if differential:
+        _print_differential(differential, f"differential G (KS along the likelihood ratio; {density}, n_train = {n_train})")
     if result.failures:
         by_model: dict[str, list[int]] = {}
         for f in result.failures:
@@ -281,6 +284,44 @@ def _print_forecast(records: list[dict[str, Any]], title: str) -> None:
                 f"{_pct(rec['resolved_fraction'])} of repetitions"
                 + (f"; repetition 0: G∞ ≥ {_g(one['G_inf_lower'])} ({one['advice']})" if not one["resolved"] else "")
             )
+    out.print(table)
+    for w in warnings:
+        _say("warning", w)
+
+
+def _print_differential(records: list[dict[str, Any]], title: str) -> None:
+    """Forecast from pairs of generators beside the truth check and the classifier (SPEC §3, §4)."""
+    table = Table(title=title, title_justify="left")
+    for name in ("model", "forecast G", "truth G", "member: forecast/truth", "classifier AUC", "truth vs truth", "ESS"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    warnings = []
+
+    def pm(part: dict[str, Any] | None) -> str:
+        if not part or part.get("G") is None:
+            return "–"
+        return f"{_g(part['G'])} ± {_g(part.get('G_std'), 2)}"
+
+    for rec in records:
+        label = _spread_label(rec)
+        fc, truth, clf = rec.get("forecast"), rec["truth"], rec["classifier"]
+        member = f"{_g((rec.get('forecast_member') or {}).get('G'))}/{_g(rec['truth_member'].get('G'))}"
+        table.add_row(label, pm(fc), pm(truth), member, f"{clf['auc']:.3f}", f"{clf['auc_truth_vs_truth']:.3f}",
+                      _pct(clf["ess_fraction"]))  # fmt: skip
+        if fc and fc.get("G") is not None and truth.get("G") is not None and fc.get("G_std") and truth.get("G_std"):
+            z = (fc["G"] - truth["G"]) / np.hypot(fc["G_std"], truth["G_std"])
+            if abs(z) > 3:
+                warnings.append(
+                    f"{label}: the differential forecast G = {_g(fc['G'])} and its truth check {_g(truth['G'])} differ by "
+                    f"{abs(z):.1f} standard errors: the members' spread is not the distance to the truth"
+                )
+        if rec["truth_resolved_fraction"] < 1:
+            warnings.append(
+                f"{label}: the mixture's distance from the truth was within the KS null in "
+                f"{_pct(1 - rec['truth_resolved_fraction'])} of repetitions; its G there is a lower bound"
+            )
+        spread = clf["auc_null_std"] / np.sqrt(rec["repetitions"])
+        if abs(clf["auc_truth_vs_truth"] - 0.5) > 4 * spread:
+            warnings.append(f"{label}: the classifier tells truth from truth (AUC {clf['auc_truth_vs_truth']:.3f}); its results are not to be trusted")
     out.print(table)
     for w in warnings:
         _say("warning", w)

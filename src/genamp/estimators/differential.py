@@ -17,6 +17,7 @@ distribution-free, so uniform samples serve); the Kolmogorov law is its cross-ch
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -51,7 +52,13 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def null_ks(n_a: int, n_b: int | float, draws: int = 400, seed: int = 0) -> np.ndarray:
     """KS statistics of ``draws`` pairs of samples from one distribution (``n_b = inf``: one sample
-    against its exact CDF). Distribution-free, so uniform samples are used."""
+    against its exact CDF). Distribution-free, so uniform samples are used; a null depends on the
+    sizes and the seed alone and is computed once (read-only array)."""
+    return _null_ks(int(n_a), float(n_b), int(draws), int(seed))
+
+
+@functools.lru_cache(maxsize=64)
+def _null_ks(n_a: int, n_b: float, draws: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = np.empty(draws)
     for d in range(draws):
@@ -61,6 +68,7 @@ def null_ks(n_a: int, n_b: int | float, draws: int = 400, seed: int = 0) -> np.n
             out[d] = max(np.max(i / n_a - a), np.max(a - (i - 1) / n_a))
         else:
             out[d] = ks_statistic(a, rng.random(int(n_b)))[0]
+    out.flags.writeable = False
     return out
 
 

@@ -202,7 +202,10 @@ def study_plots(
     """All plots of a study into ``root``: one MSE plot per resolution, G vs resolution, the truth."""
     paths = []
     forecasts = [r for r in records if r["method"] == "averaging"]
+    differential = [r for r in records if r["method"] == "differential"]
     records = [r for r in records if r["method"] == "truth"]
+    for rec in differential:
+        paths.append(plot_differential(rec, root / f"differential_{rec['model']}.png"))
     for q in config.quantiles:
         recs = [r for r in records if r["quantiles"] == q and r.get("G") is not None]
         if recs:
@@ -375,5 +378,62 @@ def plot_volume_map(density: Density, rows: list[dict[str, Any]], path: Path) ->
         fig.colorbar(mappable, ax=fig.axes, shrink=0.8, label="forecast G∞ per volume (grey: not resolved)")
     fig.suptitle(f"{LABELS.get(rows[0]['model'], rows[0]['model'])}: where the network amplifies", fontsize=10)
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# ---- differential amplification -----------------------------------------------------------------
+def plot_differential(rec: dict[str, Any], path: Path) -> Path:
+    """Three panels: the KS distance against sample size with the null band, the local profile
+    G(y) along the likelihood ratio, and the classifier's weight histogram."""
+    from scipy.stats import kstwobign
+
+    from genamp.estimators.differential import KAPPA
+
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14.0, 4.2))
+    colour = COLOURS.get(rec["model"], "tab:red")
+    curve = rec["curve"]
+    n = np.asarray(curve["n"], dtype=float)
+    ks, std = np.asarray(curve["ks_mean"], dtype=float), np.asarray(curve["ks_std"], dtype=float)
+    ax1.errorbar(n, ks, yerr=std, marker="o", color=colour, capsize=3, label="mixture vs truth sample: KS")
+    nn = np.geomspace(n[0], n[-1] * 3, 100)
+    scale = np.sqrt(1 / nn + 1 / curve["n_truth"])
+    ax1.plot(nn, KAPPA * scale, color="black", lw=1, label="no difference: Kolmogorov null mean")
+    lo, hi = kstwobign.ppf([0.05, 0.95])
+    ax1.fill_between(nn, lo * scale, hi * scale, color="grey", alpha=0.2, label="null 5–95% (Kolmogorov law)")
+    for key, style, name in (("truth", "-", "δ from the truth"), ("forecast", "--", "δ forecast from members")):
+        part = rec.get(key)
+        if part and part.get("delta"):
+            ax1.axhline(part["delta"], color=colour, ls=style, lw=1, label=f"{name} (G = {part['G']:.3g})" if part.get("G") else name)
+    ax1.set_xscale("log")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("generated events")
+    ax1.set_ylabel("KS distance along log p_gen − log p_true")
+    ax1.legend(fontsize=7)
+    prof = rec["profile"]
+    g = np.asarray([np.nan if v is None else v for v in prof["G"]], dtype=float)
+    y = np.asarray(prof["y"], dtype=float)
+    ax2.plot(y, np.where(np.isfinite(g), g, np.nan), marker="o", ms=3, color=colour)
+    unbounded = ~np.isfinite(g)
+    if unbounded.any():
+        top = np.nanmax(g) if np.isfinite(g).any() else 10.0
+        ax2.plot(y[unbounded], np.full(unbounded.sum(), top * 1.5), "^", color="grey", label="consistent with the truth")
+        ax2.legend(fontsize=7)
+    ax2.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("y: region {log p_gen − log p_true ≤ y}")
+    ax2.set_ylabel("local G(y) (repetition 0)")
+    bins = np.asarray(rec["classifier"]["weight_bins"], dtype=float)
+    counts = np.asarray(rec["classifier"]["weight_counts"], dtype=float)
+    ax3.stairs(counts, bins, color=colour, fill=True, alpha=0.5)
+    ax3.axvline(0.0, color="black", lw=0.8, ls=":")
+    ax3.set_xlabel("log10 w,  w = D/(1 − D) ≈ p_true/p_gen")
+    ax3.set_ylabel("generated test events (all repetitions)")
+    clf = rec["classifier"]
+    ax3.set_title(f"AUC {clf['auc']:.3f} (truth vs truth {clf['auc_truth_vs_truth']:.3f}), ESS {100 * clf['ess_fraction']:.0f}%", fontsize=9)
+    fig.suptitle(f"{LABELS.get(rec['model'], rec['model'])} on the {TITLES.get(rec['density'], rec['density'])}, "
+                 f"n_train = {rec['n_train']}: differential amplification", fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -47,6 +47,7 @@ def measure(generators: list[Any], density: Density, seed: np.random.SeedSequenc
     if k > 1:
         pairs = pair_forecast(table, seed=0)
         out["pairs"] = pairs.delta
+        out["pairs_resolved"] = np.array(pairs.resolved_pairs / (k * (k - 1) / 2))
     truth_lp = density.log_prob(truth)
     members_on_truth = np.stack([g.log_prob(truth) for g in generators])
     per_member = [
@@ -109,6 +110,9 @@ def record(arrays: list[dict[str, np.ndarray]], n_members: int, n_train: int, ev
         member = np.array([np.sqrt(np.nanmean(a["pairs"] ** 2)) for a in arrays])
         out["forecast_member"] = summary(member)
         out["forecast"] = summary(np.sqrt((1 + 1 / n_members) / 2) * member)
+        # pairs within the KS null enter with their upper bound: the forecast G is then a lower bound
+        resolved = np.mean([a["pairs_resolved"] for a in arrays if "pairs_resolved" in a]) if arrays else np.nan
+        out["forecast"]["pairs_resolved_fraction"] = float(resolved)
     out["truth_member"] = summary(np.array([a["members"][:, 1].mean() for a in arrays]))
     out["truth"] = summary(np.array([a["mixture"][1] for a in arrays]))
     out["truth_resolved_fraction"] = float(np.mean([a["mixture"][2] for a in arrays]))
