@@ -33,6 +33,12 @@ def auc_null_std(n_ref: int, n_gen: int) -> float:
     return float(np.sqrt((n_ref + n_gen + 1) / (12.0 * n_ref * n_gen)))
 
 
+def reweighted_occupancy(cells: np.ndarray, weights: np.ndarray, n_cells: int) -> np.ndarray:
+    """Occupancies of events in cells ``cells`` with weights ``w`` (normalised to sum to 1)."""
+    counts = np.bincount(np.asarray(cells), weights=np.asarray(weights, dtype=np.float64), minlength=n_cells)
+    return counts / counts.sum()
+
+
 def effective_sample_size(w: np.ndarray) -> float:
     w = np.asarray(w, dtype=np.float64)
     return float(w.sum() ** 2 / np.sum(w**2))
@@ -48,7 +54,8 @@ class ClassifierTest:
     #: the logit log w on the test halves: the summary of SPEC §3.6
     logit_gen: np.ndarray
     logit_ref: np.ndarray
-    #: weights w = D/(1 − D) of the generated test events and their effective sample size
+    #: the generated test events, their weights w = D/(1 − D) and their effective sample size
+    gen_test: np.ndarray
     weights: np.ndarray
     ess: float
 
@@ -88,4 +95,4 @@ def classifier_test(
             lg = net(torch.from_numpy((g_test - mean) / std))[:, 0].numpy()
             lf = net(torch.from_numpy((f_test - mean) / std))[:, 0].numpy()
     weights = np.exp(np.clip(lg, -30, 30))
-    return ClassifierTest(auc(lf, lg), auc_null_std(len(lf), len(lg)), lg, lf, weights, effective_sample_size(weights))
+    return ClassifierTest(auc(lf, lg), auc_null_std(len(lf), len(lg)), lg, lf, g_test, weights, effective_sample_size(weights))

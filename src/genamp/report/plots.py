@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from genamp.densities import Density  # noqa: E402
 from genamp.study.config import StudyConfig  # noqa: E402
-from genamp.study.store import read_preview  # noqa: E402
+from genamp.study.store import read_preview, read_task  # noqa: E402
 from genamp.study.tasks import Task, training_set  # noqa: E402
 
 COLOURS = {
@@ -205,7 +205,12 @@ def study_plots(
     differential = [r for r in records if r["method"] == "differential"]
     records = [r for r in records if r["method"] == "truth"]
     for rec in differential:
-        paths.append(plot_differential(rec, root / f"differential_{rec['model']}.png"))
+        first = min((t for t in tasks if t.model == rec["model"] and metas[t]["status"] == "ok"),
+                    key=lambda t: t.repetition, default=None)  # fmt: skip
+        output = read_task(first.path(root)) if first is not None else None
+        arrays = output.differential if output is not None else {}
+        mapped = (arrays["mapped_events"], arrays["mapped_n_equiv"]) if "mapped_events" in arrays else None
+        paths.append(plot_differential(rec, root / f"differential_{rec['model']}.png", mapped))
     for q in config.quantiles:
         recs = [r for r in records if r["quantiles"] == q and r.get("G") is not None]
         if recs:
@@ -383,14 +388,15 @@ def plot_volume_map(density: Density, rows: list[dict[str, Any]], path: Path) ->
 
 
 # ---- differential amplification -----------------------------------------------------------------
-def plot_differential(rec: dict[str, Any], path: Path) -> Path:
-    """Three panels: the KS distance against sample size with the null band, the local profile
-    G(y) along the likelihood ratio, and the classifier's weight histogram."""
+def plot_differential(rec: dict[str, Any], path: Path, mapped: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+    """Four panels: the KS distance against sample size with the null band, the local profile
+    G(y) along the likelihood ratio, the profile mapped back onto the generated events of
+    repetition 0, and the classifier's weight histogram."""
     from scipy.stats import kstwobign
 
     from genamp.estimators.differential import KAPPA
 
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14.0, 4.2))
+    fig, (ax1, ax2, ax4, ax3) = plt.subplots(1, 4, figsize=(18.0, 4.2))
     colour = COLOURS.get(rec["model"], "tab:red")
     curve = rec["curve"]
     n = np.asarray(curve["n"], dtype=float)
@@ -423,6 +429,22 @@ def plot_differential(rec: dict[str, Any], path: Path) -> Path:
     ax2.set_yscale("log")
     ax2.set_xlabel("y: region {log p_gen − log p_true ≤ y}")
     ax2.set_ylabel("local G(y) (repetition 0)")
+    if mapped is not None:
+        events, n_equiv = mapped
+        g = np.clip(n_equiv / rec["n_train"], 1e-3, 1e4)
+        norm = matplotlib.colors.LogNorm(vmin=max(g.min(), 1e-2), vmax=min(max(g.max(), 1.1), 1e3))
+        if events.shape[1] == 1:
+            ax4.scatter(events[:, 0], g, s=2, c=g, norm=norm, cmap="viridis")
+            ax4.set_yscale("log")
+            ax4.set_xlabel("x")
+            ax4.set_ylabel("local G of the event's region")
+        else:
+            sc = ax4.scatter(events[:, 0], events[:, 1], s=2, c=g, norm=norm, cmap="viridis")
+            fig.colorbar(sc, ax=ax4, label="local G of the event's region")
+            ax4.set_aspect("equal")
+        ax4.set_title("the profile on generated events (repetition 0)", fontsize=9)
+    else:
+        ax4.set_axis_off()
     bins = np.asarray(rec["classifier"]["weight_bins"], dtype=float)
     counts = np.asarray(rec["classifier"]["weight_counts"], dtype=float)
     ax3.stairs(counts, bins, color=colour, fill=True, alpha=0.5)

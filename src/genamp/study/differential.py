@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from genamp.densities import Density
-from genamp.estimators.classifier import classifier_test
+from genamp.estimators.classifier import classifier_test, reweighted_occupancy
 from genamp.estimators.differential import (
     KAPPA,
     distance,
@@ -37,8 +37,17 @@ from genamp.seeding import child
 WEIGHT_BINS = np.linspace(-2.0, 2.0, 41)
 
 
-def measure(generators: list[Any], density: Density, seed: np.random.SeedSequence, events: int) -> dict[str, np.ndarray]:
-    """The differential arrays of one repetition's K generators (each with ``sample``, ``log_prob``)."""
+#: events of the mixture kept per repetition with their local G, for the map onto events
+MAPPED_EVENTS = 4000
+
+
+def measure(
+    generators: list[Any], density: Density, seed: np.random.SeedSequence, events: int, grids: list[Any] = ()
+) -> dict[str, np.ndarray]:
+    """The differential arrays of one repetition's K generators (each with ``sample``, ``log_prob``).
+
+    With ``grids``, the classifier's weights also reweight the generated test events' occupancies.
+    """
     k = len(generators)
     samples = [g.sample(events, child(seed, 0, m)) for m, g in enumerate(generators)]
     truth = density.sample(events, child(seed, 1))
@@ -66,6 +75,10 @@ def measure(generators: list[Any], density: Density, seed: np.random.SeedSequenc
     out["curve"] = np.array([[n, ks_statistic(mix_s[order[:n]], truth_s)[0]] for n in sizes])
     prof = profile(mix_s, truth_s)
     out["profile"] = np.stack([prof.y, prof.f_gen, prof.f_ref, prof.n_equiv])
+    # the profile mapped back onto events: each kept event carries the local n_equiv of its y
+    keep = order[:MAPPED_EVENTS]
+    out["mapped_events"] = mix_x[keep]
+    out["mapped_n_equiv"] = np.interp(mix_s[keep], prof.y, np.where(np.isfinite(prof.n_equiv), prof.n_equiv, 1e12))
     # the classifier: the truth only through a second sample, as on data
     reference = density.sample(2 * events, child(seed, 2))
     clf = classifier_test(mix_x, reference, child(seed, 3))
@@ -74,6 +87,18 @@ def measure(generators: list[Any], density: Density, seed: np.random.SeedSequenc
     out["classifier"] = np.array([clf.auc, clf.auc_null_std, clf.ess / clf.weights.size, ref.ks, ref.n_equiv,
                                   ref.resolved, ref.reference, sanity.auc, sanity.auc_null_std])  # fmt: skip
     out["weights"] = np.histogram(np.log10(np.maximum(clf.weights, 1e-300)), WEIGHT_BINS)[0]
+    # reweighted occupancies: quantile MSE of the generated test events against the exact cells,
+    # before and after weighting, beside c/n for a true sample of n = ESS events
+    rows = []
+    for grid in grids:
+        cells = grid.cell_index(clf.gen_test)
+        p = grid.probabilities
+        plain = reweighted_occupancy(cells, np.ones(cells.size), grid.n_cells)
+        weighted = reweighted_occupancy(cells, clf.weights, grid.n_cells)
+        rows.append([grid.quantiles if isinstance(grid.quantiles, int) else grid.shape[0],
+                     np.mean((plain - p) ** 2), np.mean((weighted - p) ** 2), np.mean(p * (1 - p)) / clf.ess, cells.size])  # fmt: skip
+    if rows:
+        out["reweighted"] = np.array(rows)
     return out
 
 
@@ -135,4 +160,11 @@ def record(arrays: list[dict[str, np.ndarray]], n_members: int, n_train: int, ev
         "weight_bins": WEIGHT_BINS.tolist(),
         "weight_counts": np.sum([a["weights"] for a in arrays], axis=0).tolist(),
     }
+    if all("reweighted" in a for a in arrays):
+        rw = np.stack([a["reweighted"] for a in arrays])
+        out["classifier"]["reweighted"] = [
+            {"quantiles": int(rw[0, i, 0]), "mse": float(rw[:, i, 1].mean()), "mse_reweighted": float(rw[:, i, 2].mean()),
+             "mse_true_sample_of_ess": float(rw[:, i, 3].mean()), "events": int(rw[0, i, 4])}
+            for i in range(rw.shape[1])
+        ]  # fmt: skip
     return out

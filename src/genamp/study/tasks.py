@@ -331,7 +331,8 @@ def _differential(task: Task, generators: list[Any], seed: np.random.SeedSequenc
         return {}
     from genamp.study.differential import measure
 
-    return measure(generators, density, child(seed, 4), task.spec["differential"]["events"])
+    grids = [QuantileGrid.from_density(density, q) for q in task.spec["quantiles"]]
+    return measure(generators, density, child(seed, 4), task.spec["differential"]["events"], grids)
 
 
 def _exact(task: Task, probabilities: list[np.ndarray], extra: dict[str, Any]) -> TaskOutput:
