@@ -260,15 +260,13 @@ def _print_forecast(records: list[dict[str, Any]], title: str) -> None:
                 f"{label} Q = {rec['quantiles']}: not calibrated on this toy (68% intervals cover "
                 f"{_pct(cov['68'])} of volumes, a calibrated forecast {_pct(ref['68'])}); do not trust it on data"
             )
-        truth, t_err = rec.get("truth_G"), rec.get("truth_G_std")
-        if truth is not None and t_err is not None and rec["G_inf_std"] is not None:
-            z = (rec["G_inf"] - truth) / np.hypot(rec["G_inf_std"], t_err)
-            if abs(z) > 3:
-                warnings.append(
-                    f"{label} Q = {rec['quantiles']}: the forecast G∞ = {_g(rec['G_inf'])} and the truth-based "
-                    f"G = {_g(truth)} of the same mixture differ by {abs(z):.1f} standard errors: the members "
-                    + ("share a bias their spread cannot see" if z > 0 else "spread more than their mixture misses")
-                )
+        z = _standard_errors_apart(rec["G_inf"], rec["G_inf_std"], rec.get("truth_G"), rec.get("truth_G_std"))
+        if z is not None and abs(z) > 3:
+            warnings.append(
+                f"{label} Q = {rec['quantiles']}: the forecast G∞ = {_g(rec['G_inf'])} and the truth-based "
+                f"G = {_g(rec['truth_G'])} of the same mixture differ by {abs(z):.1f} standard errors: the members "
+                + ("share a bias their spread cannot see" if z > 0 else "spread more than their mixture misses")
+            )
         one = rec["one_training"]
         sparse = one["volumes_few_events"] + one["volumes_empty"]
         if rec["volumes_resolved_fraction"] < 0.5 or sparse:
@@ -307,13 +305,13 @@ def _print_differential(records: list[dict[str, Any]], title: str) -> None:
         member = f"{_g((rec.get('forecast_member') or {}).get('G'))}/{_g(rec['truth_member'].get('G'))}"
         table.add_row(label, pm(fc), pm(truth), member, f"{clf['auc']:.3f}", f"{clf['auc_truth_vs_truth']:.3f}",
                       _pct(clf["ess_fraction"]))  # fmt: skip
-        if fc and fc.get("G") is not None and truth.get("G") is not None and fc.get("G_std") and truth.get("G_std"):
-            z = (fc["G"] - truth["G"]) / np.hypot(fc["G_std"], truth["G_std"])
-            if abs(z) > 3:
-                warnings.append(
-                    f"{label}: the differential forecast G = {_g(fc['G'])} and its truth check {_g(truth['G'])} differ by "
-                    f"{abs(z):.1f} standard errors: the members' spread is not the distance to the truth"
-                )
+        fc_g, fc_err = (fc or {}).get("G"), (fc or {}).get("G_std")
+        z = _standard_errors_apart(fc_g, fc_err, truth.get("G"), truth.get("G_std"))
+        if z is not None and abs(z) > 3:
+            warnings.append(
+                f"{label}: the differential forecast G = {_g(fc_g)} and its truth check {_g(truth['G'])} differ by "
+                f"{abs(z):.1f} standard errors: the members' spread is not the distance to the truth"
+            )
         if rec["truth_resolved_fraction"] < 1:
             warnings.append(
                 f"{label}: the mixture's distance from the truth was within the KS null in "
@@ -325,6 +323,13 @@ def _print_differential(records: list[dict[str, Any]], title: str) -> None:
     out.print(table)
     for w in warnings:
         _say("warning", w)
+
+
+def _standard_errors_apart(a: float | None, a_err: float | None, b: float | None, b_err: float | None) -> float | None:
+    """``(a − b)`` in combined standard errors, or ``None`` where a value or its error is missing."""
+    if a is None or a_err is None or b is None or b_err is None or not np.hypot(a_err, b_err) > 0:
+        return None
+    return float((a - b) / np.hypot(a_err, b_err))
 
 
 def _spread_label(rec: dict[str, Any]) -> str:

@@ -259,9 +259,9 @@ def forecast(
     centred = f - m
     v = (centred**2).sum(axis=0) / (k - 1)
     binomial = m * (1.0 - m)
-    sigma2 = v - binomial / n_gen
-    err = v * np.sqrt(2.0 / (k - 1))
     sampling = binomial / n_gen
+    sigma2 = v - sampling
+    err = v * np.sqrt(2.0 / (k - 1))
     upper = np.maximum(_upper_variance(v, k - 1) - sampling, 0.0)
     empty = binomial <= 0.0
     few = ~empty & (n_gen * np.minimum(m, 1.0 - m) < min_events)
@@ -282,13 +282,11 @@ def forecast(
         total_upper = max(float(_upper_variance(np.array([total_v]), dof)[0]) - total_binomial / n_gen, 0.0)
         ratio = np.array([total_err / total_v / np.sqrt(2.0 / (k - 1)) if total_v > 0 else 1.0])
         tn, tk = _resolving(ratio, np.array([total_upper]), np.array([total_binomial]), n_gen, k, significance)
-
-        def total(model: float, infinite: bool) -> float:
-            if infinite:
-                return float(_g_inf(np.array([total_binomial]), np.array([factor * model]), n_train)[0])
-            return float(_n_equiv(n_sample, np.array([total_binomial]), np.array([factor * model]))[0] / n_train)
-
-        n_equiv_total = float(_n_equiv(n_sample, np.array([total_binomial]), np.array([factor * total_sigma2]))[0])
+        # the sums as one volume: n_equiv and G∞ of Σσ²_model and of its upper bound
+        total_model = factor * np.array([total_sigma2, total_upper])
+        total_n_equiv = _n_equiv(n_sample, np.full(2, total_binomial), total_model)
+        total_g_inf = _g_inf(np.full(2, total_binomial), total_model, n_train)
+        n_equiv = _n_equiv(n_sample, binomial, factor * sigma2)
         return AveragingForecast(
             n_members=k,
             n_gen=float(n_gen),
@@ -303,8 +301,8 @@ def forecast(
             sigma2_error=err,
             status=status,
             sigma2_upper=upper,
-            n_equiv=number(_n_equiv(n_sample, binomial, factor * sigma2)),
-            G=number(_n_equiv(n_sample, binomial, factor * sigma2) / n_train),
+            n_equiv=number(n_equiv),
+            G=number(n_equiv / n_train),
             G_inf=number(_g_inf(binomial, factor * sigma2, n_train)),
             G_lower=bound(_n_equiv(n_sample, binomial, factor * upper) / n_train),
             G_inf_lower=bound(_g_inf(binomial, factor * upper, n_train)),
@@ -314,11 +312,11 @@ def forecast(
             total_sigma2_error=total_err,
             total_binomial=total_binomial,
             total_resolved=total_resolved,
-            total_n_equiv=n_equiv_total if total_resolved else np.nan,
-            total_G=total(total_sigma2, False) if total_resolved else np.nan,
-            total_G_inf=total(total_sigma2, True) if total_resolved else np.nan,
-            total_G_lower=total(total_upper, False),
-            total_G_inf_lower=total(total_upper, True),
+            total_n_equiv=float(total_n_equiv[0]) if total_resolved else np.nan,
+            total_G=float(total_n_equiv[0] / n_train) if total_resolved else np.nan,
+            total_G_inf=float(total_g_inf[0]) if total_resolved else np.nan,
+            total_G_lower=float(total_n_equiv[1] / n_train),
+            total_G_inf_lower=float(total_g_inf[1]),
             total_n_gen_needed=np.nan if total_resolved else float(tn[0]),
             total_members_needed=np.nan if total_resolved else float(tk[0]),
         )

@@ -58,15 +58,13 @@ def measure(
         out["pairs"] = pairs.delta
         out["pairs_resolved"] = np.array(pairs.resolved_pairs / (k * (k - 1) / 2))
     truth_lp = density.log_prob(truth)
+    truth_on_samples = [density.log_prob(x) for x in samples]
     members_on_truth = np.stack([g.log_prob(truth) for g in generators])
-    per_member = [
-        distance(table[m][m] - density.log_prob(samples[m]), members_on_truth[m] - truth_lp)
-        for m in range(k)
-    ]
+    per_member = [distance(table[m][m] - truth_on_samples[m], members_on_truth[m] - truth_lp) for m in range(k)]
     out["members"] = np.array([[d.ks, d.delta, d.resolved] for d in per_member])
     # the mixture: an equal share of events from each generator, its density the members' mean
     mix_x = np.concatenate(samples)
-    mix_s = mixture_log_prob(np.concatenate([np.stack(row) for row in table], axis=1)) - density.log_prob(mix_x)
+    mix_s = mixture_log_prob(np.concatenate([np.stack(row) for row in table], axis=1)) - np.concatenate(truth_on_samples)
     truth_s = mixture_log_prob(members_on_truth) - truth_lp
     mix = distance(mix_s, truth_s)
     out["mixture"] = np.array([mix.ks, mix.delta, mix.resolved, mix.null_mean, mix.null_q95, mix.y])

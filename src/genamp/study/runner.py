@@ -146,7 +146,8 @@ def aggregate(
             for t in mine
             if metas[t]["status"] != "ok"
         ]
-        averaging = "averaging" in config.methods and config.spread_of(model) is not None
+        spread = config.spread_of(model)
+        averaging = "averaging" in config.methods and spread is not None
         summaries: dict[int, list[RepetitionSummary]] = {q: [] for q in grids}
         forecasts: dict[int, list[AveragingForecast]] = {q: [] for q in grids}
         member_b: dict[int, list[float]] = {q: [] for q in grids}
@@ -168,7 +169,6 @@ def aggregate(
                     member_b[q].append(member_plateau(last, size, grid.probabilities))
         for q, grid in grids.items():
             base = {**record_header(model, grid, config.n_train, len(ok)), "n_failed": len(mine) - len(ok)}
-            spread = config.spread_of(model)
             if spread is not None:
                 base["spread"] = spread
             if "truth" in config.methods:
@@ -191,7 +191,7 @@ def aggregate(
             header = {k: v for k, v in record_header(model, next(iter(grids.values())), config.n_train, len(ok)).items()
                       if k not in ("quantiles", "n_cells")}  # fmt: skip
             header.update(method="differential", quantiles=None, n_failed=len(mine) - len(ok),
-                          spread=config.spread_of(model))  # fmt: skip
+                          spread=spread)  # fmt: skip
             events = mine[0].spec["differential"]["events"]
             records.append({**header, **differential_record(measured, mine[0].n_members, config.n_train, events)})
     if tables:

@@ -187,7 +187,7 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
         generators = [model.member(m) for m in mine]
         try:
             out = _generated([g.sample for g in generators], member_seeds(t, seeds[i], 1), t, grids)
-            out.differential = _differential(t, generators, seeds[i], density)
+            out.differential = _differential(t, generators, seeds[i], density, grids)
         except GenampError as exc:
             yield t, _failed(t, str(exc), start)
             continue
@@ -306,13 +306,13 @@ def _run(task: Task) -> TaskOutput:
         bayes = entry.build(density, **options).fit(x_train, child(seed, 0))
         draws = bayes.draws(spread["draws"], child(seed, 2))
         out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids)
-        out.differential = _differential(task, draws, seed, density)
+        out.differential = _differential(task, draws, seed, density, grids)
         return out
     if "members" in spread:
         xs = training_sets(task, seed)
         fitted = [entry.build(density).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)]
         out = _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids)
-        out.differential = _differential(task, fitted, seed, density)
+        out.differential = _differential(task, fitted, seed, density, grids)
         return out
     model = entry.build(density).fit(x_train, child(seed, 0))
     info = getattr(model, "info", None)
@@ -320,18 +320,19 @@ def _run(task: Task) -> TaskOutput:
     if isinstance(model, ExactOccupancies):
         return _exact(task, [model.cell_probabilities(g) for g in grids], extra)
     out = _generated([model.sample], [child(seed, 1)], task, grids)
-    out.differential = _differential(task, [model], seed, density)
+    out.differential = _differential(task, [model], seed, density, grids)
     out.meta.update(extra)
     return out
 
 
-def _differential(task: Task, generators: list[Any], seed: np.random.SeedSequence, density: Density) -> dict[str, np.ndarray]:
+def _differential(
+    task: Task, generators: list[Any], seed: np.random.SeedSequence, density: Density, grids: list[QuantileGrid]
+) -> dict[str, np.ndarray]:
     """The differential method's arrays, when the study asks for them (likelihood models only)."""
     if "differential" not in task.spec:
         return {}
     from genamp.study.differential import measure
 
-    grids = [QuantileGrid.from_density(density, q) for q in task.spec["quantiles"]]
     return measure(generators, density, child(seed, 4), task.spec["differential"]["events"], grids)
 
 
