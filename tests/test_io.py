@@ -43,7 +43,7 @@ def test_choosing_a_dataset(tmp_path):
         open_events(tmp_path / "m.h5")
     with pytest.raises(GenampError, match="no dataset 'c'"):
         open_events(tmp_path / "m.h5", "c")
-    with pytest.raises(GenampError, match="not numbers"):
+    with pytest.raises(GenampError, match=r"m.h5:s: holds byte strings \(dtype \|S1\)"):
         open_events(tmp_path / "m.h5", "s")
 
 
@@ -52,5 +52,47 @@ def test_unknown_and_broken_files(tmp_path):
     with pytest.raises(GenampError, match="unknown format"):
         open_events(tmp_path / "x.csv")
     (tmp_path / "x.h5").write_text("not hdf5")
-    with pytest.raises(GenampError, match="cannot be read"):
+    with pytest.raises(GenampError, match="x.h5: is a text file .it begins 'not hdf5'., not an HDF5 file"):
         open_events(tmp_path / "x.h5")
+    (tmp_path / "t.npy").write_text("1.0 2.0\n3.0 4.0\n")
+    with pytest.raises(GenampError, match="t.npy: is a text file .it begins '1.0 2.0'., not a NumPy .npy file"):
+        open_events(tmp_path / "t.npy")
+    (tmp_path / "b.npz").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(GenampError, match=r"b.npz: is not a NumPy .npz archive \(its first bytes are"):
+        open_events(tmp_path / "b.npz")
+    (tmp_path / "e.npy").write_bytes(b"")
+    with pytest.raises(GenampError, match=r"e.npy: is empty \(0 bytes\)"):
+        open_events(tmp_path / "e.npy")
+    with pytest.raises(GenampError, match="is a directory"):
+        open_events(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        (np.ones((4, 1), dtype=complex), r"complex numbers \(dtype complex128\)"),
+        (np.ones((4, 1), dtype=bool), r"booleans \(dtype bool\)"),
+        (np.array([["a"], ["b"]]), r"strings \(dtype <U1\)"),
+        (np.zeros(4, dtype=[("pt", "f8"), ("eta", "f8")]), r"records with fields pt, eta \(a structured array\)"),
+    ],
+    ids=["complex", "bool", "str", "structured"],
+)
+@pytest.mark.parametrize("suffix", [".npy", ".npz", ".h5"])
+def test_values_that_are_not_real_numbers_are_refused_by_dtype(tmp_path, values, words, suffix):
+    """Refused when the file is opened, never cast to float (which NumPy does with at most a warning)."""
+    path = tmp_path / f"v{suffix}"
+    if suffix == ".npy":
+        np.save(path, values)
+    elif suffix == ".npz":
+        np.savez(path, events=values)
+    else:
+        with h5py.File(path, "w") as f:
+            f["events"] = values if values.dtype.kind != "U" else values.astype("S")
+            words = words.replace("strings \\(dtype <U1", "byte strings \\(dtype \\|S1")
+    with pytest.raises(GenampError, match=rf"v{suffix}(:events)?: holds {words}; events must be finite real numbers"):
+        open_events(path)
+
+
+def test_integers_are_real_numbers(tmp_path):
+    np.save(tmp_path / "i.npy", np.arange(6).reshape(3, 2))
+    np.testing.assert_array_equal(open_events(tmp_path / "i.npy").read(), np.arange(6.0).reshape(3, 2))

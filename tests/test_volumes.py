@@ -136,7 +136,10 @@ def test_memory_does_not_grow_with_the_number_of_events():
         (np.array([[0.0, np.inf]]), "NaN or inf"),
         (np.zeros((5, 3)), "3 feature"),
         (np.zeros((2, 2, 2)), "shape"),
-        (np.array([["a", "b"]]), "cannot be read as numbers"),
+        (np.array([["a", "b"]]), r"holds strings \(dtype <U1\)"),
+        (np.array([[1 + 1j, 0.0]]), r"holds complex numbers \(dtype complex128\)"),
+        (np.array([[True, False]]), r"holds booleans"),
+        ([[0.5, "x"]], r"holds strings"),
     ],
 )
 def test_bad_events_are_clear_errors(x, message):

@@ -15,9 +15,11 @@ def events(x: object, dim: int, what: str = "events", min_events: int = 1) -> np
     A 1D array is accepted as n events of one feature when ``dim == 1``.
     """
     try:
-        arr = np.asarray(x, dtype=np.float64)
+        arr = np.asarray(x)
     except (TypeError, ValueError) as exc:
         raise GenampError(f"{what}: cannot be read as numbers ({exc})") from None
+    real_dtype(arr.dtype, what)  # before any cast: complex or bool would convert with no error
+    arr = arr.astype(np.float64, copy=False)
     if arr.ndim == 1 and dim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -63,3 +65,50 @@ def int_list(values: Sequence[object], name: str, minimum: int) -> tuple[int, ..
     if len(set(out)) != len(out):
         raise GenampError(f"{name}: values repeat in {list(out)}")
     return out
+
+
+#: events per volume below which a plateau or an occupancy is poorly resolved (a warning);
+#: below one, most volumes of the largest sample hold no event at all (an error)
+SENSIBLE_EVENTS_PER_VOLUME = 10
+
+
+def events_per_volume(n: int, quantiles: int, dim: int, what: str) -> str | None:
+    """Check that ``n`` events fill a grid of ``quantiles**dim`` volumes of equal probability.
+
+    Fewer than one event per volume is an error that says what would be sensible; fewer than
+    :data:`SENSIBLE_EVENTS_PER_VOLUME` returns a warning (``None`` when there is enough).
+    """
+    cells = quantiles**dim
+    per = n / cells
+    sensible = SENSIBLE_EVENTS_PER_VOLUME * cells
+    if per < 1:
+        q = 2
+        while (q + 1) ** dim <= n:
+            q += 1
+        raise GenampError(
+            f"at Q = {quantiles} the {dim}D grid has {cells} volumes: {what} ({n} events) puts {per:.2g} "
+            f"events in each, so most hold none; use at most {q} quantiles, or {sensible} events or more "
+            f"({SENSIBLE_EVENTS_PER_VOLUME} per volume)"
+        )
+    if per < SENSIBLE_EVENTS_PER_VOLUME:
+        return (
+            f"at Q = {quantiles} {what} ({n} events) puts only {per:.3g} events in each of the {cells} volumes: "
+            f"poorly resolved; {SENSIBLE_EVENTS_PER_VOLUME} or more per volume ({sensible} events) is sensible"
+        )
+    return None
+
+
+def real_dtype(dtype: np.dtype, what: str) -> None:
+    """Events are real numbers: integer or floating dtypes; anything else is one clear error."""
+    kinds = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "byte strings", "O": "Python objects",
+             "V": "raw bytes", "M": "dates", "m": "time spans"}  # fmt: skip
+    if dtype.kind == "V" and dtype.names:
+        raise GenampError(
+            f"{what}: holds records with fields {', '.join(dtype.names)} (a structured array); events must be "
+            "finite real numbers: stack the fields into one float array of shape (events, features)"
+        )
+    if dtype.kind not in "iuf":
+        never = " (genamp never loads pickles)" if dtype.kind == "O" else ""
+        raise GenampError(
+            f"{what}: holds {kinds.get(dtype.kind, 'values')} (dtype {dtype}){never}; events must be finite real numbers"
+        )

@@ -2,20 +2,26 @@
 
 Events are arrays of shape (events, features) in HDF5 (``h5py``) or NumPy (``.npy``, ``.npz``)
 files. Nothing is ever unpickled: NumPy files are opened with ``allow_pickle=False``, so a file
-holding Python objects is refused with a clear message instead of running code from it. Large
+holding Python objects is refused with a clear message instead of running code from it. Every
+file is checked once, when it is opened: its first bytes must be its format's (a text file is
+named as one), and its values real numbers (booleans, complex numbers, strings and objects are
+refused by dtype, never cast). Large
 files are read chunk by chunk (HDF5 slices, memory-mapped ``.npy``), so counting occupancies of a
 file never holds all of it in memory.
 """
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import h5py
 import numpy as np
 
+from genamp._validate import real_dtype
 from genamp.errors import GenampError
 from genamp.volumes import DEFAULT_CHUNK
 
@@ -77,11 +83,14 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
     """Describe the events in ``path``; ``dataset`` names the array in HDF5 and ``.npz`` files
     (it may be left out when the file holds exactly one array)."""
     path = Path(path)
+    if path.is_dir():
+        raise GenampError(f"{path}: is a directory, not a file of events")
     if not path.is_file():
         raise GenampError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise GenampError(f"{path}: unknown format; use one of {', '.join(SUFFIXES)}")
+    _check_signature(path, suffix)
     try:
         if suffix in (".h5", ".hdf5"):
             with h5py.File(path, "r") as f:
@@ -89,23 +98,69 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
                 f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
                 dataset = _choose(path, dataset, names)
                 ds = f[dataset]
-                if not np.issubdtype(ds.dtype, np.number):
-                    raise GenampError(f"{path}:{dataset}: holds {ds.dtype}, not numbers")
+                if not isinstance(ds, h5py.Dataset):
+                    raise GenampError(f"{path}:{dataset}: is a group, not an array; name an array inside it")
+                real_dtype(ds.dtype, f"{path}:{dataset}")
                 raw = ds.attrs.get("features", ds.attrs.get("feature_names"))
                 features = tuple(v.decode() if isinstance(v, bytes) else str(v) for v in raw) if raw is not None else None
                 return EventFile(path, dataset, tuple(ds.shape), features)
         if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                dataset = _choose(path, dataset, list(z.files))
-                shape = z[dataset].shape
-                features = tuple(str(v) for v in z["features"]) if "features" in z.files and dataset != "features" else None
+            with zipfile.ZipFile(path) as z:
+                names = [n[:-4] for n in z.namelist() if n.endswith(".npy")]
+                dataset = _choose(path, dataset, names)
+                with z.open(dataset + ".npy") as member:
+                    shape, dtype = _npy_header(member)
+                real_dtype(dtype, f"{path}:{dataset}")
+                features = None
+                if "features" in names and dataset != "features":
+                    with np.load(path, allow_pickle=False) as arrays:
+                        features = tuple(str(v) for v in arrays["features"])
             return EventFile(path, dataset, tuple(shape), features)
-        with _open(path, None) as arr:
-            return EventFile(path, None, tuple(arr.shape), None)
+        with path.open("rb") as fh:
+            shape, dtype = _npy_header(fh)
+        real_dtype(dtype, str(path))
+        return EventFile(path, None, tuple(shape), None)
     except GenampError:
         raise
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise _unreadable(path, exc) from None
+
+
+#: the first bytes of each format (HDF5 may also carry a user block before its signature)
+SIGNATURES = {".npy": b"\x93NUMPY", ".npz": b"PK", ".h5": b"\x89HDF\r\n\x1a\n", ".hdf5": b"\x89HDF\r\n\x1a\n"}
+FORMAT_NAMES = {".npy": "a NumPy .npy file", ".npz": "a NumPy .npz archive", ".h5": "an HDF5 file", ".hdf5": "an HDF5 file"}
+
+
+def _check_signature(path: Path, suffix: str) -> None:
+    """Say what a file is when it is not what its name claims (a text file named .npy, say)."""
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if not head:
+        raise GenampError(f"{path}: is empty (0 bytes)")
+    signature = SIGNATURES[suffix]
+    if head.startswith(signature) or (suffix in (".h5", ".hdf5") and len(head) == 512):
+        return  # h5py finds a signature behind a user block itself, and says so if it cannot
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+        first = text.strip().splitlines()[0][:40] if text.strip() else ""
+        raise GenampError(
+            f"{path}: is a text file (it begins {first!r}), not {FORMAT_NAMES[suffix]}; "
+            "read it with numpy.loadtxt and save it with numpy.save, or write HDF5"
+        )
+    raise GenampError(f"{path}: is not {FORMAT_NAMES[suffix]} (its first bytes are {head[:8]!r})")
+
+
+def _npy_header(fh: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy header, read without loading (or unpickling) the data."""
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+    else:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    return shape, dtype
 
 
 def _unreadable(path: Path, exc: Exception) -> GenampError:
@@ -126,3 +181,36 @@ def _choose(path: Path, dataset: str | None, names: list[str]) -> str:
             f"{path}: holds {len(candidates)} arrays ({', '.join(candidates) or 'none'}); name one with --dataset"
         )
     return candidates[0]
+
+
+def duplicate_files(files: list[EventFile]) -> list[tuple[Path, Path, str]]:
+    """Pairs of files given as different trainings that are one: the same file, or the same bytes.
+
+    Bytes are compared by size, then by a SHA-256 of their first and last MiB (a whole-file hash
+    would read every event once more); ``how`` says which.
+    """
+    import hashlib
+    import os
+
+    def fingerprint(path: Path) -> tuple[int, str]:
+        size = path.stat().st_size
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            h.update(fh.read(2**20))
+            fh.seek(max(0, size - 2**20))
+            h.update(fh.read(2**20))
+        return size, h.hexdigest()
+
+    out, seen = [], {}
+    for f in files:
+        for g in seen:
+            if g.dataset == f.dataset and os.path.samefile(g.path, f.path):
+                out.append((g.path, f.path, "are the same file"))
+                break
+        else:
+            key = (f.dataset, *fingerprint(f.path))
+            match = next((g for g, k in seen.items() if k == key), None)
+            if match is not None:
+                out.append((match.path, f.path, "hold identical bytes"))
+        seen[f] = (f.dataset, *fingerprint(f.path))
+    return out
