@@ -122,10 +122,15 @@ def test_params_round_trip_through_spec():
     [
         ("camel", {"sigma1": 0.0}, "widths must be positive"),
         ("camel", {"frac": 1.5}, "fraction"),
-        ("shell", {"dim": 1}, "dim must be at least 2"),
-        ("ring", {"dim": 3}, "two-dimensional"),
+        ("shell", {"dim": 1}, r"needs --dim of at least 3, got 1"),
+        ("shell", {"dim": 2}, r"in two dimensions it is the ring"),
+        ("camels", {"dim": 1}, r"in one dimension it is the camel"),
+        ("ring", {"dim": 3}, "2-dimensional: --dim 3 does not apply"),
+        ("camel", {"dim": 2}, "1-dimensional: --dim 2 does not apply"),
         ("banana", {}, "unknown density"),
-        ("camel", {"width": 1.0}, "bad parameter"),
+        ("camel", {"width": 1.0}, "camel has no parameter 'width'; its parameters are mu1, sigma1, mu2, sigma2, frac$"),
+        ("camel", {"n_dim": 2}, "camel has no parameter 'n_dim'"),
+        ("shell", {"mu1": 2.0}, "shell has no parameter 'mu1'; its parameters are mu, sigma, dim$"),
     ],
 )
 def test_bad_parameters_are_clear_errors(name, params, message):

@@ -306,29 +306,52 @@ class Shell(Density):
 
 
 
+def _fixed_dim(params: dict[str, Any], name: str, dim: int, other: str) -> None:
+    """A toy of one dimension refuses another (it would silently become a different toy)."""
+    given = params.pop("dim", dim)
+    if given != dim:
+        raise GenampError(f"the {name} is {dim}-dimensional: --dim {given:g} does not apply ({other})")
+
+
+def _least_dim(params: dict[str, Any], name: str, least: int, default: int, other: str) -> int:
+    dim = _validate.positive_int(params.pop("dim", default), "dim", minimum=1)
+    if dim < least:
+        raise GenampError(f"the {name} needs --dim of at least {least}, got {dim} ({other})")
+    return dim
+
+
 def camel(**params: Any) -> CamelBack:
     """The 1D camel back (SPEC §6 defaults)."""
-    return CamelBack(n_dim=int(params.pop("dim", 1)), **params)
+    _fixed_dim(params, "camel back", 1, "camels is the product of d camel backs: genamp run camels --dim d")
+    return CamelBack(n_dim=1, **params)
 
 
 def ring(**params: Any) -> Shell:
     """The 2D Gaussian ring: ``r ~ N(4, 1)`` (truncated to ``r > 0``), uniform angle."""
-    if params.pop("dim", 2) != 2:
-        raise GenampError("the ring is two-dimensional; use the shell for other dimensions")
+    _fixed_dim(params, "ring", 2, "shell is the Gaussian shell in d ≥ 3 dimensions: genamp run shell --dim d")
     return Shell(n_dim=2, **params)
 
 
 def shell(**params: Any) -> Shell:
     """The d-dimensional Gaussian shell (default d = 3)."""
-    return Shell(n_dim=int(params.pop("dim", 3)), **params)
+    return Shell(n_dim=_least_dim(params, "shell toy", 3, 3, "in two dimensions it is the ring: genamp run ring"), **params)
 
 
 def camels(**params: Any) -> CamelBack:
     """The product of d camel backs (default d = 2)."""
-    return CamelBack(n_dim=int(params.pop("dim", 2)), **params)
+    return CamelBack(n_dim=_least_dim(params, "camels toy", 2, 2, "in one dimension it is the camel: genamp run camel"), **params)
 
 
 DENSITIES = {"camel": camel, "ring": ring, "shell": shell, "camels": camels}
+#: the density of each toy name, whose fields (but ``n_dim``: the ``dim`` option) are its parameters
+_FAMILIES: dict[str, type[Density]] = {"camel": CamelBack, "ring": Shell, "shell": Shell, "camels": CamelBack}
+_HAS_DIM = {"shell", "camels"}
+
+
+def parameters(name: str) -> tuple[str, ...]:
+    """The parameters a toy takes, in the user's words (``dim`` where its dimension is free)."""
+    names = tuple(f.name for f in fields(_FAMILIES[name]) if f.name != "n_dim")  # type: ignore[arg-type]
+    return names + (("dim",) if name in _HAS_DIM else ())
 
 
 def make_density(name: str, **params: Any) -> Density:
@@ -339,7 +362,11 @@ def make_density(name: str, **params: Any) -> Density:
         raise GenampError(
             f"unknown density {name!r}; choose one of {', '.join(DENSITIES)}"
         ) from None
-    try:
-        return factory(**params)
-    except TypeError as exc:
-        raise GenampError(f"{name}: bad parameter ({exc})") from None
+    allowed = parameters(name)
+    unknown = [k for k in params if k not in allowed and not (k == "dim" and name not in _HAS_DIM)]
+    if unknown:
+        raise GenampError(
+            f"{name} has no parameter {', '.join(repr(k) for k in unknown)}; "
+            f"its parameters are {', '.join(allowed)}"
+        )
+    return factory(**params)
