@@ -81,7 +81,7 @@ def test_interrupted_study_resumes_to_identical_results(reference, tmp_path):
         if summary.get("task") is not None and done == 7:
             raise KeyboardInterrupt
 
-    with pytest.raises(StudyInterrupted, match=f"stopped after 7 of {total} tasks"):
+    with pytest.raises(StudyInterrupted, match=f"stopped with 7 of {total} tasks saved"):
         run_study(StudyConfig(**SMALL), tmp_path, workers=1, progress=stop_after_seven, plots=False)
     saved = task_files(tmp_path)
     assert len(saved) == 7 and not (tmp_path / "results.json").exists()
@@ -121,7 +121,7 @@ class FlakyFit(ParametricFit):
 
 def test_failed_repetitions_are_reported_by_name_and_the_rest_is_used(tmp_path, monkeypatch):
     monkeypatch.setitem(MODEL_REGISTRY, "flaky", ModelEntry(FlakyFit, sampled=False, description="test"))
-    config = StudyConfig(**{**SMALL, "models": ("fit", "flaky"), "repetitions": 10})
+    config = StudyConfig(**{**SMALL, "models": ("fit", "flaky"), "repetitions": 10, "n_gen": None})
     result = run_study(config, tmp_path, workers=1, plots=False)
     failed = sorted(f["repetition"] for f in result.failures)
     assert failed and len(failed) < 10
@@ -143,7 +143,7 @@ class BuggyFit(ParametricFit):
 
 def test_a_crash_names_the_task_keeps_the_traceback_and_the_finished_work(tmp_path, monkeypatch):
     monkeypatch.setitem(MODEL_REGISTRY, "buggy", ModelEntry(BuggyFit, sampled=False, description="test"))
-    config = StudyConfig(**{**SMALL, "models": ("sample", "buggy"), "repetitions": 10})
+    config = StudyConfig(**{**SMALL, "models": ("sample", "buggy"), "repetitions": 10, "n_gen": None})
     with pytest.raises(GenampError, match=r"task buggy rep \d+ crashed \(ZeroDivisionError"):
         run_study(config, tmp_path, workers=1, plots=False)
     assert "ZeroDivisionError" in (tmp_path / "crash.log").read_text()

@@ -48,7 +48,7 @@ def _ints(text: str, option: str) -> list[int]:
     for item in text.split(","):
         item = item.strip()
         if not item:
-            continue
+            raise GenampError(f"{option}: an empty item in {text!r}; give numbers separated by single commas")
         try:
             value = float(item)
         except ValueError:
@@ -62,7 +62,8 @@ def _ints(text: str, option: str) -> list[int]:
 
 
 def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+    """'sample,fit' as names; an empty item is left in, for the config to name it."""
+    return [v.strip() for v in text.split(",")]
 
 
 def _density_params(dim: int | None, params: list[str]) -> dict[str, Any]:
@@ -72,12 +73,16 @@ def _density_params(dim: int | None, params: list[str]) -> dict[str, Any]:
     for item in params:
         for pair in item.split(","):
             key, sep, value = pair.partition("=")
-            if not sep:
+            key = key.strip()
+            if not sep or not key:
                 raise GenampError(f"--density-param: expected key=value, got {pair!r}")
+            if key in out_params:
+                given = "--dim and --density-param dim" if key == "dim" and dim is not None else f"{key} twice"
+                raise GenampError(f"--density-param: {given} given; give each parameter once")
             try:
-                out_params[key.strip()] = float(value)
+                out_params[key] = float(value)
             except ValueError:
-                raise GenampError(f"--density-param: {key.strip()} must be a number, got {value!r}") from None
+                raise GenampError(f"--density-param: {key} must be a number, got {value!r}") from None
     return out_params
 
 
@@ -108,18 +113,19 @@ def run(
         int, typer.Option("--ensemble", "-K", help="Members per repetition of every network (default 10 for averaging).")
     ] = 0,
     ensemble_mode: Annotated[
-        str, typer.Option("--ensemble-mode", help="How members differ: bootstrap (calibrates) or seed.")
-    ] = "bootstrap",
+        str | None, typer.Option("--ensemble-mode", help="How members differ: bootstrap (calibrates) or seed [default: bootstrap].")
+    ] = None,
     bayesian: Annotated[
         int, typer.Option("--bayesian", "-M", help="Posterior draws per repetition of bflow/bcfm (default 10 for averaging).")
     ] = 0,
-    kl_weight: Annotated[float, typer.Option("--kl-weight", help="KL weight of the Bayesian models.")] = 1.0,
+    kl_weight: Annotated[float | None, typer.Option("--kl-weight", help="KL weight of the Bayesian models [default: 1].")] = None,
     init_logvar: Annotated[
-        float, typer.Option("--init-logvar", help="Initial log-variance of the Bayesian weights.")
-    ] = -9.0,
+        float | None, typer.Option("--init-logvar", help="Initial log-variance of the Bayesian weights [default: -9].")
+    ] = None,
     significance: Annotated[
-        float, typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number.")
-    ] = 2.0,
+        float | None,
+        typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number [default: 2].")
+    ] = None,
     quantiles: QuantilesOpt = "10,20,50",
     n_train: Annotated[int, typer.Option("--n-train", help="Training events per repetition.")] = 100,
     repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Independent repetitions.")] = 100,
@@ -128,9 +134,14 @@ def run(
     dim: DimOpt = None,
     density_param: ParamOpt = [],  # noqa: B006 - typer needs a literal default
     n_gen: Annotated[
-        str, typer.Option("--n-gen", help="Generated-sample sizes of a generator's MSE curve.")
-    ] = ",".join(f"{n:.0e}".replace("+0", "") for n in DEFAULT_N_GEN),
-    plateau: Annotated[str, typer.Option("--plateau", help="Plateau estimate: corrected or fit.")] = "corrected",
+        str | None,
+        typer.Option(
+            "--n-gen",
+            help="Generated-sample sizes of a generator's MSE curve [default: "
+            + ",".join(f"{n:.0e}".replace("+0", "") for n in DEFAULT_N_GEN) + "].",
+        ),
+    ] = None,
+    plateau: Annotated[str | None, typer.Option("--plateau", help="Plateau estimate: corrected or fit [default: corrected].")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo repetitions whose fit failed.")] = False,
 ) -> None:
     """Run (or resume) a truth-based amplification study and write results.json and plots."""
@@ -152,7 +163,7 @@ def run(
         n_train=n_train,
         repetitions=repetitions,
         seed=seed,
-        n_gen=tuple(_ints(n_gen, "--n-gen")),
+        n_gen=None if n_gen is None else tuple(_ints(n_gen, "--n-gen")),
         plateau=plateau,
     )
     # the bar appears with the first progress report: a setting that run_study refuses (a
@@ -167,12 +178,19 @@ def run(
     )
     handle = bar.add_task(f"{density}: tasks", total=None)
 
+    for warning in config.warnings:
+        _say("warning", warning)
+
     def progress(done: int, total: int, summary: dict[str, Any]) -> None:
         if not bar.live.is_started:
             bar.start()
         bar.update(handle, completed=done, total=total)
         if summary.get("status") == "failed":
             _say("warning", f"{summary['task']} failed: {summary['error']}", console=bar.console)
+        elif summary.get("status") == "damaged":
+            _say("warning", f"{summary['task']}: {summary['error']}", console=bar.console)
+        elif summary.get("status") == "note":
+            _say("note", summary["error"], console=bar.console)
 
     try:
         result = run_study(
@@ -379,7 +397,9 @@ def estimate(
             help="The files are the K members (or posterior draws) of one training: also forecast G from their spread.",
         ),
     ] = False,
-    significance: Annotated[float, typer.Option("--significance", help="See genamp run --help.")] = 2.0,
+    significance: Annotated[
+        float | None, typer.Option("--significance", help="With --members: see genamp run --help [default: 2].")
+    ] = None,
 ) -> None:
     """Truth-based G of your own generated samples against a toy truth (one file per training).
 
@@ -393,19 +413,41 @@ def estimate(
     from genamp.volumes import QuantileGrid, count_occupancy
     from genamp.data.io import open_events
 
-    _validate.positive_int(n_train, "n_train", minimum=2)  # before any file is read
+    from genamp.data.io import duplicate_files
+    from genamp.estimators.averaging import SIGNIFICANCE
+    from genamp.study.store import prepare_output_file
+
+    # every option is checked before a file is read or an event counted
+    _validate.positive_int(n_train, "n_train", minimum=2)
+    if significance is not None and not members:
+        raise GenampError("--significance applies to the averaging forecast of --members")
+    significance = SIGNIFICANCE if significance is None else significance
+    if not (np.isfinite(significance) and significance > 0):
+        raise GenampError(f"significance must be a positive number, got {significance}")
+    if members and len(samples) < 2:
+        raise GenampError("--members needs at least 2 files: the spread of one generator is not defined")
+    qs = _validate.int_list(_ints(quantiles, "--quantiles"), "quantiles", minimum=2)
     truth = make_density(density, **_density_params(dim, density_param))
-    grids = [QuantileGrid.from_density(truth, q) for q in _ints(quantiles, "--quantiles")]
+    grids = [QuantileGrid.from_density(truth, q) for q in qs]
+    if out_file is not None:
+        prepare_output_file(out_file)
     files = [open_events(p, dataset) for p in samples]
     n_min = min(f.n_events for f in files)
     if n_min < 2:
         raise GenampError(f"{min(files, key=lambda f: f.n_events).path}: {n_min} event(s); at least 2 needed")
+    warnings = [f"{a} and {b} {how}: they count as two trainings but are one" for a, b, how in duplicate_files(files)]
+    for q in qs:
+        warning = _validate.events_per_volume(n_min, q, truth.dim, "the smallest file")
+        warnings += [warning] if warning else []
+    if n_train > n_min:
+        warnings.append(
+            f"n_train = {n_train} is more than the {n_min} events of the smallest file: a sample is worth at most "
+            f"about its own size, so G above {n_min / n_train:.2g} cannot be seen; is n_train the generator's training set?"
+        )
+    for w in warnings:
+        _say("warning", w)
     # nested prefixes 100, 300, 1000, ... up to the smallest file: the MSE curve
     n_gen = [n for n in (int(round(10 ** (k / 2))) for k in range(4, 40)) if n < n_min] + [n_min]
-    if out_file is not None:
-        from genamp.study.store import prepare_output
-
-        prepare_output(out_file.parent)
     per_file = [count_occupancy(f.chunks(), grids, n_gen, what=str(f.path)) for f in files]
     records = []
     for i, grid in enumerate(grids):
@@ -418,8 +460,6 @@ def estimate(
         from genamp.estimators.averaging import forecast, member_plateau, summarise
         from genamp.study.runner import averaging_record
 
-        if len(files) < 2:
-            raise GenampError("--members needs at least 2 files: the spread of one generator is not defined")
         forecasts = []
         for i, grid in enumerate(grids):
             last = np.stack([occ[i].fractions[-1] for occ in per_file])
@@ -431,8 +471,10 @@ def estimate(
         records += forecasts
     elif len(files) == 1:
         _say("note", "one file gives no spread over trainings; the error covers the generated-sample noise only")
+    for rec in records:
+        rec["warnings"] = warnings
     if out_file is not None:
-        write_json(out_file, {"records": records, "files": [str(f.path) for f in files]})
+        write_json(out_file, {"warnings": warnings, "records": records, "files": [str(f.path) for f in files]})
         _say("results", str(out_file))
 
 

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 
 from genamp.densities import Density  # noqa: E402
 from genamp.study.config import StudyConfig  # noqa: E402
-from genamp.study.store import read_preview, read_task  # noqa: E402
+from genamp.study.store import read_task  # noqa: E402
 from genamp.study.tasks import Task, training_set  # noqa: E402
 
 COLOURS = {
@@ -207,7 +207,7 @@ def study_plots(
     for rec in differential:
         first = min((t for t in tasks if t.model == rec["model"] and metas[t]["status"] == "ok"),
                     key=lambda t: t.repetition, default=None)  # fmt: skip
-        output = read_task(first.path(root)) if first is not None else None
+        output = read_task(first.path(root), first) if first is not None else None
         arrays = output.differential if output is not None else {}
         mapped = (arrays["mapped_events"], arrays["mapped_n_equiv"]) if "mapped_events" in arrays else None
         paths.append(plot_differential(rec, root / f"differential_{rec['model']}.png", mapped))
@@ -236,9 +236,9 @@ def study_plots(
     generated = {}
     for t in tasks:
         if t.repetition == first.repetition and metas[t]["status"] == "ok":
-            events = read_preview(t.path(root))
-            if events is not None:
-                generated[t.model] = events
+            output = read_task(t.path(root), t)
+            if output is not None and output.preview is not None:
+                generated[t.model] = output.preview
     paths.append(plot_density(density, x_train, fitted, min(config.quantiles), root / "density.png", generated))
     return paths
 

@@ -26,6 +26,24 @@ PLATEAU_METHODS = ("corrected", "fit")
 #: n_train = 100; 3·10^4 keeps sampling within the default run's 5 minutes on 2 cores)
 DEFAULT_N_GEN = (100, 300, 1_000, 3_000, 10_000, 30_000)
 
+#: defaults of the options that are ``None`` until resolved (``None``: not given by the user)
+DEFAULTS: dict[str, Any] = {
+    "ensemble_mode": "bootstrap",
+    "kl_weight": 1.0,
+    "init_logvar": -9.0,
+    "significance": SIGNIFICANCE,
+    "plateau": "corrected",
+    "n_gen": DEFAULT_N_GEN,
+}
+
+#: the most events one generator may draw per repetition: counting alone runs at about 10^7
+#: events per second and core, a network samples 10–100× slower, so more is no study
+MAX_N_GEN = 10**9
+#: the largest training set (10^8 events of one feature are 800 MB)
+MAX_N_TRAIN = 10**8
+#: every task of a study is planned up front
+MAX_REPETITIONS = 100_000
+
 
 @dataclass(frozen=True)
 class StudyConfig:
@@ -69,6 +87,11 @@ class StudyConfig:
         Initial log-variance of every Bayesian weight (zuko's −9; larger starts the posterior wider).
     significance:
         Standard errors σ²_model must lie above zero before the forecast gives a number.
+
+    Options left ``None`` take their value from :data:`DEFAULTS`. An option given for a study
+    that does not use it (a KL weight without a Bayesian model, ``n_gen`` without a sampled
+    model, a significance without the averaging method, an ensemble of the baselines) is an
+    error, never silently ignored.
     """
 
     density: str = "camel"
@@ -79,14 +102,14 @@ class StudyConfig:
     n_train: int = 100
     repetitions: int = 100
     seed: int = 1
-    n_gen: tuple[int, ...] = DEFAULT_N_GEN
-    plateau: str = "corrected"
+    n_gen: tuple[int, ...] | None = None
+    plateau: str | None = None
     ensemble: int = 0
-    ensemble_mode: str = "bootstrap"
+    ensemble_mode: str | None = None
     bayesian: int = 0
-    kl_weight: float = 1.0
-    init_logvar: float = -9.0
-    significance: float = SIGNIFICANCE
+    kl_weight: float | None = None
+    init_logvar: float | None = None
+    significance: float | None = None
 
     def __post_init__(self) -> None:
         # normalise and check everything up front: a bad value must fail before any work is done
@@ -101,6 +124,10 @@ class StudyConfig:
         set_(self, "models", _names(self.models, "model", tuple(MODEL_REGISTRY)))
         set_(self, "ensemble", _validate.positive_int(self.ensemble, "ensemble", minimum=0))
         set_(self, "bayesian", _validate.positive_int(self.bayesian, "bayesian", minimum=0))
+        self._check_options_apply()
+        for name, default in DEFAULTS.items():
+            if getattr(self, name) is None:
+                set_(self, name, default)
         if self.ensemble_mode not in ENSEMBLE_MODES:
             raise GenampError(f"ensemble mode must be one of {', '.join(ENSEMBLE_MODES)}, got {self.ensemble_mode!r}")
         if not (np.isfinite(self.kl_weight) and self.kl_weight >= 0):
@@ -138,11 +165,23 @@ class StudyConfig:
                 )
         set_(self, "quantiles", _validate.int_list(self.quantiles, "quantiles", minimum=2))
         set_(self, "n_train", _validate.positive_int(self.n_train, "n_train", minimum=2))
+        if self.n_train > MAX_N_TRAIN:
+            raise GenampError(f"n_train {self.n_train:.3g} is more than a study can hold (at most {MAX_N_TRAIN:.0e})")
         set_(self, "repetitions", _validate.positive_int(self.repetitions, "repetitions", minimum=1))
+        if self.repetitions > MAX_REPETITIONS:
+            raise GenampError(
+                f"{self.repetitions} repetitions are more than a study plans (at most {MAX_REPETITIONS}); "
+                "100 give G to a few percent"
+            )
         set_(self, "seed", _validate.positive_int(self.seed, "seed", minimum=0))
         n_gen = _validate.int_list(self.n_gen, "n_gen", minimum=2)
         if list(n_gen) != sorted(n_gen):
             raise GenampError(f"n_gen must increase, got {list(n_gen)}")
+        if n_gen[-1] > MAX_N_GEN:
+            raise GenampError(
+                f"n_gen {n_gen[-1]:.3g} cannot be drawn: at most {MAX_N_GEN:.0e} events per generator and repetition "
+                "(counting alone runs at about 10^7 events/s; a network samples far slower)"
+            )
         set_(self, "n_gen", n_gen)
         if self.plateau not in PLATEAU_METHODS:
             raise GenampError(f"plateau must be one of {', '.join(PLATEAU_METHODS)}, got {self.plateau!r}")
@@ -154,6 +193,51 @@ class StudyConfig:
                 f"{max(self.quantiles)} quantiles in {density.dim} dimensions make {cells:.1e} cells; "
                 "use fewer quantiles"
             )
+        if self._sampled:
+            for q in self.quantiles:  # an error where a volume holds no event
+                _validate.events_per_volume(n_gen[-1], q, density.dim, "the largest n_gen")
+
+    @property
+    def _sampled(self) -> bool:
+        """Whether some model's occupancies come from generated events (and so from n_gen)."""
+        return any(MODEL_REGISTRY[m].sampled for m in self.models or ())
+
+    def _check_options_apply(self) -> None:
+        """Refuse an option given for a study that does not use it (it would change nothing, silently)."""
+        entries = {m: MODEL_REGISTRY[m] for m in self.models or ()}
+        bayesian = [m for m, e in entries.items() if e.bayesian]
+        members = [m for m, e in entries.items() if e.build is not None and e.sampled and not e.bayesian]
+        spread = "averaging" in self.methods or "differential" in self.methods
+        given = ", ".join(entries)
+        problems = []
+        if self.ensemble and not members:
+            problems.append(f"--ensemble applies to generators trained several times (resample, gan, cfm, flow); {given} have no members")
+        if self.ensemble_mode is not None and not (members and (self.ensemble or spread)):
+            problems.append("--ensemble-mode applies to ensembles: give --ensemble K (or --method averaging) with a network")
+        if self.bayesian and not bayesian:
+            problems.append(f"--bayesian applies to the Bayesian models (bflow, bcfm); {given} are not")
+        for name in ("kl_weight", "init_logvar"):
+            if getattr(self, name) is not None and not bayesian:
+                problems.append(f"--{name.replace('_', '-')} applies to the Bayesian models (bflow, bcfm); {given} are not")
+        if self.significance is not None and "averaging" not in self.methods:
+            problems.append("--significance applies to the averaging forecast (--method averaging)")
+        if self.plateau is not None and "truth" not in self.methods:
+            problems.append("--plateau applies to the truth-based method (--method truth)")
+        if self.n_gen is not None and not self._sampled:
+            problems.append(f"--n-gen applies to generated samples; {given} have exact occupancies")
+        if problems:
+            raise GenampError("; ".join(problems))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Settings that are legal but suspicious; they travel with the records and are printed."""
+        out: list[str] = []
+        if self._sampled:
+            dim = self.make_density().dim
+            for q in self.quantiles:
+                warning = _validate.events_per_volume(self.n_gen[-1], q, dim, "the largest n_gen")
+                out += [warning] if warning else []
+        return tuple(out)
 
     def serves(self, model: str) -> bool:
         """Whether some method of the study gives ``model`` a record."""
@@ -175,6 +259,19 @@ class StudyConfig:
             return {"draws": self.bayesian, "kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
         return {"members": self.ensemble, "mode": self.ensemble_mode} if self.ensemble else None
 
+    def options_of(self, model: str) -> dict[str, Any]:
+        """Settings of a single network that differ from its defaults (they enter its task key).
+
+        Only the Bayesian models have such settings outside their spread: without posterior
+        draws, ``kl_weight`` and ``init_logvar`` still shape their posterior predictive.
+        """
+        entry = MODEL_REGISTRY[model]
+        if not entry.bayesian or self.spread_of(model) is not None:
+            return {}
+        options = {"kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
+        defaults = {k: DEFAULTS[k] for k in options}
+        return options if options != defaults else {}
+
     def make_density(self) -> Density:
         return make_density(self.density, **self.density_params)
 
@@ -185,9 +282,11 @@ class StudyConfig:
 
 
 def _names(values: tuple[str, ...] | list[str], what: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    out = tuple(v.strip() for v in values if v.strip())
+    out = tuple(v.strip() for v in values)
     if not out:
         raise GenampError(f"give at least one {what}")
+    if not all(out):
+        raise GenampError(f"an empty {what} name in {', '.join(out)!r}; give names separated by single commas")
     unknown = [v for v in out if v not in allowed]
     if unknown:
         raise GenampError(f"unknown {what} {', '.join(unknown)}; choose from {', '.join(allowed)}")

@@ -26,7 +26,8 @@ def execute(block: list[Task], root: str) -> list[dict[str, Any]]:
     """Run a work item (one task, or a block trained together) and store each task's output as
     it comes; returns a short summary per task (runs in a worker).
 
-    A bug is reported with its traceback; what was stored before it stays. A failed fit or
+    A bug is reported with its traceback (and whether the machine, memory or disk, caused it);
+    what was stored before it stays. A failed fit or
     training is a result and is stored like any other.
     """
     summaries = []
@@ -34,9 +35,11 @@ def execute(block: list[Task], root: str) -> list[dict[str, Any]]:
         for task, out in run_block(block):
             write_task(task.path(Path(root)), out)
             summaries.append({"task": task.label, "status": out.meta["status"], "error": out.meta.get("error")})
-    except Exception:
+    except Exception as exc:
         labels = ", ".join(t.label for t in block[len(summaries) :][:3])
-        summaries.append({"task": labels, "status": "crashed", "error": traceback.format_exc()})
+        # out of memory or disk (or a file system refusing) may pass on a rerun; anything else is a bug
+        environment = isinstance(exc, (MemoryError, OSError))
+        summaries.append({"task": labels, "status": "crashed", "error": traceback.format_exc(), "environment": environment})
     return summaries
 
 

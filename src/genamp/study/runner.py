@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +49,12 @@ class StudyResult:
     ran: int
     resumed: int
     plots: list[Path] = field(default_factory=list)
+    #: task files found damaged or belonging to another task, and redone: task, file, reason
+    redone: list[dict[str, str]] = field(default_factory=list)
+    #: where the results of a study with other settings in the same folder were moved, and how
+    #: the settings differ (``None`` when the folder held this study or none)
+    previous: Path | None = None
+    changes: list[str] = field(default_factory=list)
 
     @property
     def results_path(self) -> Path:
@@ -60,26 +69,49 @@ def run_study(
     retry_failed: bool = False,
     plots: bool = True,
 ) -> StudyResult:
-    """Run (or resume) ``config`` into ``out``; finished tasks found there are not redone."""
-    root = store.prepare_output(Path(out))
-    store.remove_stale_temporaries(root)
+    """Run (or resume) ``config`` into ``out``; finished tasks found there are not redone.
+
+    Every task file found is checked before it is used (:func:`genamp.study.store.inspect`); a
+    damaged one is reported through ``progress`` (status ``damaged``) and redone. One run at a
+    time writes a folder: a second one is refused with a clear error.
+    """
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise GenampError(f"workers must be at least 1, got {workers}")
+    root = store.prepare_output(Path(out))
+    with store.StudyLock(root):
+        return _run_locked(config, root, workers, progress, retry_failed, plots)
+
+
+def _run_locked(
+    config: StudyConfig, root: Path, workers: int, progress: ProgressCallback | None, retry_failed: bool, plots: bool
+) -> StudyResult:
+    store.remove_stale_temporaries(root)
+    previous = keep_previous_results(root, config)
     store.write_json(root / "study.json", {"genamp": __version__, "config": config.to_dict()})
 
     tasks = plan(config)
     # only metadata is held in memory; occupancies are read back one task at a time
     metas: dict[Task, dict[str, Any]] = {}
-    todo = []
+    todo, redone = [], []
     for task in tasks:
-        done = store.task_done(root, task)
+        done, damage = store.inspect(root, task)
+        if damage is not None:
+            redone.append({"task": task.label, "file": str(task.path(root)), "reason": damage})
+            task.path(root).unlink(missing_ok=True)
         if done is not None and (done["status"] == "ok" or not retry_failed):
             metas[task] = done
         else:
             todo.append(task)
     resumed = len(metas)
     if progress is not None:
+        if previous is not None:
+            where, changes = previous
+            progress(resumed, len(tasks), {"task": None, "status": "note", "error": (
+                f"{root} held a study with other settings ({'; '.join(changes)}): a new study was started beside it; "
+                f"its results and plots are kept in {where}, the task files they share are reused")})  # fmt: skip
+        for r in redone:
+            progress(resumed, len(tasks), {"task": r["task"], "status": "damaged", "error": f"{r['file']}: {r['reason']}; redone"})
         progress(resumed, len(tasks), {"task": None, "status": "resumed"})
     finished = resumed
     runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root)), blocks(todo))
@@ -87,40 +119,104 @@ def run_study(
         with contextlib.closing(runs):
             for summary in (s for item in runs for s in item):
                 if summary["status"] == "crashed":
-                    log = root / "crash.log"
-                    log.write_text(f"{summary['task']}\n{summary['error']}")
-                    last = summary["error"].strip().splitlines()[-1]
-                    raise GenampError(
-                        f"task {summary['task']} crashed ({last}); traceback in {log}. "
-                        f"{finished} finished tasks are saved: the same command resumes"
-                    )
+                    raise _crash(root, summary, _saved(root, tasks))
                 finished += 1
                 if progress is not None:
                     progress(finished, len(tasks), summary)
     except KeyboardInterrupt:
+        # a worker stores each task as it finishes; its summary may not have arrived: count the store
         raise StudyInterrupted(
-            f"stopped after {finished} of {len(tasks)} tasks; the finished ones are saved in "
-            f"{root}: run the same command again to resume"
+            f"stopped with {_saved(root, tasks)} of {len(tasks)} tasks saved in {root}: "
+            "run the same command again to resume"
         ) from None
 
     for task in todo:
-        meta = store.task_done(root, task)
+        meta, damage = store.inspect(root, task)
         if meta is None:
-            raise GenampError(f"task {task.label} finished but its file {task.path(root)} cannot be read")
+            raise GenampError(
+                f"task {task.label} finished but its file {task.path(root)} is {damage or 'missing'}; "
+                "the same command redoes it"
+            )
         metas[task] = meta
     records, failures = aggregate(config, tasks, metas, root)
+    warnings = list(config.warnings)
+    for rec in records:
+        rec["warnings"] = warnings
     # what the caller holds is what results.json says: no number is null, never NaN
     records, failures = store.to_json_safe(records), store.to_json_safe(failures)
     store.write_json(
         root / "results.json",
-        {"genamp": __version__, "config": config.to_dict(), "records": records, "failures": failures},
-    )
-    result = StudyResult(config, root, records, failures, ran=len(todo), resumed=resumed)
+        {"genamp": __version__, "config": config.to_dict(), "warnings": warnings, "records": records,
+         "failures": failures, "redone": redone},
+    )  # fmt: skip
+    result = StudyResult(config, root, records, failures, ran=len(todo), resumed=resumed, redone=redone)
+    if previous is not None:
+        result.previous, result.changes = previous
     if plots:
         from genamp.report.plots import study_plots
 
         result.plots = study_plots(config, root, records, tasks, metas)
     return result
+
+
+def _saved(root: Path, tasks: list[Task]) -> int:
+    """Finished tasks as the store counts them (whole files written for their task)."""
+    return sum(store.task_done(root, t) is not None for t in tasks)
+
+
+def _crash(root: Path, summary: dict[str, Any], saved: int) -> GenampError:
+    """The error for a task that raised: what happened, where the traceback is, whether a rerun helps."""
+    log = root / "crash.log"
+    store.write_text(log, f"{summary['task']}\n{summary['error']}")
+    last = summary["error"].strip().splitlines()[-1]
+    if summary.get("environment"):
+        advice = (
+            f"this is the machine, not the study (memory or disk): free some (or use fewer --workers), then "
+            f"the same command resumes with the {saved} saved tasks"
+        )
+    else:
+        advice = (
+            f"a bug, not bad input: running the same command again crashes at the same task; please report "
+            f"{log.name}. The {saved} saved tasks are kept for the run after the fix"
+        )
+    return GenampError(f"task {summary['task']} crashed ({last}); traceback in {log}. {advice}")
+
+
+#: where the results of a study with other settings in the same folder are kept
+PREVIOUS = "previous"
+
+
+def keep_previous_results(root: Path, config: StudyConfig) -> tuple[Path, list[str]] | None:
+    """Move the results of a study with other settings in ``root`` to ``root/previous/KEY/``.
+
+    Returns where they went and the settings that differ, or ``None`` when ``root`` holds no
+    study or this one. Task files stay where they are: those the two studies share are reused.
+    """
+    path = root / "study.json"
+    if not path.is_file():
+        return None
+    new = json.loads(json.dumps(store.to_json_safe(config.to_dict())))
+    try:
+        old = json.loads(path.read_text())["config"]
+        if not isinstance(old, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        old = None
+    if old == new:
+        return None
+    if old is None:
+        changes, key = ["the old settings are unreadable"], "unreadable"
+    else:
+        changes = [f"{k} {old.get(k)} → {v}" for k, v in new.items() if k != "density_spec" and old.get(k) != v]
+        changes = changes or [f"density_spec {old.get('density_spec')} → {new['density_spec']}"]
+        key = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:12]
+    dest = root / PREVIOUS / key
+    dest.mkdir(parents=True, exist_ok=True)
+    written = ("results.json", "study.json", VOLUME_TABLE)  # and the plots
+    for p in [*(root / n for n in written), *sorted(root.glob("*.png"))]:
+        if p.is_file():
+            os.replace(p, dest / p.name)
+    return dest, changes
 
 
 def aggregate(
@@ -154,9 +250,12 @@ def aggregate(
         n_gen: dict[int, np.ndarray] = {}
         measured: list[dict[str, np.ndarray]] = []
         for t in ok:
-            output = store.read_task(t.path(root))
+            try:
+                output = store.load_task(t.path(root), t)
+            except store.DamagedTask as exc:
+                raise GenampError(f"{exc} (changed while the study ran); the same command redoes it") from None
             if output is None:
-                raise GenampError(f"{t.path(root)} cannot be read any more; delete it and run again")
+                raise GenampError(f"{t.path(root)} was removed while the study ran; the same command redoes it")
             if output.differential:
                 measured.append(output.differential)
             for q, grid in grids.items():

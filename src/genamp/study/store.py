@@ -1,15 +1,24 @@
-"""The result store: every finished task on disk, written atomically, read without pickle.
+"""The result store: every finished task on disk, written atomically, trusted only once checked.
 
 A task file is an ``.npz`` (``allow_pickle=False`` on reading) with, per number of quantiles
 ``Q``, the arrays ``q{Q}_n`` and ``q{Q}_fractions`` (with several generators, their mixture, and
-``q{Q}_members``: every generator's occupancies), and the task's metadata as a JSON string.
+``q{Q}_members``: every generator's occupancies), the task's metadata as a JSON string (with the
+identity it was written for: setting key, model, repetition), and ``checksum``, the SHA-256 of
+all the rest (:func:`content_digest`).
+
 Files are written to a temporary name in the same folder, flushed to disk, then renamed over
 the final name: a study stopped at any moment leaves either a whole task or none, so running
-the same command again resumes where it stopped.
+the same command again resumes where it stopped. On reading, a file that is empty, truncated,
+fails its checksum anywhere, or was written for another task is :class:`DamagedTask`: the
+runner names it and redoes the task; it never enters the results. A :class:`StudyLock` keeps a
+second run out of a folder that one is writing. Files keep the user's umask (a group sharing a
+study folder can read them).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import math
 import os
@@ -28,6 +37,19 @@ from genamp.volumes import Occupancy
 TMP_PREFIX = ".tmp-"
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
@@ -35,6 +57,8 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
+            # mkstemp makes 0600; the final file gets what open() would have given it
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -70,7 +94,26 @@ def write_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
+#: the entry of a task file that holds the SHA-256 of everything else in it
+CHECKSUM = "checksum"
+
+
+def content_digest(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over every array's name, dtype, shape and bytes, in name order.
+
+    It covers the metadata (a JSON string array) as well as the occupancies: a task file is
+    trusted only if what is read back is bit for bit what was written.
+    """
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(memoryview(a).cast("B") if a.size else b"")
+    return h.hexdigest()
+
+
 def write_task(path: Path, output: TaskOutput) -> None:
+    """Store a task's output with its identity (in the metadata) and the checksum of its content."""
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(to_json_safe(output.meta)))}
     for q, occ in output.occupancies.items():
         arrays[f"q{q}_n"] = occ.n
@@ -81,35 +124,108 @@ def write_task(path: Path, output: TaskOutput) -> None:
         arrays[f"diff_{name}"] = value
     if output.preview is not None:
         arrays["preview"] = output.preview
+    arrays[CHECKSUM] = np.array(content_digest(arrays))
     _atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
-def read_task(path: Path) -> TaskOutput | None:
-    """A stored task, or ``None`` if it is missing or unreadable (it is then recomputed)."""
+class DamagedTask(GenampError):
+    """A task file that exists but cannot be trusted; ``reason`` says why in a few words."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def _load_verified(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metadata and arrays of a task file whose checksum matches, or :class:`DamagedTask`."""
+    size = path.stat().st_size
+    if size == 0:
+        raise DamagedTask(path, "empty file (0 bytes)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise DamagedTask(path, "not a task file (a bare array, not an .npz archive)")
+            arrays = {name: data[name] for name in data.files}
+    except DamagedTask:
+        raise
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise DamagedTask(path, f"truncated or not a task file ({exc})") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise DamagedTask(path, f"unreadable ({type(exc).__name__}: {exc})") from None
+    stored = arrays.pop(CHECKSUM, None)
+    if stored is None:
+        raise DamagedTask(path, "has no checksum (written by genamp before 0.1 checks, or not by genamp)")
+    if stored.shape != () or stored.dtype.kind != "U" or str(stored) != content_digest(arrays):
+        raise DamagedTask(path, "damaged: its content does not match its checksum")
+    if "meta" not in arrays:
+        raise DamagedTask(path, "has no metadata")
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except json.JSONDecodeError as exc:
+        raise DamagedTask(path, f"metadata is not JSON ({exc})") from None
+    if not isinstance(meta, dict) or "status" not in meta:
+        raise DamagedTask(path, "metadata without a status")
+    return meta, arrays
+
+
+def _check_identity(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], task: Task) -> None:
+    """The file was written for ``task`` (setting, model, repetition) and holds what it needs."""
+    written_for = (meta.get("key"), meta.get("model"), meta.get("repetition"))
+    if written_for != (task.key, task.model, task.repetition):
+        raise DamagedTask(
+            path,
+            f"belongs to another task ({meta.get('model')} rep {meta.get('repetition')} of setting "
+            f"{meta.get('key')}), not {task.label} of setting {task.key}",
+        )
+    if meta["status"] != "ok":
+        return
+    for q in task.spec["quantiles"]:
+        needed = [f"q{q}_n", f"q{q}_fractions"] + ([f"q{q}_members"] if task.n_members > 1 else [])
+        missing = [n for n in needed if n not in arrays]
+        if missing:
+            raise DamagedTask(path, f"incomplete: no {', '.join(missing)}")
+    if task.spec.get("differential") and not any(n.startswith("diff_") for n in arrays):
+        raise DamagedTask(path, "incomplete: no differential measurements")
+
+
+def _output(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> TaskOutput:
+    occupancies, members = {}, {}
+    for name, value in arrays.items():
+        if name.startswith("q") and name.endswith("_n"):
+            q = int(name[1:-2])
+            occupancies[q] = Occupancy(value, arrays[f"q{q}_fractions"])
+        elif name.startswith("q") and name.endswith("_members"):
+            members[int(name[1:-8])] = value
+    differential = {name[5:]: v for name, v in arrays.items() if name.startswith("diff_")}
+    return TaskOutput(occupancies, meta, preview=arrays.get("preview"), members=members, differential=differential)
+
+
+def load_task(path: Path, task: Task) -> TaskOutput | None:
+    """The stored output of ``task``: ``None`` if there is no file, :class:`DamagedTask` if the
+    file is empty, truncated, fails its checksum anywhere (metadata or arrays), or was written
+    for another task (setting, model or repetition)."""
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            occupancies, members = {}, {}
-            differential = {name[5:]: data[name] for name in data.files if name.startswith("diff_")}
-            for name in data.files:
-                if name.startswith("q") and name.endswith("_n"):
-                    q = int(name[1:-2])
-                    occupancies[q] = Occupancy(data[name], data[f"q{q}_fractions"])
-                elif name.startswith("q") and name.endswith("_members"):
-                    members[int(name[1:-8])] = data[name]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+        meta, arrays = _load_verified(path)
+    except FileNotFoundError:
         return None
-    return TaskOutput(occupancies, meta, members=members, differential=differential)
+    _check_identity(path, meta, arrays, task)
+    return _output(meta, arrays)
 
 
-def read_preview(path: Path) -> np.ndarray | None:
-    """The generated events kept in a task file (repetition 0 of a generator), if any."""
+def read_task(path: Path, task: Task | None = None) -> TaskOutput | None:
+    """A stored task, or ``None`` if it is missing or cannot be trusted (it is then recomputed).
+
+    With ``task`` the file must also have been written for that task.
+    """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return data["preview"] if "preview" in data.files else None
-    except (OSError, ValueError, zipfile.BadZipFile):
+        if task is not None:
+            return load_task(path, task)
+        if not path.is_file():
+            return None
+        return _output(*_load_verified(path))
+    except DamagedTask:
         return None
 
 
@@ -135,20 +251,61 @@ def prepare_output(out: Path) -> Path:
     return out
 
 
-def read_meta(path: Path) -> dict[str, Any] | None:
-    """Only the metadata of a stored task (its arrays stay on disk), or ``None``."""
-    if not path.is_file():
-        return None
+def prepare_output_file(path: Path) -> Path:
+    """Refuse an output file that cannot be written before any work is done: a directory, a
+    file without write permission, a folder that cannot take it (created if missing)."""
+    path = Path(path)
+    if path.is_dir():
+        raise GenampError(f"--out {path}: is a directory; give a file name, such as {path / 'results.json'}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise GenampError(f"--out {path}: cannot be written (permission denied)")
+    prepare_output(path.parent)
+    return path
+
+
+def inspect(root: Path, task: Task) -> tuple[dict[str, Any] | None, str | None]:
+    """``(metadata, None)`` for a trusted finished task, ``(None, None)`` when there is no file,
+    ``(None, reason)`` when its file is damaged or belongs to another task."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return json.loads(str(data["meta"]))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
-        return None
+        out = load_task(task.path(root), task)
+    except DamagedTask as exc:
+        return None, exc.reason
+    return (None, None) if out is None else (out.meta, None)
 
 
 def task_done(root: Path, task: Task) -> dict[str, Any] | None:
-    """The metadata of ``task`` if it was finished with the same settings, else ``None``."""
-    meta = read_meta(task.path(root))
-    if meta is None or meta.get("key") != task.key:
-        return None
-    return meta
+    """The metadata of ``task`` if its file is whole and was written for it, else ``None``."""
+    return inspect(root, task)[0]
+
+
+class StudyLock:
+    """An exclusive lock on a study folder for one run (``flock``: released when the process
+    dies, even by ``kill -9``, so a stale lock never blocks a resume)."""
+
+    NAME = ".genamp.lock"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._fd: int | None = None
+
+    def __enter__(self) -> StudyLock:
+        path = self.root / self.NAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise GenampError(
+                f"{self.root} is in use by another genamp run (pid {holder}); wait for it to finish, "
+                "or give another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the lock
+            self._fd = None

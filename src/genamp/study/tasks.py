@@ -107,6 +107,9 @@ def plan(config: StudyConfig) -> list[Task]:
             spread = config.spread_of(model)
             if spread is not None:
                 spec["spread"] = spread
+            options = config.options_of(model)
+            if options:
+                spec["options"] = options
             if "differential" in config.methods and MODEL_REGISTRY[model].likelihood:
                 spec["differential"] = {"events": DIFF_EVENTS}
             tasks.append(Task(model, rep, spec))
@@ -314,7 +317,7 @@ def _run(task: Task) -> TaskOutput:
         out = _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids)
         out.differential = _differential(task, fitted, seed, density, grids)
         return out
-    model = entry.build(density).fit(x_train, child(seed, 0))
+    model = entry.build(density, **spec.get("options", {})).fit(x_train, child(seed, 0))
     info = getattr(model, "info", None)
     extra = {} if info is None else {"info": info()}
     if isinstance(model, ExactOccupancies):
