@@ -211,14 +211,14 @@ class StudyConfig:
         given = ", ".join(entries)
         problems = []
         if self.ensemble and not members:
-            problems.append(f"--ensemble applies to generators trained several times (resample, gan, cfm, flow); {given} have no members")
+            problems.append(f"--ensemble applies to generators trained several times (resample, gan, cfm, flow), not to {given}")
         if self.ensemble_mode is not None and not (members and (self.ensemble or spread)):
             problems.append("--ensemble-mode applies to ensembles: give --ensemble K (or --method averaging) with a network")
         if self.bayesian and not bayesian:
-            problems.append(f"--bayesian applies to the Bayesian models (bflow, bcfm); {given} are not")
+            problems.append(f"--bayesian applies to the Bayesian models (bflow, bcfm), not to {given}")
         for name in ("kl_weight", "init_logvar"):
             if getattr(self, name) is not None and not bayesian:
-                problems.append(f"--{name.replace('_', '-')} applies to the Bayesian models (bflow, bcfm); {given} are not")
+                problems.append(f"--{name.replace('_', '-')} applies to the Bayesian models (bflow, bcfm), not to {given}")
         if self.significance is not None and "averaging" not in self.methods:
             problems.append("--significance applies to the averaging forecast (--method averaging)")
         if self.plateau is not None and "truth" not in self.methods:

@@ -138,17 +138,18 @@ class DamagedTask(GenampError):
 
 def _load_verified(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metadata and arrays of a task file whose checksum matches, or :class:`DamagedTask`."""
-    size = path.stat().st_size
-    if size == 0:
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if not head:
         raise DamagedTask(path, "empty file (0 bytes)")
+    if head != b"PK\x03\x04":
+        raise DamagedTask(path, "not a task file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise DamagedTask(path, "not a task file (a bare array, not an .npz archive)")
             arrays = {name: data[name] for name in data.files}
-    except DamagedTask:
-        raise
     except (zipfile.BadZipFile, EOFError) as exc:
+        if "CRC" in str(exc):
+            raise DamagedTask(path, f"damaged: an array fails its zip CRC ({exc})") from None
         raise DamagedTask(path, f"truncated or not a task file ({exc})") from None
     except (OSError, ValueError, KeyError) as exc:
         raise DamagedTask(path, f"unreadable ({type(exc).__name__}: {exc})") from None

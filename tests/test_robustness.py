@@ -1,0 +1,466 @@
+"""Nothing wrong is trusted: every class of damage and bad input, against the command line.
+
+Each damaged task file must be named in one warning line and redone, ending with the records of
+an undamaged study; each bad input must be one ``error:`` line and exit status 2, with no
+traceback and before any work; legal but suspicious input is a warning on the command line and
+in the records. Later layers (pools, physics, clusters) keep these by running this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import size
+from genamp.cli import main
+from genamp.densities import make_density
+from genamp.study import store
+from genamp.study.config import StudyConfig
+from genamp.study.runner import run_study
+from genamp.study.tasks import plan
+
+#: a study of the command line that takes a second or two: every kind of task (exact
+#: occupancies, a fit with metadata, a sampled generator with a preview)
+ARGS = ["run", "camel", "-m", "sample,fit,resample", "-r", "3", "-q", "5,10", "--n-gen", "100,1000", "--seed", "4", "-j", "1"]
+CONFIG = dict(density="camel", models=("sample", "fit", "resample"), repetitions=3, quantiles=(5, 10),
+              n_gen=(100, 1000), seed=4)  # fmt: skip
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    rc = main(list(args))
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+def records(out: Path) -> list[dict]:
+    return json.loads((out / "results.json").read_text())["records"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reference")
+    assert main([*ARGS, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def study(reference, tmp_path) -> Path:
+    out = tmp_path / "study"
+    shutil.copytree(reference, out)
+    return out
+
+
+def task_file(out: Path, model: str, rep: int) -> Path:
+    (path,) = out.glob(f"tasks/{model}-*/rep{rep:05d}.npz")
+    return path
+
+
+def member_offset(path: Path, member: str) -> tuple[int, int]:
+    """Where the bytes of one array of an (uncompressed) .npz lie: offset and length."""
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(member)
+    raw = path.read_bytes()
+    start = info.header_offset + 30 + int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+    start += int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
+    return start, info.compress_size
+
+
+def flip(path: Path, at: int) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[at] ^= 0x20
+    path.write_bytes(bytes(raw))
+
+
+def resave(path: Path, change) -> None:
+    """Rewrite a task file with one array changed but its old checksum: a consistent zip whose
+    content is not what was written (only the checksum can tell)."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+def _empty(out):
+    p = task_file(out, "fit", 1)
+    p.write_bytes(b"")
+    return p, "empty file (0 bytes)"
+
+
+def _truncated(out):
+    p = task_file(out, "resample", 2)
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    return p, "truncated or not a task file"
+
+
+def _flipped_array(out):
+    p = task_file(out, "resample", 0)
+    start, length = member_offset(p, "q10_fractions.npy")
+    flip(p, start + length - 3)
+    return p, "damaged: an array fails its zip CRC"
+
+
+def _flipped_meta(out):
+    p = task_file(out, "fit", 0)
+    start, length = member_offset(p, "meta.npy")
+    flip(p, start + length - 8)
+    return p, "damaged: an array fails its zip CRC"
+
+
+def _changed_occupancy(out):
+    p = task_file(out, "resample", 1)
+    resave(p, lambda a: a.__setitem__("q5_fractions", a["q5_fractions"] * 1.01))
+    return p, "damaged: its content does not match its checksum"
+
+
+def _changed_meta(out):
+    p = task_file(out, "fit", 2)
+
+    def edit(a):
+        meta = json.loads(str(a["meta"]))
+        meta["info"]["values"]["mu1"] += 0.5
+        a["meta"] = np.array(json.dumps(meta))
+
+    resave(p, edit)
+    return p, "damaged: its content does not match its checksum"
+
+
+def _other_repetition(out):
+    p = task_file(out, "resample", 2)
+    shutil.copyfile(task_file(out, "resample", 0), p)
+    return p, "belongs to another task (resample rep 0 of setting"
+
+
+def _other_configuration(out):
+    p = task_file(out, "fit", 1)
+    shutil.copyfile(task_file(out, "sample", 1), p)
+    return p, "belongs to another task (sample rep 1 of setting"
+
+
+def _no_checksum(out):
+    p = task_file(out, "sample", 0)
+    resave(p, lambda a: a.pop("checksum"))
+    return p, "has no checksum"
+
+
+def _bare_array(out):
+    p = task_file(out, "sample", 2)
+    with p.open("wb") as fh:
+        np.save(fh, np.zeros(3))
+    return p, "not a task file (not an .npz archive)"
+
+
+def _garbage(out):
+    p = task_file(out, "sample", 1)
+    p.write_bytes(os.urandom(4000))
+    return p, "not a task file (not an .npz archive)"
+
+
+def _checksum_of_an_incomplete_file(out):
+    p = task_file(out, "resample", 0)
+
+    def drop(a):
+        a.pop("q10_members", None)
+        a.pop("q10_n")
+        a.pop("checksum")
+        a["checksum"] = np.array(store.content_digest(a))
+
+    resave(p, drop)
+    return p, "incomplete: no q10_n"
+
+
+DAMAGE = [_empty, _truncated, _flipped_array, _flipped_meta, _changed_occupancy, _changed_meta, _other_repetition,
+          _other_configuration, _no_checksum, _bare_array, _garbage, _checksum_of_an_incomplete_file]  # fmt: skip
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=[d.__name__[1:] for d in DAMAGE])
+def test_a_damaged_task_file_is_named_redone_and_never_used(capsys, reference, study, damage):
+    path, reason = damage(study)
+    rc, out, err = cli(capsys, *ARGS, "--out", str(study))
+    assert rc == 0, err
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if path.name in line and str(path.parent.name) in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and reason in lines[0] and "redone" in lines[0], err
+    assert "resumed: 8 finished task(s)" in err and ", 1 run now" in err
+    assert records(study) == records(reference)
+    redone = json.loads((study / "results.json").read_text())["redone"]
+    assert [r["file"] for r in redone] == [str(path)]
+    # the task file now holds the task again
+    task = next(t for t in plan(StudyConfig(**CONFIG)) if t.path(study) == path)
+    assert store.inspect(study, task) == (store.task_done(study, task), None) and store.task_done(study, task)
+
+
+def test_stale_temporaries_are_removed_and_several_damaged_files_are_each_named(capsys, reference, study):
+    stale = task_file(study, "fit", 0).parent / ".tmp-killed"
+    stale.write_bytes(b"half a task")
+    damaged = [_empty(study)[0], _other_repetition(study)[0], _changed_occupancy(study)[0]]
+    rc, _, err = cli(capsys, *ARGS, "--out", str(study))
+    assert rc == 0 and not stale.exists()
+    assert sum(line.startswith("warning: ") and "redone" in line for line in err.splitlines()) == 3
+    assert all(str(p) in err for p in damaged)
+    assert records(study) == records(reference)
+
+
+def test_a_file_damaged_while_a_study_aggregates_is_an_error_that_a_rerun_fixes(reference, study, monkeypatch):
+    """Between the check at the start and the aggregation nothing should touch the folder (the
+    lock keeps other genamp runs out); if something does, the study stops and says so."""
+    from genamp.study import runner
+
+    original = runner.aggregate
+
+    def damage_then_aggregate(*args):
+        _changed_occupancy(study)
+        return original(*args)
+
+    monkeypatch.setattr(runner, "aggregate", damage_then_aggregate)
+    with pytest.raises(store.GenampError, match="does not match its checksum .changed while the study ran.; the same command redoes it"):
+        run_study(StudyConfig(**CONFIG), study, workers=1, plots=False)
+    monkeypatch.undo()
+    run_study(StudyConfig(**CONFIG), study, workers=1, plots=False)
+    assert records(study) == records(reference)
+
+
+def test_two_runs_in_one_folder_one_refuses_and_a_killed_run_leaves_no_lock(tmp_path):
+    out = tmp_path / "busy"
+    cmd = [sys.executable, "-m", "genamp.cli", "run", "camel", "--out", str(out), "-m", "sample,fit,resample",
+           "-r", "400", "-q", "10", "--n-gen", "1e3,3e5", "-j", "1"]  # fmt: skip
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(out.glob("tasks/*/*.npz")):
+            time.sleep(0.05)
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [
+            f"error: {out} is in use by another genamp run (pid {first.pid}); wait for it to finish, or give another --out"
+        ]
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=60)
+    with store.StudyLock(out):  # kill -9 released it
+        pass
+
+
+BAD_FILES = {
+    "complex.npy": lambda p: np.save(p, np.ones((50, 1)) + 1j),
+    "bool.npy": lambda p: np.save(p, np.ones((50, 1), dtype=bool)),
+    "strings.npy": lambda p: np.save(p, np.array([["1.5"], ["2.5"]])),
+    "objects.npy": lambda p: np.save(p, np.array([[1.0], [None]], dtype=object), allow_pickle=True),
+    "records.npy": lambda p: np.save(p, np.zeros(5, dtype=[("x", "f8")])),
+    "text.npy": lambda p: p.write_text("0.5\n1.5\n"),
+    "empty.h5": lambda p: p.write_bytes(b""),
+    "complex.h5": lambda p: h5py.File(p, "w").create_dataset("events", data=np.ones((50, 1)) + 1j).file.close(),
+    "ok.npy": lambda p: np.save(p, make_density("camel").sample(1000, 2)),
+}
+
+BAD_INPUT = [
+    # values of the wrong type, at the boundary
+    (["estimate", "camel", "-s", "{complex.npy}", "--n-train", "100"], "complex.npy: holds complex numbers (dtype complex128)"),
+    (["estimate", "camel", "-s", "{bool.npy}", "--n-train", "100"], "bool.npy: holds booleans (dtype bool)"),
+    (["estimate", "camel", "-s", "{strings.npy}", "--n-train", "100"], "strings.npy: holds strings (dtype <U3)"),
+    (["estimate", "camel", "-s", "{objects.npy}", "--n-train", "100"], "holds Python objects (dtype object) (genamp never loads pickles)"),
+    (["estimate", "camel", "-s", "{records.npy}", "--n-train", "100"], "holds records with fields x (a structured array)"),
+    (["estimate", "camel", "-s", "{text.npy}", "--n-train", "100"], "text.npy: is a text file (it begins '0.5'), not a NumPy .npy file"),
+    (["estimate", "camel", "-s", "{empty.h5}", "--n-train", "100"], "empty.h5: is empty (0 bytes)"),
+    (["estimate", "camel", "-s", "{complex.h5}", "--n-train", "100"], "complex.h5:events: holds complex numbers"),
+    (["estimate", "camel", "-s", "{dir}", "--n-train", "100"], "is a directory, not a file of events"),
+    # output paths, refused before any work
+    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--out", "{dir}"], "is a directory; give a file name"),
+    (["run", "--out", "{ok.npy}"], "cannot write to output directory"),
+    # lists with a hole
+    (["run", "-q", "10,,20"], "--quantiles: an empty item in '10,,20'"),
+    (["run", "-q", "10,"], "--quantiles: an empty item"),
+    (["run", "-m", "sample,,fit"], "an empty model name"),
+    (["run", "--method", "truth,"], "an empty method name"),
+    (["run", "--n-gen", "100,,1000", "-m", "resample"], "--n-gen: an empty item"),
+    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "-q", ",5"], "--quantiles: an empty item"),
+    (["run", "--density-param", "mu1=1,,sigma1=2"], "expected key=value, got ''"),
+    # sizes that leave volumes empty or cannot be drawn
+    (["run", "shell", "-m", "resample", "-q", "30", "--n-gen", "100,1000"], "at Q = 30 the 3D grid has 27000 volumes: the largest n_gen (1000 events) puts 0.037"),
+    (["run", "-m", "resample", "--n-gen", "1e12"], "n_gen 1e+12 cannot be drawn: at most 1e+09"),
+    (["run", "-m", "resample", "--n-gen", "1e30"], "cannot be drawn"),
+    (["run", "--n-train", "1000000000"], "n_train 1e+09 is more than a study can hold (at most 1e+08)"),
+    (["run", "-r", "1000000"], "1000000 repetitions are more than a study plans"),
+    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "-q", "2000"], "at Q = 2000 the 1D grid has 2000 volumes: the smallest file (1000 events)"),
+    # options that do not apply to the study
+    (["run", "--dim", "2"], "the camel back is 1-dimensional: --dim 2 does not apply"),
+    (["run", "ring", "--dim", "3"], "the ring is 2-dimensional: --dim 3 does not apply"),
+    (["run", "shell", "--dim", "2"], "in two dimensions it is the ring"),
+    (["run", "camels", "--dim", "1"], "in one dimension it is the camel"),
+    (["run", "--density-param", "width=2"], "camel has no parameter 'width'; its parameters are mu1, sigma1, mu2, sigma2, frac"),
+    (["run", "ring", "--density-param", "n_dim=3"], "ring has no parameter 'n_dim'; its parameters are mu, sigma"),
+    (["run", "--density-param", "mu1=1,mu1=2"], "--density-param: mu1 twice given"),
+    (["run", "shell", "--dim", "3", "--density-param", "dim=4"], "--dim and --density-param dim given"),
+    (["run", "-m", "sample,fit", "--kl-weight", "0.1"], "--kl-weight applies to the Bayesian models (bflow, bcfm), not to sample, fit"),
+    (["run", "-m", "cfm", "--init-logvar", "-5"], "--init-logvar applies to the Bayesian models"),
+    (["run", "-m", "sample,fit", "--ensemble", "5"], "--ensemble applies to generators trained several times (resample, gan, cfm, flow), not to sample, fit"),
+    (["run", "-m", "cfm", "--ensemble-mode", "seed"], "--ensemble-mode applies to ensembles"),
+    (["run", "-m", "cfm", "--bayesian", "5"], "--bayesian applies to the Bayesian models (bflow, bcfm), not to cfm"),
+    (["run", "--significance", "3"], "--significance applies to the averaging forecast"),
+    (["run", "-m", "cfm", "--method", "averaging", "--plateau", "fit"], "--plateau applies to the truth-based method"),
+    (["run", "-m", "sample,fit", "--n-gen", "100,1000"], "--n-gen applies to generated samples; sample, fit have exact occupancies"),
+    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--significance", "3"], "--significance applies to the averaging forecast of --members"),
+    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--members"], "--members needs at least 2 files"),
+    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--dim", "2"], "--dim 2 does not apply"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("bad-files")
+    for name, write in BAD_FILES.items():
+        write(root / name)
+    (root / "dir").mkdir()
+    return {**{name: str(root / name) for name in BAD_FILES}, "dir": str(root / "dir")}
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_is_one_error_line_before_any_work(capsys, bad_files, tmp_path, args, message):
+    args = [bad_files[a[1:-1]] if a.startswith("{") else a for a in args]
+    if args[0] == "run" and "--out" not in args:
+        args += ["--out", str(tmp_path / "out")]
+    rc, out, err = cli(capsys, *args)
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert "Traceback" not in out + err
+    # nothing was started: no task file, no results
+    assert not list(tmp_path.glob("out/tasks/*/*.npz")) and not (tmp_path / "out" / "results.json").exists()
+
+
+def test_suspicious_input_is_a_warning_on_the_command_line_and_in_the_records(capsys, bad_files, tmp_path):
+    ok = bad_files["ok.npy"]
+    copy = tmp_path / "copy.npy"
+    shutil.copyfile(ok, copy)
+    result = tmp_path / "r.json"
+    rc, _, err = cli(capsys, "estimate", "camel", "-s", ok, "-s", ok, "-s", str(copy), "--n-train", "5000", "-q", "5,200",
+                     "--out", str(result))  # fmt: skip
+    assert rc == 0, err
+    warnings = [line[len("warning: "):] for line in err.splitlines() if line.startswith("warning: ")]
+    assert any(w.startswith(f"{ok} and {ok} are the same file") for w in warnings)
+    assert any(w.startswith(f"{ok} and {copy} hold identical bytes") for w in warnings)
+    assert any("n_train = 5000 is more than the 1000 events of the smallest file" in w for w in warnings)
+    assert any("at Q = 200 the smallest file (1000 events) puts only 5 events in each of the 200 volumes" in w for w in warnings)
+    data = json.loads(result.read_text())
+    assert data["warnings"] == warnings and all(r["warnings"] == warnings for r in data["records"])
+
+
+def test_a_study_with_few_events_per_volume_warns_in_the_records(capsys, tmp_path):
+    rc, _, err = cli(capsys, "run", "camels", "-m", "resample", "-r", "2", "-q", "20", "--n-gen", "100,2000", "-j", "1",
+                     "--out", str(tmp_path))  # fmt: skip
+    assert rc == 0, err
+    warning = "at Q = 20 the largest n_gen (2000 events) puts only 5 events in each of the 400 volumes"
+    assert f"warning: {warning}" in err
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert any(warning in w for w in data["warnings"]) and all(r["warnings"] == data["warnings"] for r in data["records"])
+
+
+def test_other_settings_in_a_study_folder_start_a_new_study_and_keep_the_old_results(capsys, reference, study):
+    old = (study / "results.json").read_text()
+    rc, _, err = cli(capsys, *[a if a != "4" else "5" for a in ARGS], "--out", str(study))
+    assert rc == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("note: ") and "held a study with other settings" in line]
+    assert len(notes) == 1 and "seed 4 → 5" in notes[0] and "a new study was started beside it" in notes[0]
+    (kept,) = (study / "previous").iterdir()
+    assert (kept / "results.json").read_text() == old and (kept / "mse_Q10.png").is_file()
+    assert json.loads((study / "results.json").read_text())["config"]["seed"] == 5
+    # the same settings again: nothing is moved, nothing redone
+    rc, _, err = cli(capsys, *[a if a != "4" else "5" for a in ARGS], "--out", str(study))
+    assert rc == 0 and "other settings" not in err and len(list((study / "previous").iterdir())) == 1
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_written_files_keep_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        run_study(StudyConfig(**{**CONFIG, "repetitions": 1}), tmp_path, workers=1, plots=False)
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~umask
+    for path in [tmp_path / "results.json", tmp_path / "study.json", *tmp_path.glob("tasks/*/*.npz")]:
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
+def test_a_crash_says_a_rerun_will_not_fix_it(tmp_path, monkeypatch):
+    from genamp.models.fit import ParametricFit
+    from genamp.models.registry import MODEL_REGISTRY, ModelEntry
+
+    class Broken(ParametricFit):
+        def fit(self, x_train, seed=None):
+            raise KeyError("a bug")
+
+    monkeypatch.setitem(MODEL_REGISTRY, "broken", ModelEntry(Broken, sampled=False, description="test"))
+    with pytest.raises(store.GenampError) as exc:
+        run_study(StudyConfig(density="camel", models=("sample", "broken"), repetitions=2, quantiles=(5,)), tmp_path, workers=1)
+    message = str(exc.value)
+    assert "a bug, not bad input: running the same command again crashes at the same task" in message
+    assert "the same command resumes" not in message and "1 saved tasks are kept" in message
+
+
+def _kill_and_damage_rounds(n_rounds: int, tmp_path: Path) -> tuple[Path, list[str]]:
+    """Run the command, kill it with SIGKILL at a random moment, damage random task files, again."""
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "genamp.cli", "run", "camel", "--out", str(out), "-m", "sample,fit,resample",
+           "-r", "30", "-q", "5,10", "--n-gen", "1e3,1e5", "--seed", "11", "-j", "2"]  # fmt: skip
+    rng = np.random.default_rng(20261201)
+    damages = [_empty, _truncated, _flipped_array, _changed_occupancy, _other_repetition, _garbage]
+    done: list[str] = []
+    for _ in range(n_rounds):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 6.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        time.sleep(0.2)  # the pool's workers get SIGTERM from the kernel (PR_SET_PDEATHSIG)
+        files = sorted(out.glob("tasks/*/rep*.npz"))
+        for path in rng.choice(files, size=min(len(files), int(rng.integers(0, 3))), replace=False) if files else []:
+            model, rep = path.parent.name.split("-")[0], int(path.stem[3:])
+            damage = damages[int(rng.integers(len(damages)))]
+            if damage is _other_repetition:
+                other = [f for f in files if f.parent == path.parent and f != path]
+                if not other:
+                    continue
+                shutil.copyfile(other[0], path)
+            else:
+                _damage_at(path, damage)
+            done.append(f"{model} rep {rep}: {damage.__name__[1:]}")
+    final = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr
+    assert "Traceback" not in final.stderr
+    return out, done
+
+
+def _damage_at(path: Path, damage) -> None:
+    """Apply one of the damage functions above to a given file."""
+    if damage is _empty:
+        path.write_bytes(b"")
+    elif damage is _truncated:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage is _flipped_array:
+        start, length = member_offset(path, "meta.npy")
+        flip(path, start + length - 8)
+    elif damage is _changed_occupancy:
+        resave(path, lambda a: a.__setitem__("meta", np.array(str(a["meta"]).replace('"ok"', '"failed"'))))
+    else:
+        path.write_bytes(os.urandom(2000))
+
+
+@pytest.mark.slow
+def test_killed_at_random_with_random_damage_ends_with_the_records_of_an_uninterrupted_run(tmp_path):
+    """20 SIGKILLs at random moments (3 in CI), each followed by damage to random task files:
+    the study still ends with exactly the records of a study that was never stopped."""
+    out, damaged = _kill_and_damage_rounds(size(3, 20), tmp_path)
+    config = StudyConfig(density="camel", models=("sample", "fit", "resample"), repetitions=30, quantiles=(5, 10),
+                         n_gen=(1000, 100_000), seed=11)  # fmt: skip
+    run_study(config, tmp_path / "reference", workers=1, plots=False)
+    assert records(out) == records(tmp_path / "reference"), damaged
