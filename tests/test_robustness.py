@@ -204,9 +204,11 @@ def test_a_damaged_task_file_is_named_redone_and_never_used(capsys, reference, s
 def test_stale_temporaries_are_removed_and_several_damaged_files_are_each_named(capsys, reference, study):
     stale = task_file(study, "fit", 0).parent / ".tmp-killed"
     stale.write_bytes(b"half a task")
+    stale_results = study / ".tmp-results"
+    stale_results.write_bytes(b"{half")
     damaged = [_empty(study)[0], _other_repetition(study)[0], _changed_occupancy(study)[0]]
     rc, _, err = cli(capsys, *ARGS, "--out", str(study))
-    assert rc == 0 and not stale.exists()
+    assert rc == 0 and not stale.exists() and not stale_results.exists()
     assert sum(line.startswith("warning: ") and "redone" in line for line in err.splitlines()) == 3
     assert all(str(p) in err for p in damaged)
     assert records(study) == records(reference)
@@ -262,9 +264,36 @@ BAD_FILES = {
     "empty.h5": lambda p: p.write_bytes(b""),
     "complex.h5": lambda p: h5py.File(p, "w").create_dataset("events", data=np.ones((50, 1)) + 1j).file.close(),
     "ok.npy": lambda p: np.save(p, make_density("camel").sample(1000, 2)),
+    "nan.npy": lambda p: np.save(p, np.where(np.arange(1000)[:, None] == 10, np.nan, make_density("camel").sample(1000, 2))),
+    "twocol.npy": lambda p: np.save(p, make_density("camels").sample(1000, 2)),
+    "tiny.npy": lambda p: np.save(p, np.zeros((1, 1))),
+    "multi.h5": lambda p: _two_arrays(p),
 }
 
+
+def _two_arrays(path: Path) -> None:
+    with h5py.File(path, "w") as f:
+        f["a"] = f["b"] = np.zeros((10, 1))
+
 BAD_INPUT = [
+    # values out of range, names unknown
+    (["run", "--n-train", "1"], "n_train must be at least 2"),
+    (["run", "-q", "1,10"], "quantiles must be at least 2"),
+    (["run", "-q", "10,abc"], "--quantiles: 'abc' is not a number"),
+    (["run", "-q", "10,nan"], "is not a whole number"),
+    (["run", "banana"], "unknown density 'banana'"),
+    (["run", "-m", "sample,vae"], "unknown model vae"),
+    (["run", "--n-train", "abc"], "--n-train"),
+    (["run", "--workers", "0"], "workers must be at least 1"),
+    (["run", "-r", "0"], "repetitions must be at least 1"),
+    (["run", "--density-param", "mu1"], "expected key=value"),
+    (["run", "--no-such-option"], "No such option"),
+    (["estimate", "camel", "-s", "{nan.npy}", "--n-train", "100"], "1 of 1000 events contain NaN or inf (first at row 10)"),
+    (["estimate", "camel", "-s", "{twocol.npy}", "--n-train", "100"], "events have 2 feature(s), but this density has 1"),
+    (["estimate", "camel", "-s", "{tiny.npy}", "--n-train", "100"], "1 event(s); at least 2 needed"),
+    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "1"], "n_train must be at least 2"),
+    (["estimate", "camel", "-s", "{multi.h5}", "--n-train", "100"], "name one with --dataset"),
+    (["estimate", "camel", "-s", "missing.npy", "--n-train", "100"], "no such file"),
     # values of the wrong type, at the boundary
     (["estimate", "camel", "-s", "{complex.npy}", "--n-train", "100"], "complex.npy: holds complex numbers (dtype complex128)"),
     (["estimate", "camel", "-s", "{bool.npy}", "--n-train", "100"], "bool.npy: holds booleans (dtype bool)"),
@@ -275,6 +304,7 @@ BAD_INPUT = [
     (["estimate", "camel", "-s", "{empty.h5}", "--n-train", "100"], "empty.h5: is empty (0 bytes)"),
     (["estimate", "camel", "-s", "{complex.h5}", "--n-train", "100"], "complex.h5:events: holds complex numbers"),
     (["estimate", "camel", "-s", "{dir}", "--n-train", "100"], "is a directory, not a file of events"),
+    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--dataset", "x"], "--dataset x applies to HDF5 and .npz files"),
     # output paths, refused before any work
     (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--out", "{dir}"], "is a directory; give a file name"),
     (["run", "--out", "{ok.npy}"], "cannot write to output directory"),
@@ -464,3 +494,15 @@ def test_killed_at_random_with_random_damage_ends_with_the_records_of_an_uninter
                          n_gen=(1000, 100_000), seed=11)  # fmt: skip
     run_study(config, tmp_path / "reference", workers=1, plots=False)
     assert records(out) == records(tmp_path / "reference"), damaged
+
+
+def test_ctrl_c_outside_a_study_is_one_stopped_line(capsys, bad_files, monkeypatch):
+    import genamp.data.io
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(genamp.data.io, "open_events", interrupted)
+    rc, out, err = cli(capsys, "estimate", "camel", "-s", bad_files["ok.npy"], "--n-train", "100")
+    assert rc == 130 and "Traceback" not in out + err
+    assert err.strip().splitlines() == ["stopped: interrupted; finished tasks are saved, files are written whole or not at all"]

@@ -501,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
         where = f"genamp {ctx.info_name} --help" if ctx is not None and ctx.info_name != "genamp" else "genamp --help"
         _say("error", f"{exc.format_message()}  (see {where})")
         return int(exc.exit_code) or 2
+    if rv == 130:
+        # typer turns a Ctrl-C outside a study's task loop (reading files, aggregating, plotting)
+        # into exit status 130, silently; nothing half-written stays
+        _say("stopped", "interrupted; finished tasks are saved, files are written whole or not at all")
     return rv if isinstance(rv, int) else 0
 
 

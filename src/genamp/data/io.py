@@ -90,6 +90,8 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise GenampError(f"{path}: unknown format; use one of {', '.join(SUFFIXES)}")
+    if suffix == ".npy" and dataset is not None:
+        raise GenampError(f"{path}: --dataset {dataset} applies to HDF5 and .npz files; a .npy file holds one array")
     _check_signature(path, suffix)
     try:
         if suffix in (".h5", ".hdf5"):

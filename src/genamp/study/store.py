@@ -138,8 +138,13 @@ class DamagedTask(GenampError):
 
 def _load_verified(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metadata and arrays of a task file whose checksum matches, or :class:`DamagedTask`."""
-    with path.open("rb") as fh:
-        head = fh.read(4)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise DamagedTask(path, f"cannot be read ({exc.strerror or exc})") from None
     if not head:
         raise DamagedTask(path, "empty file (0 bytes)")
     if head != b"PK\x03\x04":
@@ -231,11 +236,9 @@ def read_task(path: Path, task: Task | None = None) -> TaskOutput | None:
 
 
 def remove_stale_temporaries(root: Path) -> None:
-    """Temporary files of tasks that were running when a study was killed."""
-    tasks = root / "tasks"
-    if tasks.is_dir():
-        for tmp in tasks.glob(f"*/{TMP_PREFIX}*"):
-            tmp.unlink(missing_ok=True)
+    """Temporary files of tasks (and results) that were being written when a study was killed."""
+    for tmp in [*root.glob(f"{TMP_PREFIX}*"), *root.glob(f"tasks/*/{TMP_PREFIX}*")]:
+        tmp.unlink(missing_ok=True)
 
 
 def prepare_output(out: Path) -> Path:
