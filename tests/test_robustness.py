@@ -506,3 +506,13 @@ def test_ctrl_c_outside_a_study_is_one_stopped_line(capsys, bad_files, monkeypat
     rc, out, err = cli(capsys, "estimate", "camel", "-s", bad_files["ok.npy"], "--n-train", "100")
     assert rc == 130 and "Traceback" not in out + err
     assert err.strip().splitlines() == ["stopped: interrupted; finished tasks are saved, files are written whole or not at all"]
+
+
+def test_an_option_that_applies_reaches_the_model_and_defaults_leave_task_keys_alone():
+    """--kl-weight without posterior draws used to be dropped: it now shapes the Bayesian
+    model's posterior predictive (and so its task key); left at its default, keys are as before."""
+    (given,) = plan(StudyConfig(models=("bcfm",), repetitions=1, kl_weight=0.5))
+    (default,) = plan(StudyConfig(models=("bcfm",), repetitions=1))
+    (explicit,) = plan(StudyConfig(models=("bcfm",), repetitions=1, kl_weight=1.0))
+    assert given.spec["options"] == {"kl_weight": 0.5, "init_logvar": -9.0}
+    assert "options" not in default.spec and default.key == explicit.key != given.key
