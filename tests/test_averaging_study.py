@@ -112,7 +112,9 @@ def test_averaging_defaults():
     cfg = StudyConfig(methods=("averaging",))
     assert cfg.models == ("cfm",) and cfg.ensemble == DEFAULT_MEMBERS and cfg.ensemble_mode == "bootstrap"
     assert cfg.spread_of("cfm") == {"members": DEFAULT_MEMBERS, "mode": "bootstrap"}
-    assert cfg.spread_of("bcfm") == {"draws": DEFAULT_MEMBERS, "kl_weight": 1.0, "init_logvar": -9.0}
+    both = StudyConfig(methods=("averaging",), models=("cfm", "bcfm"))
+    assert both.spread_of("bcfm") == {"draws": DEFAULT_MEMBERS, "kl_weight": 1.0, "init_logvar": -9.0}
+    assert cfg.bayesian == 0  # no Bayesian model: nothing to draw
     assert StudyConfig().spread_of("cfm") is None  # the truth method alone trains one network
 
 

@@ -516,3 +516,19 @@ def test_an_option_that_applies_reaches_the_model_and_defaults_leave_task_keys_a
     (explicit,) = plan(StudyConfig(models=("bcfm",), repetitions=1, kl_weight=1.0))
     assert given.spec["options"] == {"kl_weight": 0.5, "init_logvar": -9.0}
     assert "options" not in default.spec and default.key == explicit.key != given.key
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"models": ("sample", "fit")}, {"models": ("bcfm",), "methods": ("averaging",), "kl_weight": 0.1},
+     {"models": ("cfm",), "methods": ("truth", "averaging"), "ensemble": 4, "ensemble_mode": "seed",
+      "significance": 3.0}],
+    ids=["default", "baselines", "bayesian", "ensemble"],
+)  # fmt: skip
+def test_a_written_config_reads_back_as_the_same_study(settings):
+    """What study.json holds rebuilds the study, though options resolved to their defaults
+    would be refused if given for a study that does not use them."""
+    config = StudyConfig(**settings)
+    written = json.loads(json.dumps(store.to_json_safe(config.to_dict())))
+    again = StudyConfig.from_dict(written)
+    assert again == config and [t.key for t in plan(again)] == [t.key for t in plan(config)]

@@ -14,6 +14,17 @@ The plateau of a finite generated sample is estimated without bias (:func:`plate
 ``E[Ī(1 − Ī)] = I(1 − I)(1 − 1/n)``, subtracting ``Ī_j(1 − Ī_j)/(n − 1)`` from each squared
 deviation removes the sampling term exactly. Occupancies with ``n = inf`` are exact (a fit's
 CDF, or a data set evaluated as it is) and need no correction.
+
+The truth's cell probabilities are :class:`CellProbabilities`: exact (an analytic density), or
+counted from a **pool** of ``M`` true events (SPEC §7.2), ``p̂_j`` with variance ``p_j(1 − p_j)/M``.
+Against a pool the pool's own noise is subtracted as well (SPEC §7.3),
+``b_j = (Ī_j − p̂_j)² − Ī_j(1 − Ī_j)/(n − 1) − p̂_j(1 − p̂_j)/(M − 1)``, and the plateau's error
+includes the pool's, which all repetitions share: ``n_equiv`` is resolved only up to about
+``M``; beyond, the result is a lower bound. Every function here takes either a plain array of
+exact probabilities or :class:`CellProbabilities`.
+
+Use :func:`truth_amplification` on an array of occupancies (repetitions × sizes × cells), or
+:func:`summarise_repetition` per repetition and :func:`combine_repetitions` to stream them.
 """
 
 from __future__ import annotations
@@ -32,10 +43,62 @@ Z95 = 1.6448536269514722
 PlateauMethod = Literal["corrected", "fit"]
 
 
-def truth_line(p: np.ndarray) -> float:
-    """``c`` of the exact truth line ``E[MSE] = c/n`` of a true sample of ``n`` events."""
-    p = np.asarray(p, dtype=np.float64)
-    return float(np.mean(p * (1.0 - p)))
+@dataclass(frozen=True)
+class CellProbabilities:
+    """The truth's probability of every volume, and how well it is known.
+
+    ``n_events`` is ``inf`` for an analytic truth (exact ``p_j``) and the pool size ``M`` for
+    probabilities counted from ``M`` true events (SPEC §7.2), each with variance
+    ``p_j(1 − p_j)/M``.
+    """
+
+    p: np.ndarray
+    n_events: float = np.inf
+
+    def __post_init__(self) -> None:
+        p = np.asarray(self.p, dtype=np.float64)
+        if p.ndim != 1 or p.size == 0 or not np.isfinite(p).all() or (p < 0).any():
+            raise GenampError("cell probabilities must be a non-empty list of finite numbers ≥ 0")
+        if not (self.n_events == np.inf or self.n_events >= 2):
+            raise GenampError(f"a pool needs at least 2 events, got {self.n_events}")
+        object.__setattr__(self, "p", p)
+        object.__setattr__(self, "n_events", float(self.n_events))
+
+    @classmethod
+    def counted(cls, counts: np.ndarray) -> CellProbabilities:
+        """From the number of pool events in every volume."""
+        counts = np.asarray(counts, dtype=np.float64)
+        total = float(counts.sum())
+        if total < 2:
+            raise GenampError(f"a pool needs at least 2 events in its volumes, got {total:g}")
+        return cls(counts / total, total)
+
+    @property
+    def exact(self) -> bool:
+        return not np.isfinite(self.n_events)
+
+    @property
+    def variance(self) -> np.ndarray:
+        """``p_j(1 − p_j)/M`` per volume (zero for an analytic truth)."""
+        return np.zeros_like(self.p) if self.exact else self.p * (1.0 - self.p) / self.n_events
+
+
+TruthLike = np.ndarray | CellProbabilities
+
+
+def cells(truth: TruthLike) -> CellProbabilities:
+    """``truth`` as :class:`CellProbabilities` (a plain array is exact)."""
+    return truth if isinstance(truth, CellProbabilities) else CellProbabilities(np.asarray(truth, dtype=np.float64))
+
+
+def truth_line(p: TruthLike) -> float:
+    """``c`` of the exact truth line ``E[MSE] = c/n`` of a true sample of ``n`` events.
+
+    From a pool, ``E[p̂(1 − p̂)] = p(1 − p)(1 − 1/M)``: the factor ``M/(M − 1)`` makes it unbiased.
+    """
+    truth = cells(p)
+    c = float(np.mean(truth.p * (1.0 - truth.p)))
+    return c if truth.exact else c * truth.n_events / (truth.n_events - 1.0)
 
 
 def quantile_mse(fractions: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -43,20 +106,28 @@ def quantile_mse(fractions: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.mean((np.asarray(fractions) - p) ** 2, axis=-1)
 
 
-def plateau(fractions: np.ndarray, n: np.ndarray | float, p: np.ndarray) -> np.ndarray:
+def plateau(fractions: np.ndarray, n: np.ndarray | float, p: TruthLike) -> np.ndarray:
     """Unbiased estimate of ``B = (1/J) Σ (I_j − p_j)²`` from occupancies of ``n`` events.
 
     ``fractions`` has the cells on its last axis; ``n`` broadcasts against the other axes.
+    Against a pool of ``M`` events the pool's sampling term ``p̂(1 − p̂)/(M − 1)`` is removed too
+    (SPEC §7.3).
     """
+    truth = cells(p)
     fractions = np.asarray(fractions, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     if np.any(n < 2):
         raise GenampError("a plateau needs at least 2 generated events per sample")
-    # (n - 1) = inf for exact occupancies: no sampling term to remove
-    return np.mean((fractions - p) ** 2, axis=-1) - np.mean(fractions * (1.0 - fractions), axis=-1) / (n - 1.0)
+    # (n - 1) = inf for exact occupancies (and M - 1 for an analytic truth): nothing to remove
+    pool_term = float(np.mean(truth.p * (1.0 - truth.p))) / (truth.n_events - 1.0)
+    return (
+        np.mean((fractions - truth.p) ** 2, axis=-1)
+        - np.mean(fractions * (1.0 - fractions), axis=-1) / (n - 1.0)
+        - pool_term
+    )
 
 
-def plateau_sampling_error(fractions: np.ndarray, n: float, p: np.ndarray) -> float:
+def plateau_sampling_error(fractions: np.ndarray, n: float, p: TruthLike) -> float:
     """Standard error of :func:`plateau` from the finite generated sample alone.
 
     Multinomial counts to leading order: ``Var = (1/J²) Σ_j [2 (I(1−I)/n)² + 4 (I − p)² I(1−I)/n]``.
@@ -65,9 +136,32 @@ def plateau_sampling_error(fractions: np.ndarray, n: float, p: np.ndarray) -> fl
     if not np.isfinite(n):
         return 0.0
     f = np.asarray(fractions, dtype=np.float64)
+    p = cells(p).p
     var_cell = f * (1.0 - f) / n
     j = f.shape[-1]
     return float(np.sqrt(np.sum(2.0 * var_cell**2 + 4.0 * (f - p) ** 2 * var_cell)) / j)
+
+
+def pool_error(mean_fractions: np.ndarray, truth: TruthLike) -> float:
+    """Standard error of a plateau from the pool's own noise (zero for an analytic truth).
+
+    The pool is one multinomial draw shared by every repetition, so this part does not average
+    away. With ``d = I − p`` the generator's mean deviation and ``δ = p̂ − p`` the pool's, whose
+    covariance is ``Σ = (diag p − p pᵀ)/M``, the plateau moves as ``(1/J) Σ_j (−2 d_j δ_j + δ_j² − s_j²)``:
+    ``Var = (1/J²) [4 dᵀΣd + 2 tr Σ²]`` to leading order in ``1/M``. Measured, ``d`` is
+    ``g = Ī − p̂`` with ``E[g gᵀ] = d dᵀ + Σ``, so ``(1/J²) [4 gᵀΣg − 2 tr Σ²]`` is unbiased; it is kept
+    at least ``2 tr Σ²``, what a generator equal to the truth still has.
+    """
+    truth = cells(truth)
+    if truth.exact:
+        return 0.0
+    p, m = truth.p, truth.n_events
+    g = np.asarray(mean_fractions, dtype=np.float64) - p
+    g_sigma_g = (np.sum(g**2 * p) - np.sum(g * p) ** 2) / m
+    p2 = float(np.sum(p**2))
+    tr_sigma2 = (p2 - 2.0 * float(np.sum(p**3)) + p2**2) / m**2
+    var = max(4.0 * g_sigma_g - 2.0 * tr_sigma2, 2.0 * tr_sigma2)
+    return float(np.sqrt(var) / p.size)
 
 
 def _fit_plateau(mse: np.ndarray, n: np.ndarray, c: float) -> float:
@@ -112,6 +206,10 @@ class TruthAmplification:
     G_median: float
     #: whether the plateau is resolved (more than two standard errors above zero)
     resolved: bool
+    #: events of the pool the truth was counted from (inf: an analytic truth)
+    pool_size: float = np.inf
+    #: the part of ``plateau_error`` that comes from the pool's own noise (shared by all repetitions)
+    pool_error: float = 0.0
 
     @property
     def repetitions(self) -> int:
@@ -126,6 +224,8 @@ class RepetitionSummary:
     plateau: float
     #: standard error of the plateau from the generated sample's own noise
     sampling_error: float
+    #: occupancies at the largest sample size (what the pool's error needs), shape (cells,)
+    last: np.ndarray | None = None
 
 
 def _check_sizes(n_gen: np.ndarray) -> None:
@@ -134,15 +234,16 @@ def _check_sizes(n_gen: np.ndarray) -> None:
 
 
 def summarise_repetition(
-    fractions: np.ndarray, n_gen: np.ndarray, p: np.ndarray, method: PlateauMethod = "corrected"
+    fractions: np.ndarray, n_gen: np.ndarray, p: TruthLike, method: PlateauMethod = "corrected"
 ) -> RepetitionSummary:
     """Reduce one repetition's occupancies (N sample sizes, J cells) to its MSE curve and plateau.
 
-    A study streams its repetitions through this, so memory does not grow with R × N × J.
+    A study streams its repetitions through this, so memory grows with R × J, not R × N × J.
     """
+    truth = cells(p)
     fractions = np.asarray(fractions, dtype=np.float64)
     n_gen = np.asarray(n_gen, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
+    p = truth.p
     if fractions.ndim != 2 or fractions.shape != (n_gen.size, p.size):
         raise GenampError(
             f"shapes disagree: occupancies {fractions.shape}, n_gen {n_gen.shape}, cells {p.shape}"
@@ -152,31 +253,41 @@ def summarise_repetition(
     _check_sizes(n_gen)
     mse = quantile_mse(fractions, p)
     if method == "fit" and np.isfinite(n_gen).all() and n_gen.size >= 3:
-        b = _fit_plateau(mse, n_gen, truth_line(p))
+        # against a pool the MSE curve carries c/M on top: the fit's constant absorbs it
+        pool_term = 0.0 if truth.exact else float(np.mean(p * (1.0 - p))) / (truth.n_events - 1.0)
+        b = _fit_plateau(mse, n_gen, truth_line(truth)) - pool_term
     elif method in ("corrected", "fit"):
-        b = float(plateau(fractions[-1], n_gen[-1], p))
+        b = float(plateau(fractions[-1], n_gen[-1], truth))
     else:
         raise GenampError(f"unknown plateau method {method!r}; use 'corrected' or 'fit'")
-    return RepetitionSummary(mse, b, plateau_sampling_error(fractions[-1], float(n_gen[-1]), p))
+    return RepetitionSummary(mse, b, plateau_sampling_error(fractions[-1], float(n_gen[-1]), p), fractions[-1].copy())
 
 
 def combine_repetitions(
-    summaries: list[RepetitionSummary], n_gen: np.ndarray, p: np.ndarray, n_train: int
+    summaries: list[RepetitionSummary], n_gen: np.ndarray, p: TruthLike, n_train: int
 ) -> TruthAmplification:
-    """Truth-based amplification of ``R`` repetitions from their summaries (SPEC §1.4, §1.5)."""
+    """Truth-based amplification of ``R`` repetitions from their summaries (SPEC §1.4, §1.5, §7.3)."""
     if not summaries:
         raise GenampError("no repetitions to estimate from")
     _validate.positive_int(n_train, "n_train", minimum=2)
+    truth = cells(p)
     n_gen = np.asarray(n_gen, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
+    p = truth.p
     r = len(summaries)
-    c = truth_line(p)
+    c = truth_line(truth)
     mse = np.stack([s.mse for s in summaries])
     plateaus = np.array([s.plateau for s in summaries])
     b = float(plateaus.mean())
     # the spread over repetitions holds the training fluctuation; one repetition has only the
     # generated sample's own noise to go by, a lower bound on the real uncertainty
     b_err = float(plateaus.std(ddof=1) / np.sqrt(r)) if r > 1 else summaries[0].sampling_error
+    # the pool's noise is common to every repetition: it adds in quadrature, whatever R is
+    b_pool = 0.0
+    if not truth.exact:
+        if any(s.last is None for s in summaries):
+            raise GenampError("a pool's error needs every repetition's occupancies at its largest sample")
+        b_pool = pool_error(np.mean([s.last for s in summaries], axis=0), truth)
+        b_err = float(np.hypot(b_err, b_pool))
     resolved = b > 2.0 * b_err and b > 0.0
     n_equiv = c / b if b > 0.0 else np.inf
     upper_b = max(b, 0.0) + Z95 * b_err
@@ -202,13 +313,15 @@ def combine_repetitions(
         G_spread=(float(spread[0]), float(spread[1])),
         G_median=float(spread[2]),
         resolved=bool(resolved),
+        pool_size=truth.n_events,
+        pool_error=float(b_pool),
     )
 
 
 def truth_amplification(
     fractions: np.ndarray,
     n_gen: np.ndarray,
-    p: np.ndarray,
+    p: TruthLike,
     n_train: int,
     method: PlateauMethod = "corrected",
 ) -> TruthAmplification:
@@ -221,7 +334,7 @@ def truth_amplification(
     n_gen:
         The N sample sizes, increasing; ``inf`` for exact occupancies.
     p:
-        Exact cell probabilities (J,).
+        The truth's cell probabilities (J,): exact, or :class:`CellProbabilities` from a pool.
     n_train:
         Training-set size the amplification refers to.
     method:
@@ -229,7 +342,7 @@ def truth_amplification(
         (default); ``"fit"``: a fit of ``B + a/n`` over the whole n_gen grid.
     """
     fractions = np.asarray(fractions, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
+    p = cells(p)
     if fractions.ndim != 3:
         raise GenampError(f"occupancies must have shape (repetitions, sizes, cells), got {fractions.shape}")
     summaries = [summarise_repetition(f, n_gen, p, method) for f in fractions]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -145,9 +145,11 @@ class StudyConfig:
                 f"{', '.join(self.models or ())} have none"
             )
         if averaging or differential:
-            if not self.ensemble:
+            entries = [MODEL_REGISTRY[m] for m in self.models]
+            # only where a model takes it: a written config must read back as the same study
+            if not self.ensemble and any(e.build is not None and e.sampled and not e.bayesian for e in entries):
                 set_(self, "ensemble", DEFAULT_MEMBERS)
-            if not self.bayesian:
+            if not self.bayesian and any(e.bayesian for e in entries):
                 set_(self, "bayesian", DEFAULT_MEMBERS)
         if averaging:
             if not any(self.spread_of(m) for m in self.models):
@@ -271,6 +273,24 @@ class StudyConfig:
         options = {"kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
         defaults = {k: DEFAULTS[k] for k in options}
         return options if options != defaults else {}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StudyConfig:
+        """The study of a ``config`` written by :meth:`to_dict` (study.json, results.json).
+
+        Options at their default are given back as "not given": only those can have been
+        resolved for a study that does not use them.
+        """
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in names}
+        for key, default in DEFAULTS.items():
+            value = kwargs.get(key)
+            if value is not None and (tuple(value) if isinstance(value, list) else value) == default:
+                kwargs[key] = None
+        for key in ("models", "methods", "quantiles", "n_gen"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
+        return cls(**kwargs)
 
     def make_density(self) -> Density:
         return make_density(self.density, **self.density_params)

@@ -1,0 +1,80 @@
+"""A truth given as events: a pool of ``M`` true events (SPEC §7).
+
+On LHC data the truth is known only through events: a large Monte Carlo sample or a holdout,
+disjoint from every training set. Its volume probabilities are counted, ``p̂_j = Ī_j(T)``, with
+variance ``p_j(1 − p_j)/M`` (SPEC §7.2); the truth-based estimators then subtract the pool's
+own noise and report a lower bound where the pool cannot resolve ``n_equiv`` (SPEC §7.3). A pool
+has no ``log_prob``.
+
+    pool = Pool.from_file("pool.h5")                  # or Pool(array)
+    truth = pool.cell_probabilities(volumes)          # CellProbabilities(p̂, n_events=M)
+    truth_amplification(occupancies, n_gen, truth, n_train)
+
+Events are streamed chunk by chunk: a pool of 10⁸ events is never held in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from genamp import _validate
+from genamp.data.io import EventFile, open_events
+from genamp.errors import GenampError
+from genamp.estimators.truth import CellProbabilities
+from genamp.volumes import DEFAULT_CHUNK, QuantileGrid, count_occupancy
+
+__all__ = ["Pool"]
+
+
+class Pool:
+    """``M`` true events, from an array (events, features) or a file (:meth:`from_file`)."""
+
+    def __init__(self, events: np.ndarray | EventFile, name: str = "pool") -> None:
+        self.name = name
+        if isinstance(events, EventFile):
+            self._file: EventFile | None = events
+            self._events: np.ndarray | None = None
+            shape = events.shape
+        else:
+            arr = np.asarray(events)
+            if arr.ndim == 1:
+                arr = arr[:, None]
+            self._file, self._events = None, arr
+            shape = arr.shape
+        if len(shape) != 2:
+            raise GenampError(f"{name}: expected events of shape (events, features), got shape {shape}")
+        self.n_events, self.dim = int(shape[0]), int(shape[1])
+
+    @classmethod
+    def from_file(cls, path: Path | str, dataset: str | None = None) -> Pool:
+        """The events of an HDF5 or NumPy file (checked by type when opened, never unpickled)."""
+        return cls(open_events(path, dataset), name=str(path))
+
+    def chunks(self, chunk_size: int = DEFAULT_CHUNK) -> Iterator[np.ndarray]:
+        if self._file is not None:
+            yield from self._file.chunks(chunk_size)
+            return
+        assert self._events is not None
+        for start in range(0, max(self.n_events, 1), chunk_size):
+            yield self._events[start : start + chunk_size]
+
+    def cell_probabilities(self, volumes: QuantileGrid) -> CellProbabilities:
+        """``p̂_j`` of every volume, counted from the whole pool, with ``n_events = M``.
+
+        A pool with fewer events than volumes leaves most of them empty: an error that says
+        what is sensible.
+        """
+        if self.dim != volumes.density.dim:
+            raise GenampError(
+                f"{self.name}: events have {self.dim} feature(s), but the volumes are over {volumes.density.dim}"
+            )
+        quantiles = volumes.shape[0]
+        _validate.events_per_volume(self.n_events, quantiles, len(volumes.shape), f"the pool {self.name}")
+        (occ,) = count_occupancy(self.chunks(), [volumes], what=self.name)
+        return CellProbabilities(occ.fractions[0], float(occ.n[0]))
+
+    def __repr__(self) -> str:
+        return f"Pool({self.name!r}, {self.n_events} events, {self.dim} features)"
