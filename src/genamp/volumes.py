@@ -22,10 +22,24 @@ import numpy as np
 from genamp import _kernels, _validate
 from genamp.densities import Density
 from genamp.errors import GenampError
+from genamp.observables import Observable
 from genamp.seeding import child
 
 #: events per chunk when streaming: 2^18 events of 2 features are 4 MiB
 DEFAULT_CHUNK = 2**18
+
+
+def _product_kernel(edges: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """What the compiled product loop needs: edges, their offsets, the slot tables per axis."""
+    tables = [_kernels.lookup_table(e) for e in edges]
+    return (
+        np.concatenate(edges),
+        np.cumsum([0] + [e.size for e in edges]).astype(np.int64),
+        np.concatenate([t[0] for t in tables]),
+        np.cumsum([0] + [t[0].size for t in tables]).astype(np.int64),
+        np.array([t[1] for t in tables]),
+        np.array([t[2] for t in tables]),
+    )
 
 
 class QuantileGrid:
@@ -59,17 +73,13 @@ class QuantileGrid:
         self.n_cells = int(np.prod(self.shape))
         self._polar = density.coordinates == "spherical" and density.dim == 2
         # what the compiled loops compare against: the polar loop bins r^2, not r
-        kernel_edges = [clean[0] ** 2, clean[1]] if self._polar else clean
-        tables = [_kernels.lookup_table(e) for e in kernel_edges]
-        self._kernel = (
-            np.concatenate(kernel_edges),
-            np.cumsum([0] + [e.size for e in kernel_edges]).astype(np.int64),
-            np.concatenate([t[0] for t in tables]),
-            np.cumsum([0] + [t[0].size for t in tables]).astype(np.int64),
-            np.array([t[1] for t in tables]),
-            np.array([t[2] for t in tables]),
-        )
+        self._kernel = _product_kernel([clean[0] ** 2, clean[1]] if self._polar else clean)
         self._probabilities: np.ndarray | None = None
+
+    @property
+    def dim(self) -> int:
+        """Features of the events this grid counts."""
+        return self.density.dim
 
     @classmethod
     def from_density(cls, density: Density, quantiles: int) -> QuantileGrid:
@@ -136,6 +146,105 @@ class QuantileGrid:
         return f"QuantileGrid({self.density.name}, shape={self.shape})"
 
 
+class ObservableBins:
+    """Volumes on events: ``Q`` bins of one observable, or ``Q × Q`` bins of a pair (SPEC §7.1).
+
+    Edges are fixed before measuring, at quantiles of a reference sample (the training set
+    where there is one, else the pool: :meth:`from_quantiles`); the outer edges are ±inf, so
+    every event falls in a volume. Bins are left-closed. Cells are numbered in C order over the
+    observables. The probabilities ``p_j`` are not equal: the estimators use
+    ``c = (1/J) Σ p_j(1 − p_j)`` throughout.
+    """
+
+    def __init__(self, observables: Sequence[Observable], edges: Sequence[np.ndarray], dim: int) -> None:
+        if not 1 <= len(observables) <= 2 or len(edges) != len(observables):
+            raise GenampError("observable bins are over one observable or a pair, with one edge list each")
+        self.dim = _validate.positive_int(dim, "features", minimum=1)
+        for o in observables:
+            if any(not 0 <= i < dim for i in o.reads):
+                raise GenampError(f"observable {o.name} reads column(s) {list(o.reads)}, but events have {dim} feature(s)")
+        clean = []
+        for o, e in zip(observables, edges, strict=True):
+            e = np.asarray(e, dtype=np.float64)
+            if e.ndim != 1 or e.size < 2 or np.isnan(e).any() or not (np.diff(e) > 0).all():
+                raise GenampError(f"edges of {o.name} must be a strictly increasing list of at least 2 numbers")
+            clean.append(e)
+        self.observables = tuple(observables)
+        self.edges = tuple(clean)
+        self.shape = tuple(e.size - 1 for e in clean)
+        self.n_cells = int(np.prod(self.shape))
+        self._kernel = _product_kernel(clean)
+
+    @classmethod
+    def from_quantiles(cls, observables: Sequence[Observable], reference: np.ndarray, quantiles: int) -> ObservableBins:
+        """``quantiles`` bins per observable at the quantiles of ``reference`` events."""
+        q = _validate.positive_int(quantiles, "quantiles", minimum=2)
+        reference = np.asarray(reference)
+        reference = _validate.events(reference, reference.shape[1] if reference.ndim == 2 else 1,
+                                     what="reference events", min_events=q)  # fmt: skip
+        edges = []
+        for o in observables:
+            inner = np.quantile(_values(o, reference), np.linspace(0.0, 1.0, q + 1)[1:-1])
+            if not (np.diff(inner) > 0).all():
+                raise GenampError(
+                    f"observable {o.name}: its reference values have too few distinct values for {q} quantile bins"
+                )
+            edges.append(np.concatenate([[-np.inf], inner, [np.inf]]))
+        return cls(observables, edges, reference.shape[1])
+
+    @property
+    def name(self) -> str:
+        return " × ".join(o.name for o in self.observables)
+
+    @property
+    def quantiles(self) -> int | tuple[int, ...]:
+        return self.shape[0] if len(set(self.shape)) == 1 else self.shape
+
+    def values(self, x: np.ndarray) -> np.ndarray:
+        """The observables of validated events, (n, 1 or 2), C-contiguous; NaN is an error."""
+        return np.ascontiguousarray(np.stack([_values(o, x) for o in self.observables], axis=1))
+
+    def cell_index(self, x: np.ndarray) -> np.ndarray:
+        """Cell number of every event (numpy; the reference for the compiled counting)."""
+        u = self.values(x)
+        idx = np.zeros(u.shape[0], dtype=np.int64)
+        for axis, e in enumerate(self.edges):
+            idx = idx * (e.size - 1) + np.searchsorted(e[1:-1], u[:, axis], side="right")
+        return idx
+
+    def count(self, x: np.ndarray) -> np.ndarray:
+        counts = np.zeros(self.n_cells, dtype=np.int64)
+        x = _validate.events(x, self.dim, min_events=0)
+        for start in range(0, x.shape[0], DEFAULT_CHUNK):
+            self.add_counts(x[start : start + DEFAULT_CHUNK], counts)
+        return counts
+
+    def add_counts(self, x: np.ndarray, counts: np.ndarray) -> None:
+        """Add validated events (C-contiguous float64, (n, dim), finite) to ``counts`` in place."""
+        if len(self.observables) == 1 and self.observables[0].reads and len(self.observables[0].reads) == 1:
+            # a column: the kernel reads it in place, strided, with no copy
+            i = self.observables[0].reads[0]
+            _kernels.count_product(x[:, i : i + 1], *self._kernel, counts)
+            return
+        _kernels.count_product(self.values(x), *self._kernel, counts)
+
+    def __repr__(self) -> str:
+        return f"ObservableBins({self.name}, shape={self.shape})"
+
+
+def _values(o: Observable, x: np.ndarray) -> np.ndarray:
+    v = o(x)
+    if v.shape != (x.shape[0],):
+        raise GenampError(f"observable {o.name} gives shape {v.shape} for {x.shape[0]} events; one value per event is needed")
+    if not np.isfinite(v).all():
+        bad = int((~np.isfinite(v)).sum())
+        raise GenampError(f"observable {o.name} is NaN or inf for {bad} of {v.size} events")
+    return v
+
+
+Volumes = QuantileGrid | ObservableBins
+
+
 @dataclass(frozen=True)
 class Occupancy:
     """Occupancies of one data set at one or more sizes.
@@ -171,7 +280,7 @@ def sample_chunks(
 
 def count_occupancy(
     events: np.ndarray | Iterable[np.ndarray],
-    grids: Sequence[QuantileGrid],
+    grids: Sequence[Volumes],
     checkpoints: Sequence[int] | None = None,
     what: str = "events",
 ) -> list[Occupancy]:
@@ -190,8 +299,8 @@ def count_occupancy(
     """
     if not grids:
         raise GenampError("count_occupancy needs at least one grid")
-    dim = grids[0].density.dim
-    if any(g.density.dim != dim for g in grids):
+    dim = grids[0].dim
+    if any(g.dim != dim for g in grids):
         raise GenampError("all grids of one count must have the same dimension")
     if checkpoints is not None:
         cps = np.asarray([_validate.positive_int(c, "n_gen checkpoint") for c in checkpoints], dtype=np.int64)

@@ -24,7 +24,7 @@ from genamp import _validate
 from genamp.data.io import EventFile, open_events
 from genamp.errors import GenampError
 from genamp.estimators.truth import CellProbabilities
-from genamp.volumes import DEFAULT_CHUNK, QuantileGrid, count_occupancy
+from genamp.volumes import DEFAULT_CHUNK, Volumes, count_occupancy
 
 __all__ = ["Pool"]
 
@@ -61,16 +61,14 @@ class Pool:
         for start in range(0, max(self.n_events, 1), chunk_size):
             yield self._events[start : start + chunk_size]
 
-    def cell_probabilities(self, volumes: QuantileGrid) -> CellProbabilities:
+    def cell_probabilities(self, volumes: Volumes) -> CellProbabilities:
         """``p̂_j`` of every volume, counted from the whole pool, with ``n_events = M``.
 
         A pool with fewer events than volumes leaves most of them empty: an error that says
         what is sensible.
         """
-        if self.dim != volumes.density.dim:
-            raise GenampError(
-                f"{self.name}: events have {self.dim} feature(s), but the volumes are over {volumes.density.dim}"
-            )
+        if self.dim != volumes.dim:
+            raise GenampError(f"{self.name}: events have {self.dim} feature(s), but the volumes are over {volumes.dim}")
         quantiles = volumes.shape[0]
         _validate.events_per_volume(self.n_events, quantiles, len(volumes.shape), f"the pool {self.name}")
         (occ,) = count_occupancy(self.chunks(), [volumes], what=self.name)

@@ -1,0 +1,65 @@
+"""Observables: named functions of an event array (SPEC §7.1).
+
+On data the volumes are bins of observables, not a toy's product grid. An observable maps
+events of shape (n, features) to one value per event: a column (``pt``, ``eta`` of a stored
+object), or a derived quantity (a mass, a ΔR) built from several. Without a choice, every column
+of the events is an observable (:func:`columns`).
+
+    obs = columns(2, names=("x", "y"))               # every column, by name
+    pick = select("y,x0", features=("x", "y"))       # by feature name or by index ("x0", "x1", ...)
+    obs[0](events)                                   # (n,) values
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from genamp.errors import GenampError
+
+__all__ = ["Observable", "column", "columns", "select"]
+
+
+@dataclass(frozen=True)
+class Observable:
+    """A named function ``events (n, features) -> values (n,)``."""
+
+    name: str
+    function: Callable[[np.ndarray], np.ndarray]
+    #: the feature columns it reads (checked against the events before counting)
+    reads: tuple[int, ...] = ()
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        return np.asarray(self.function(events), dtype=np.float64)
+
+
+def column(index: int, name: str | None = None) -> Observable:
+    """Feature column ``index`` of the events (named ``x{index}`` unless named)."""
+    return Observable(name or f"x{index}", lambda x, i=index: x[:, i], reads=(index,))
+
+
+def columns(n_features: int, names: Sequence[str] | None = None) -> list[Observable]:
+    """Every column of events with ``n_features`` features: the default observables."""
+    if names is not None and len(names) != n_features:
+        raise GenampError(f"{len(names)} feature names given for {n_features} features")
+    return [column(i, None if names is None else str(names[i])) for i in range(n_features)]
+
+
+def select(text: str, n_features: int, features: Sequence[str] | None = None) -> list[Observable]:
+    """Observables from a comma-separated list of feature names or ``x{index}``; a name that is
+    not there is one clear error naming those that are."""
+    known = columns(n_features, features)
+    by_name = {o.name: o for o in known} | {f"x{i}": o for i, o in enumerate(known)}
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            raise GenampError(f"--observables: an empty item in {text!r}")
+        if item not in by_name:
+            raise GenampError(f"no observable {item!r}; the events have {', '.join(o.name for o in known)}")
+        out.append(by_name[item])
+    if len({o.name for o in out}) != len(out):
+        raise GenampError(f"--observables: {text!r} names an observable twice")
+    return out
