@@ -21,6 +21,10 @@ from numba import njit
 
 #: the most slots a lookup table of one axis may have (int32: 256 KiB)
 MAX_SLOTS = 2**16
+#: slots per narrowest bin: with 32 a slot rarely straddles an edge, so the correction loop
+#: rarely runs and its branch is predicted (2 slots per bin cost 8.5 ns per value on 50
+#: quantile bins of a normal, 32 cost 5.8 ns; tables stay about 10 KiB)
+SLOTS_PER_BIN = 32.0
 
 
 def lookup_table(edges: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -33,7 +37,7 @@ def lookup_table(edges: np.ndarray) -> tuple[np.ndarray, float, float]:
         lo = float(inner[0]) if inner.size else 0.0
         return np.searchsorted(inner, [lo], side="right").astype(np.int32), lo, 0.0
     lo, hi = float(inner[0]), float(inner[-1])
-    slots = int(min(MAX_SLOTS, np.ceil(2.0 * (hi - lo) / np.diff(inner).min())))
+    slots = int(min(MAX_SLOTS, np.ceil(SLOTS_PER_BIN * (hi - lo) / np.diff(inner).min())))
     scale = slots / (hi - lo)
     left = lo + np.arange(slots) / scale
     return np.searchsorted(inner, left, side="right").astype(np.int32), lo, scale
@@ -90,3 +94,21 @@ def count_polar(x, edges, offsets, table, t_offsets, lo, scale, counts):  # type
             p += two_pi
         j = _locate(edges, offsets[1], offsets[2], table, t_offsets[1], t_offsets[2], lo[1], scale[1], p)
         counts[i * q_phi + j] += 1
+
+
+@njit(nogil=True, cache=True)
+def count_columns(x, cols, edges, offsets, table, t_offsets, lo, scale, counts):  # type: ignore[no-untyped-def]
+    """Add events ``x`` (n, features) to several 1D volumes at once, each over one column.
+
+    Axis ``a`` of the kernel arrays bins column ``cols[a]``; ``counts`` holds the volumes' cells
+    one after another (volume ``a`` starts at ``offsets[a] − a``). One pass over the rows: every
+    event is read once for all its observables, however many there are.
+    """
+    n = x.shape[0]
+    d = cols.shape[0]
+    for k in range(n):
+        for a in range(d):
+            s = offsets[a]
+            e = offsets[a + 1]
+            j = _locate(edges, s, e, table, t_offsets[a], t_offsets[a + 1], lo[a], scale[a], x[k, cols[a]])
+            counts[s - a + j] += 1

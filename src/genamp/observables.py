@@ -31,13 +31,16 @@ class Observable:
     #: the feature columns it reads (checked against the events before counting)
     reads: tuple[int, ...] = ()
 
+    #: whether it is the one column in ``reads`` as it is (the counting then reads it in place)
+    is_column: bool = False
+
     def __call__(self, events: np.ndarray) -> np.ndarray:
         return np.asarray(self.function(events), dtype=np.float64)
 
 
 def column(index: int, name: str | None = None) -> Observable:
     """Feature column ``index`` of the events (named ``x{index}`` unless named)."""
-    return Observable(name or f"x{index}", lambda x, i=index: x[:, i], reads=(index,))
+    return Observable(name or f"x{index}", lambda x, i=index: x[:, i], reads=(index,), is_column=True)
 
 
 def columns(n_features: int, names: Sequence[str] | None = None) -> list[Observable]:

@@ -219,12 +219,16 @@ class ObservableBins:
             self.add_counts(x[start : start + DEFAULT_CHUNK], counts)
         return counts
 
+    @property
+    def column(self) -> int | None:
+        """The feature column these bins read, when they are bins of one column (else ``None``)."""
+        o = self.observables[0]
+        return o.reads[0] if len(self.observables) == 1 and o.is_column else None
+
     def add_counts(self, x: np.ndarray, counts: np.ndarray) -> None:
         """Add validated events (C-contiguous float64, (n, dim), finite) to ``counts`` in place."""
-        if len(self.observables) == 1 and self.observables[0].reads and len(self.observables[0].reads) == 1:
-            # a column: the kernel reads it in place, strided, with no copy
-            i = self.observables[0].reads[0]
-            _kernels.count_product(x[:, i : i + 1], *self._kernel, counts)
+        if self.column is not None:  # the kernel reads the column in place, strided, with no copy
+            _kernels.count_product(x[:, self.column : self.column + 1], *self._kernel, counts)
             return
         _kernels.count_product(self.values(x), *self._kernel, counts)
 
@@ -243,6 +247,31 @@ def _values(o: Observable, x: np.ndarray) -> np.ndarray:
 
 
 Volumes = QuantileGrid | ObservableBins
+
+
+class _ColumnVolumes:
+    """Several bins of single columns counted in one pass over the rows (each event read once
+    for all of them: 10 observables cost little more than one); the other volumes are left to
+    their own ``add_counts`` (``others``)."""
+
+    def __init__(self, grids: Sequence[Volumes]) -> None:
+        mine = [i for i, g in enumerate(grids) if isinstance(g, ObservableBins) and g.column is not None]
+        self.fused = mine if len(mine) > 1 else []
+        self.others = [i for i in range(len(grids)) if i not in self.fused]
+        if self.fused:
+            bins = [grids[i] for i in self.fused]
+            self._cols = np.array([b.column for b in bins], dtype=np.int64)
+            self._kernel = _product_kernel([b.edges[0] for b in bins])
+            self._starts = np.cumsum([0] + [b.n_cells for b in bins])
+            self._buffer = np.zeros(int(self._starts[-1]), dtype=np.int64)
+
+    def add_counts(self, x: np.ndarray, counts: list[np.ndarray]) -> None:
+        if not self.fused:
+            return
+        self._buffer[:] = 0
+        _kernels.count_columns(x, self._cols, *self._kernel, self._buffer)
+        for k, i in enumerate(self.fused):
+            counts[i] += self._buffer[self._starts[k] : self._starts[k + 1]]
 
 
 @dataclass(frozen=True)
@@ -312,6 +341,7 @@ def count_occupancy(
     else:
         chunks = events
     counts = [np.zeros(g.n_cells, dtype=np.int64) for g in grids]
+    columns = _ColumnVolumes(grids)
     snapshots: list[list[np.ndarray]] = [[] for _ in grids]
     seen = 0
     next_cp = 0
@@ -320,8 +350,9 @@ def count_occupancy(
         pos = 0
         while pos < x.shape[0]:
             stop = x.shape[0] if checkpoints is None else min(x.shape[0], pos + int(cps[next_cp]) - seen)
-            for g, c in zip(grids, counts, strict=True):
-                g.add_counts(x[pos:stop], c)
+            columns.add_counts(x[pos:stop], counts)
+            for i in columns.others:
+                grids[i].add_counts(x[pos:stop], counts[i])
             seen += stop - pos
             pos = stop
             if checkpoints is not None and seen == cps[next_cp]:
