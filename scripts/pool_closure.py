@@ -54,7 +54,7 @@ def main() -> None:
         for q, g in grids.items():
             try:
                 pools[m][q] = pool.cell_probabilities(g)
-            except GenampError:  # fewer events than volumes: no measurement, as genamp refuses it
+            except GenampError:  # under 10 events per volume: no measurement, as genamp refuses it
                 pools[m][q] = None
     tasks = plan(config)
     header = ["model", "Q", "exact G"] + [f"M = {m:.0e}" for m in sizes]
@@ -68,7 +68,7 @@ def main() -> None:
             cells = []
             for truth in truths:
                 if truth is None:
-                    cells.append("pool < volumes")
+                    cells.append("< 10 per volume")
                     continue
                 summaries = [summarise_repetition(o.fractions, o.n, truth) for o in occ]
                 cells.append(_g(combine_repetitions(summaries, occ[0].n, truth, config.n_train)))

@@ -35,6 +35,8 @@ def test_pool_input_errors(tmp_path):
         Pool(bad).cell_probabilities(grid)
     with pytest.raises(GenampError, match="at Q = 50 the 1D grid has 50 volumes: the pool pool .20 events."):
         Pool(np.zeros((20, 1))).cell_probabilities(grid)
+    with pytest.raises(GenampError, match="the pool pool .200 events. puts only 4 events in each of the 50 volumes.*a pool, the truth"):
+        Pool(np.zeros((200, 1))).cell_probabilities(grid)
     with pytest.raises(GenampError, match="events have 2 feature.s., but the volumes are over 1"):
         Pool(np.zeros((2000, 2))).cell_probabilities(grid)
 
@@ -101,3 +103,76 @@ def test_closure_against_pools_and_a_bound_where_the_pool_cannot_resolve():
     tiny = truth_amplification(fractions, sizes, CellProbabilities.counted(rng.multinomial(300, p)), n_train=100)
     assert not tiny.resolved and np.isfinite(tiny.n_equiv_lower)
     assert tiny.n_equiv_lower < truth_line(p) / b_exact  # a bound, below the true n_equiv
+
+
+# ---- genamp estimate --pool ---------------------------------------------------------------------
+import json  # noqa: E402
+
+import h5py  # noqa: E402
+
+from genamp.cli import main  # noqa: E402
+
+
+def _h5(path, events, features=("a",)):
+    with h5py.File(path, "w") as f:
+        f["events"] = events
+        f["events"].attrs["features"] = list(features)
+    return str(path)
+
+
+def test_estimate_against_a_pool_measures_a_known_plateau_per_observable(capsys, tmp_path):
+    """Files from a slightly wrong camel back against a pool of true events: the record's
+    n_equiv is c/B with B and c computed exactly on the same bins (the CDFs at the edges), within
+    4 of the record's own standard errors (pool included)."""
+    truth = make_density("camel")
+    gen = truth.with_params(mu1=-3.9)
+    pool = _h5(tmp_path / "pool.h5", truth.sample(size(200_000, 2_000_000), 1))
+    train = tmp_path / "train.npy"
+    np.save(train, truth.sample(100, 2))
+    files = [_h5(tmp_path / f"g{k}.h5", gen.sample(200_000, 10 + k)) for k in range(3)]
+    out = tmp_path / "r.json"
+    rc = main(["estimate", "--pool", pool, *[a for f in files for a in ("-s", f)], "--n-train", "100", "-q", "10",
+               "--training", str(train), "--out", str(out)])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    (rec,) = json.loads(out.read_text())["records"]
+    from genamp.observables import columns
+    from genamp.volumes import ObservableBins
+
+    edges = ObservableBins.from_quantiles(columns(1), np.load(train), 10).edges[0]
+    p, i_gen = np.diff(truth.marginal_cdf(0, edges)), np.diff(gen.marginal_cdf(0, edges))
+    b = np.mean((i_gen - p) ** 2)
+    assert rec["observable"] == "a" and rec["edges_from"] == "the training set" and rec["pool_size"] > 0
+    assert abs(rec["plateau"] - b) < 4 * rec["plateau_error"]
+    assert rec["n_equiv"] == pytest.approx(np.mean(p * (1 - p)) / b, rel=4 * rec["plateau_error"] / b)
+
+
+def test_bad_pool_input_is_one_line(capsys, tmp_path):
+    camel = make_density("camel")
+    good = _h5(tmp_path / "pool.h5", camel.sample(50_000, 1))
+    gen = _h5(tmp_path / "gen.h5", camel.sample(20_000, 2))
+    nan = camel.sample(50_000, 3)
+    nan[5] = np.nan
+    train = camel.sample(100, 4)
+    np.save(tmp_path / "train.npy", train)
+    cases = [
+        (["--pool", _h5(tmp_path / "nan.h5", nan), "-s", gen], "nan.h5: 1 of 50000 events contain NaN or inf"),
+        (["--pool", _h5(tmp_path / "tiny.h5", camel.sample(30, 5)), "-s", gen], "tiny.h5 (30 events) puts only 3 events in each of the 10 volumes"),
+        (["--pool", good, "-s", gen, "--observables", "pt"], "no observable 'pt'; the events have a"),
+        (["--pool", good, "-s", _h5(tmp_path / "two.h5", np.zeros((100, 2)), ("a", "b"))], "events have 2 feature(s), the pool"),
+        (["--pool", good, "-s", _h5(tmp_path / "other.h5", camel.sample(1000, 6), ("b",))], "features b differ from the pool's a"),
+        (["camel", "--pool", good, "-s", gen], "a toy name (camel, ring, shell, camels) or --pool FILE, not both"),
+        (["camel", "-s", gen, "--observables", "a"], "--observables and --training apply to a --pool truth"),
+        (["--pool", good, "-s", good], "is given as the pool and as a generated sample"),
+    ]
+    for args, message in cases:
+        rc = main(["estimate", *args, "--n-train", "100", "-q", "10"])
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, err)
+    # a pool that holds training events is legal but unwise: a warning, in the records too
+    overlapping = _h5(tmp_path / "overlap.h5", np.concatenate([camel.sample(50_000, 7), train[:30]]))
+    rc = main(["estimate", "--pool", overlapping, "-s", gen, "--n-train", "100", "-q", "10",
+               "--training", str(tmp_path / "train.npy"), "--out", str(tmp_path / "o.json")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 0 and "warning: 30 of the 100 training events are also in the pool" in err
+    assert "30 of the 100 training events" in json.loads((tmp_path / "o.json").read_text())["records"][0]["warnings"][0]

@@ -112,3 +112,11 @@ def real_dtype(dtype: np.dtype, what: str) -> None:
         raise GenampError(
             f"{what}: holds {kinds.get(dtype.kind, 'values')} (dtype {dtype}){never}; events must be finite real numbers"
         )
+
+
+def pool_events_per_volume(n: int, quantiles: int, dim: int, what: str) -> None:
+    """A pool is the truth: it must hold :data:`SENSIBLE_EVENTS_PER_VOLUME` events per volume
+    or more (fewer is an error, not a warning: its noise would be the measurement)."""
+    warning = events_per_volume(n, quantiles, dim, what)
+    if warning is not None:
+        raise GenampError(f"{warning}; a pool, the truth, needs at least that")

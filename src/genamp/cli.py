@@ -379,11 +379,11 @@ def _cell(rec: dict[str, Any] | None) -> str:
 
 @app.command()
 def estimate(
-    density: DensityArg,
     samples: Annotated[
         list[Path], typer.Option("--samples", "-s", help="Generated events (.h5, .npy, .npz); one file per training.")
     ],
     n_train: Annotated[int, typer.Option("--n-train", help="Training events the generator saw.")],
+    density: Annotated[str | None, typer.Argument(help="Toy truth (camel, ring, shell, camels), or --pool.")] = None,
     quantiles: QuantilesOpt = "10,20,50",
     dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside HDF5/.npz files.")] = None,
     dim: DimOpt = None,
@@ -399,6 +399,15 @@ def estimate(
     ] = False,
     significance: Annotated[
         float | None, typer.Option("--significance", help="With --members: see genamp run --help [default: 2].")
+    ] = None,
+    pool: Annotated[
+        Path | None, typer.Option("--pool", help="True events (.h5, .npy, .npz) as the truth, instead of a toy.")
+    ] = None,
+    observables: Annotated[
+        str | None, typer.Option("--observables", help="With --pool: feature names or x0,x1,... [default: every column].")
+    ] = None,
+    training: Annotated[
+        Path | None, typer.Option("--training", help="With --pool: the training set; its quantiles fix the edges.")
     ] = None,
 ) -> None:
     """Truth-based G of your own generated samples against a toy truth (one file per training).
@@ -419,6 +428,17 @@ def estimate(
 
     # every option is checked before a file is read or an event counted
     _validate.positive_int(n_train, "n_train", minimum=2)
+    if (density is None) == (pool is None):
+        raise GenampError("give the truth: a toy name (camel, ring, shell, camels) or --pool FILE, not both")
+    if pool is None and (observables is not None or training is not None):
+        raise GenampError("--observables and --training apply to a --pool truth; a toy's volumes are its quantile grid")
+    if pool is not None:
+        if dim is not None or density_param:
+            raise GenampError("--dim and --density-param apply to a toy truth, not to --pool")
+        if members:
+            raise GenampError("--members against a --pool is not there yet; measure the members' files one by one")
+        _estimate_on_pool(pool, samples, n_train, quantiles, dataset, out_file, name, observables, training)
+        return
     if significance is not None and not members:
         raise GenampError("--significance applies to the averaging forecast of --members")
     significance = SIGNIFICANCE if significance is None else significance
@@ -475,6 +495,52 @@ def estimate(
         rec["warnings"] = warnings
     if out_file is not None:
         write_json(out_file, {"warnings": warnings, "records": records, "files": [str(f.path) for f in files]})
+        _say("results", str(out_file))
+
+
+def _estimate_on_pool(
+    pool_path: Path, samples: list[Path], n_train: int, quantiles: str, dataset: str | None,
+    out_file: Path | None, name: str, observables: str | None, training_path: Path | None,
+) -> None:  # fmt: skip
+    """``genamp estimate --pool``: every check first, then one record per observable and Q."""
+    from genamp.data.io import duplicate_files, open_events
+    from genamp.observables import columns, select
+    from genamp.study.external import measure_against_pool
+    from genamp.study.store import prepare_output_file, write_json
+    from genamp.truths import Pool
+
+    qs = _validate.int_list(_ints(quantiles, "--quantiles"), "quantiles", minimum=2)
+    if out_file is not None:
+        prepare_output_file(out_file)
+    truth = Pool.from_file(pool_path, dataset)
+    files = [open_events(p, dataset) for p in samples]
+    obs = columns(truth.dim, truth.features) if observables is None else select(observables, truth.dim, truth.features)
+    training = open_events(training_path, dataset).read() if training_path is not None else None
+    n_min = min(f.n_events for f in files)
+    if n_min < 2:
+        raise GenampError(f"{min(files, key=lambda f: f.n_events).path}: {n_min} event(s); at least 2 needed")
+    n_gen = [n for n in (int(round(10 ** (k / 2))) for k in range(4, 40)) if n < n_min] + [n_min]
+    warnings = [f"{a} and {b} {how}: they count as two trainings but are one" for a, b, how in duplicate_files(files)]
+    if any(f.path.resolve() == truth.path.resolve() for f in files if truth.path is not None):
+        raise GenampError(f"{pool_path} is given as the pool and as a generated sample")
+    result = measure_against_pool(truth, files, obs, qs, n_train, n_gen, training, name)
+    warnings += result.warnings
+    for w in warnings:
+        _say("warning", w)
+    records = result.records
+    for rec in records:
+        rec["warnings"] = warnings
+    table = Table(title=f"truth-based amplification of {name} against the pool {pool_path} ({truth.n_events} events, "
+                        f"n_train = {n_train}, {len(files)} file(s))", title_justify="left")  # fmt: skip
+    table.add_column("observable")
+    for q in qs:
+        table.add_column(f"Q = {q}", justify="right")
+    for o in obs:
+        table.add_row(o.name, *[_cell(next(r for r in records if r["observable"] == o.name and r["quantiles"] == q)) for q in qs])
+    out.print(table)
+    if out_file is not None:
+        write_json(out_file, {"warnings": warnings, "records": records, "pool": str(pool_path),
+                              "files": [str(f.path) for f in files]})  # fmt: skip
         _say("results", str(out_file))
 
 

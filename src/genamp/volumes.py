@@ -176,12 +176,14 @@ class ObservableBins:
         self._kernel = _product_kernel(clean)
 
     @classmethod
-    def from_quantiles(cls, observables: Sequence[Observable], reference: np.ndarray, quantiles: int) -> ObservableBins:
-        """``quantiles`` bins per observable at the quantiles of ``reference`` events."""
+    def from_quantiles(
+        cls, observables: Sequence[Observable], reference: np.ndarray, quantiles: int, what: str = "reference events"
+    ) -> ObservableBins:
+        """``quantiles`` bins per observable at the quantiles of ``reference`` events (named ``what``)."""
         q = _validate.positive_int(quantiles, "quantiles", minimum=2)
         reference = np.asarray(reference)
         reference = _validate.events(reference, reference.shape[1] if reference.ndim == 2 else 1,
-                                     what="reference events", min_events=q)  # fmt: skip
+                                     what=what, min_events=q)  # fmt: skip
         edges = []
         for o in observables:
             inner = np.quantile(_values(o, reference), np.linspace(0.0, 1.0, q + 1)[1:-1])

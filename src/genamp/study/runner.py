@@ -313,8 +313,11 @@ def record_header(model: str, grid: QuantileGrid, n_train: int, repetitions: int
 
 
 def truth_record(res: TruthAmplification) -> dict[str, Any]:
-    """The JSON fields of a truth-based result (inf and NaN become null on writing)."""
+    """The JSON fields of a truth-based result (inf and NaN become null on writing); against a
+    pool also its size and its share of the plateau's error."""
+    pool = {"pool_size": int(res.pool_size), "pool_error": res.pool_error} if np.isfinite(res.pool_size) else {}
     return {
+        **pool,
         "n_equiv": res.n_equiv,
         "n_equiv_lower": res.n_equiv_lower,
         "G": res.G,

@@ -47,6 +47,8 @@ class Pool:
         if len(shape) != 2:
             raise GenampError(f"{name}: expected events of shape (events, features), got shape {shape}")
         self.n_events, self.dim = int(shape[0]), int(shape[1])
+        self.features = events.features if isinstance(events, EventFile) else None
+        self.path = events.path if isinstance(events, EventFile) else None
 
     @classmethod
     def from_file(cls, path: Path | str, dataset: str | None = None) -> Pool:
@@ -61,16 +63,26 @@ class Pool:
         for start in range(0, max(self.n_events, 1), chunk_size):
             yield self._events[start : start + chunk_size]
 
+    def head(self, n: int) -> np.ndarray:
+        """The first ``n`` events (all of them if there are fewer), as one array."""
+        out, have = [], 0
+        for chunk in self.chunks():
+            out.append(np.asarray(chunk[: n - have], dtype=np.float64))
+            have += out[-1].shape[0]
+            if have >= n:
+                break
+        return np.concatenate(out) if out else np.empty((0, self.dim))
+
     def cell_probabilities(self, volumes: Volumes) -> CellProbabilities:
         """``p̂_j`` of every volume, counted from the whole pool, with ``n_events = M``.
 
-        A pool with fewer events than volumes leaves most of them empty: an error that says
-        what is sensible.
+        A pool with fewer than 10 events per volume is an error that says what is sensible: its
+        own noise would be the measurement.
         """
         if self.dim != volumes.dim:
             raise GenampError(f"{self.name}: events have {self.dim} feature(s), but the volumes are over {volumes.dim}")
         quantiles = volumes.shape[0]
-        _validate.events_per_volume(self.n_events, quantiles, len(volumes.shape), f"the pool {self.name}")
+        _validate.pool_events_per_volume(self.n_events, quantiles, len(volumes.shape), f"the pool {self.name}")
         (occ,) = count_occupancy(self.chunks(), [volumes], what=self.name)
         return CellProbabilities(occ.fractions[0], float(occ.n[0]))
 
