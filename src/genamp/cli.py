@@ -420,9 +420,6 @@ def estimate(
     from genamp.study.runner import record_header, truth_record
     from genamp.study.store import write_json
     from genamp.volumes import QuantileGrid, count_occupancy
-    from genamp.data.io import open_events
-
-    from genamp.data.io import duplicate_files
     from genamp.estimators.averaging import SIGNIFICANCE
     from genamp.study.store import prepare_output_file
 
@@ -451,11 +448,8 @@ def estimate(
     grids = [QuantileGrid.from_density(truth, q) for q in qs]
     if out_file is not None:
         prepare_output_file(out_file)
-    files = [open_events(p, dataset) for p in samples]
-    n_min = min(f.n_events for f in files)
-    if n_min < 2:
-        raise GenampError(f"{min(files, key=lambda f: f.n_events).path}: {n_min} event(s); at least 2 needed")
-    warnings = [f"{a} and {b} {how}: they count as two trainings but are one" for a, b, how in duplicate_files(files)]
+    files, n_gen, warnings = _sample_files(samples, dataset)
+    n_min = n_gen[-1]
     for q in qs:
         warning = _validate.events_per_volume(n_min, q, truth.dim, "the smallest file")
         warnings += [warning] if warning else []
@@ -466,8 +460,6 @@ def estimate(
         )
     for w in warnings:
         _say("warning", w)
-    # nested prefixes 100, 300, 1000, ... up to the smallest file: the MSE curve
-    n_gen = [n for n in (int(round(10 ** (k / 2))) for k in range(4, 40)) if n < n_min] + [n_min]
     per_file = [count_occupancy(f.chunks(), grids, n_gen, what=str(f.path)) for f in files]
     records = []
     for i, grid in enumerate(grids):
@@ -498,12 +490,26 @@ def estimate(
         _say("results", str(out_file))
 
 
+def _sample_files(samples: list[Path], dataset: str | None) -> tuple[list[Any], list[int], list[str]]:
+    """The generated files, the sizes of their MSE curve, and the warning for files given twice."""
+    from genamp.data.io import duplicate_files, open_events
+
+    files = [open_events(p, dataset) for p in samples]
+    n_min = min(f.n_events for f in files)
+    if n_min < 2:
+        raise GenampError(f"{min(files, key=lambda f: f.n_events).path}: {n_min} event(s); at least 2 needed")
+    # nested prefixes 100, 300, 1000, ... up to the smallest file: the MSE curve
+    n_gen = [n for n in (int(round(10 ** (k / 2))) for k in range(4, 40)) if n < n_min] + [n_min]
+    warnings = [f"{a} and {b} {how}: they count as two trainings but are one" for a, b, how in duplicate_files(files)]
+    return files, n_gen, warnings
+
+
 def _estimate_on_pool(
     pool_path: Path, samples: list[Path], n_train: int, quantiles: str, dataset: str | None,
     out_file: Path | None, name: str, observables: str | None, training_path: Path | None,
 ) -> None:  # fmt: skip
     """``genamp estimate --pool``: every check first, then one record per observable and Q."""
-    from genamp.data.io import duplicate_files, open_events
+    from genamp.data.io import open_events
     from genamp.observables import columns, select
     from genamp.study.external import measure_against_pool
     from genamp.study.store import prepare_output_file, write_json
@@ -513,14 +519,9 @@ def _estimate_on_pool(
     if out_file is not None:
         prepare_output_file(out_file)
     truth = Pool.from_file(pool_path, dataset)
-    files = [open_events(p, dataset) for p in samples]
+    files, n_gen, warnings = _sample_files(samples, dataset)
     obs = columns(truth.dim, truth.features) if observables is None else select(observables, truth.dim, truth.features)
     training = open_events(training_path, dataset).read() if training_path is not None else None
-    n_min = min(f.n_events for f in files)
-    if n_min < 2:
-        raise GenampError(f"{min(files, key=lambda f: f.n_events).path}: {n_min} event(s); at least 2 needed")
-    n_gen = [n for n in (int(round(10 ** (k / 2))) for k in range(4, 40)) if n < n_min] + [n_min]
-    warnings = [f"{a} and {b} {how}: they count as two trainings but are one" for a, b, how in duplicate_files(files)]
     if any(f.path.resolve() == truth.path.resolve() for f in files if truth.path is not None):
         raise GenampError(f"{pool_path} is given as the pool and as a generated sample")
     result = measure_against_pool(truth, files, obs, qs, n_train, n_gen, training, name)
