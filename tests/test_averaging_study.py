@@ -232,6 +232,8 @@ def test_closure_of_bootstrap_resamplers_through_a_study(tmp_path):
     expected = 1 / (1 + 1 / k)
     assert abs(rec["G_inf"] - expected) < 4 * rec["G_inf_std"], rec["G_inf"]
     assert abs(rec["truth_G"] - expected) < 4 * rec["truth_G_std"], rec["truth_G"]
+    # a calibrated forecast that agrees with the truth has no verdict against it
+    assert not any("not calibrated" in w or "standard errors" in w for w in rec["warnings"]), rec["warnings"]
 
 
 def test_seed_members_of_one_training_set_are_caught(tmp_path):
@@ -246,3 +248,7 @@ def test_seed_members_of_one_training_set_are_caught(tmp_path):
     assert rec["G_inf"] is None or rec["G_inf"] > 10 * rec["truth_G"]
     ref = rec["reference_coverage"]["68"]
     assert ref - rec["coverage"]["68"] > 4 * np.sqrt(ref * (1 - ref) / (10 * 16))
+    # the verdict travels with the record (results.json, Python), not only on the command line
+    assert any(w.startswith("not calibrated on this toy") for w in rec["warnings"]), rec["warnings"]
+    stored = json.loads((tmp_path / "results.json").read_text())["records"][0]["warnings"]
+    assert stored == rec["warnings"]

@@ -532,3 +532,24 @@ def test_a_written_config_reads_back_as_the_same_study(settings):
     written = json.loads(json.dumps(store.to_json_safe(config.to_dict())))
     again = StudyConfig.from_dict(written)
     assert again == config and [t.key for t in plan(again)] == [t.key for t in plan(config)]
+
+
+def test_verdicts_are_computed_from_the_record_alone():
+    """The sentences of genamp.estimators.verdicts from known records: what each threshold says."""
+    from genamp.estimators.verdicts import averaging_warnings, differential_warnings, standard_errors_apart
+
+    assert standard_errors_apart(5.0, 0.3, 4.0, 0.4) == pytest.approx(2.0)
+    assert standard_errors_apart(5.0, None, 4.0, 0.4) is None
+    good = {"G_inf": 2.0, "G_inf_std": 0.1, "truth_G": 2.1, "truth_G_std": 0.1, "repetitions": 20, "n_cells": 10,
+            "coverage": {"68": 0.64}, "reference_coverage": {"68": 0.65}, "volumes_resolved_fraction": 1.0,
+            "resolved_fraction": 1.0, "one_training": {"volumes_few_events": 0, "volumes_empty": 0, "resolved": True}}
+    assert averaging_warnings(good) == []
+    bad = {**good, "G_inf": 4.0, "coverage": {"68": 0.30}}
+    words = averaging_warnings(bad)
+    assert words[0].startswith("not calibrated on this toy (68% intervals cover 30% of volumes, a calibrated forecast 65%)")
+    assert "differ by 13.4 standard errors: the members share a bias their spread cannot see" in words[1]
+    assert averaging_warnings({"G_inf": None, "notes": ["σ² not resolved"]}) == ["σ² not resolved"]
+    diff = {"forecast": {"G": 1.0, "G_std": 0.05}, "truth": {"G": 0.5, "G_std": 0.05}, "truth_resolved_fraction": 1.0,
+            "repetitions": 16, "classifier": {"auc_truth_vs_truth": 0.6, "auc_null_std": 0.02}}  # fmt: skip
+    words = differential_warnings(diff)
+    assert "differ by 7.1 standard errors" in words[0] and "tells truth from truth (AUC 0.600)" in words[1]

@@ -207,10 +207,12 @@ def run(
         _print_table(truth, f"truth-based amplification G = n_equiv / n_train  ({density}, n_train = {n_train})")
     forecasts = [r for r in result.records if r["method"] == "averaging"]
     if forecasts:
-        _print_forecast(forecasts, f"averaging forecast G∞ beside the truth-based G of the same mixture ({density}, n_train = {n_train})")
+        _print_forecast(forecasts, f"averaging forecast G∞ beside the truth-based G of the same mixture ({density}, n_train = {n_train})",
+                        skip=frozenset(config.warnings))
     differential = [r for r in result.records if r["method"] == "differential"]
     if differential:
-        _print_differential(differential, f"differential G (KS along the likelihood ratio; {density}, n_train = {n_train})")
+        _print_differential(differential, f"differential G (KS along the likelihood ratio; {density}, n_train = {n_train})",
+                            skip=frozenset(config.warnings))
     if result.failures:
         by_model: dict[str, list[int]] = {}
         for f in result.failures:
@@ -243,8 +245,9 @@ def _print_table(records: list[dict[str, Any]], title: str) -> None:
     out.print(table)
 
 
-def _print_forecast(records: list[dict[str, Any]], title: str) -> None:
-    """Forecast and truth side by side per model and resolution; warnings where it fails.
+def _print_forecast(records: list[dict[str, Any]], title: str, skip: frozenset[str] = frozenset()) -> None:
+    """Forecast and truth side by side per model and resolution, then each record's warnings
+    (but those in ``skip``: the study's own, printed before it ran).
 
     "1 training": the 16–84% range of one training's forecast; "member": one member's forecast and
     truth; "ideal": the coverage a perfectly calibrated forecast with the same K would have.
@@ -257,10 +260,9 @@ def _print_forecast(records: list[dict[str, Any]], title: str) -> None:
     warnings = []
     for rec in records:
         label = _spread_label(rec)
+        warnings += [f"{label} Q = {rec['quantiles']}: {w}" for w in rec.get("warnings", []) if w not in skip]
         if rec.get("G_inf") is None:
-            why = rec.get("error") or "; ".join(rec.get("notes", [])) or "not resolved"
             table.add_row(label, str(rec["quantiles"]), "no number", "", _g(rec.get("truth_G")), "", "", "")
-            warnings.append(f"{label} Q = {rec['quantiles']}: {why}")
             continue
         lo, hi = rec["G_inf_spread"]
         cov, ref = rec["coverage"], rec["reference_coverage"]
@@ -271,41 +273,12 @@ def _print_forecast(records: list[dict[str, Any]], title: str) -> None:
             f"{_g(rec['G_inf_member'])}/{_g(rec['truth_G_member'])}",
             f"{_pct(cov['68'])}/{_pct(cov['95'])}", f"{_pct(ref['68'])}/{_pct(ref['95'])}",
         )  # fmt: skip
-        # pulls of R repetitions × J volumes; 4 binomial standard errors, at least 5 points
-        tol = max(4 * np.sqrt(ref["68"] * (1 - ref["68"]) / (rec["repetitions"] * rec["n_cells"])), 0.05)
-        if abs(cov["68"] - ref["68"]) > tol:
-            warnings.append(
-                f"{label} Q = {rec['quantiles']}: not calibrated on this toy (68% intervals cover "
-                f"{_pct(cov['68'])} of volumes, a calibrated forecast {_pct(ref['68'])}); do not trust it on data"
-            )
-        z = _standard_errors_apart(rec["G_inf"], rec["G_inf_std"], rec.get("truth_G"), rec.get("truth_G_std"))
-        if z is not None and abs(z) > 3:
-            warnings.append(
-                f"{label} Q = {rec['quantiles']}: the forecast G∞ = {_g(rec['G_inf'])} and the truth-based "
-                f"G = {_g(rec['truth_G'])} of the same mixture differ by {abs(z):.1f} standard errors: the members "
-                + ("share a bias their spread cannot see" if z > 0 else "spread more than their mixture misses")
-            )
-        one = rec["one_training"]
-        sparse = one["volumes_few_events"] + one["volumes_empty"]
-        if rec["volumes_resolved_fraction"] < 0.5 or sparse:
-            warnings.append(
-                f"{label} Q = {rec['quantiles']}: per volume, one training resolves σ²_model in "
-                f"{_pct(rec['volumes_resolved_fraction'])} of {rec['n_cells']} volumes; the others get lower bounds "
-                f"only{f', {sparse} hold too few events for any' if sparse else ''} "
-                f"({'see ' + rec['table'] + ': ' if rec.get('table') else ''}more members or n_gen per member resolve more)"
-            )
-        if rec["resolved_fraction"] < 1.0:
-            warnings.append(
-                f"{label} Q = {rec['quantiles']}: a single training resolved G∞ in only "
-                f"{_pct(rec['resolved_fraction'])} of repetitions"
-                + (f"; repetition 0: G∞ ≥ {_g(one['G_inf_lower'])} ({one['advice']})" if not one["resolved"] else "")
-            )
     out.print(table)
     for w in warnings:
         _say("warning", w)
 
 
-def _print_differential(records: list[dict[str, Any]], title: str) -> None:
+def _print_differential(records: list[dict[str, Any]], title: str, skip: frozenset[str] = frozenset()) -> None:
     """Forecast from pairs of generators beside the truth check and the classifier (SPEC §3, §4)."""
     table = Table(title=title, title_justify="left")
     for name in ("model", "forecast G", "truth G", "member: forecast/truth", "classifier AUC", "truth vs truth", "ESS"):
@@ -319,35 +292,14 @@ def _print_differential(records: list[dict[str, Any]], title: str) -> None:
 
     for rec in records:
         label = _spread_label(rec)
+        warnings += [f"{label}: {w}" for w in rec.get("warnings", []) if w not in skip]
         fc, truth, clf = rec.get("forecast"), rec["truth"], rec["classifier"]
         member = f"{_g((rec.get('forecast_member') or {}).get('G'))}/{_g(rec['truth_member'].get('G'))}"
         table.add_row(label, pm(fc), pm(truth), member, f"{clf['auc']:.3f}", f"{clf['auc_truth_vs_truth']:.3f}",
                       _pct(clf["ess_fraction"]))  # fmt: skip
-        fc_g, fc_err = (fc or {}).get("G"), (fc or {}).get("G_std")
-        z = _standard_errors_apart(fc_g, fc_err, truth.get("G"), truth.get("G_std"))
-        if z is not None and abs(z) > 3:
-            warnings.append(
-                f"{label}: the differential forecast G = {_g(fc_g)} and its truth check {_g(truth['G'])} differ by "
-                f"{abs(z):.1f} standard errors: the members' spread is not the distance to the truth"
-            )
-        if rec["truth_resolved_fraction"] < 1:
-            warnings.append(
-                f"{label}: the mixture's distance from the truth was within the KS null in "
-                f"{_pct(1 - rec['truth_resolved_fraction'])} of repetitions; its G there is a lower bound"
-            )
-        spread = clf["auc_null_std"] / np.sqrt(rec["repetitions"])
-        if abs(clf["auc_truth_vs_truth"] - 0.5) > 4 * spread:
-            warnings.append(f"{label}: the classifier tells truth from truth (AUC {clf['auc_truth_vs_truth']:.3f}); its results are not to be trusted")
     out.print(table)
     for w in warnings:
         _say("warning", w)
-
-
-def _standard_errors_apart(a: float | None, a_err: float | None, b: float | None, b_err: float | None) -> float | None:
-    """``(a − b)`` in combined standard errors, or ``None`` where a value or its error is missing."""
-    if a is None or a_err is None or b is None or b_err is None or not np.hypot(a_err, b_err) > 0:
-        return None
-    return float((a - b) / np.hypot(a_err, b_err))
 
 
 def _spread_label(rec: dict[str, Any]) -> str:
@@ -478,13 +430,15 @@ def estimate(
             fc = forecast(last, float(n_min), n_train, significance=significance)
             summary = summarise([fc], grid.probabilities, [member_plateau(last, n_min, grid.probabilities)])
             header = {**record_header(name, grid, n_train, 1), "method": "averaging"}
-            forecasts.append({**header, "spread": {"members": len(files), "mode": "files"}, **averaging_record(summary, fc)})
-        _print_forecast(forecasts, f"averaging forecast of {name}'s mixture beside its truth-based G ({density})")
+            header["spread"] = {"members": len(files), "mode": "files"}
+            forecasts.append({**header, **averaging_record(summary, fc, header)})
+        _print_forecast(forecasts, f"averaging forecast of {name}'s mixture beside its truth-based G ({density})",
+                        skip=frozenset(warnings))
         records += forecasts
     elif len(files) == 1:
         _say("note", "one file gives no spread over trainings; the error covers the generated-sample noise only")
     for rec in records:
-        rec["warnings"] = warnings
+        rec["warnings"] = warnings + rec.get("warnings", [])
     if out_file is not None:
         write_json(out_file, {"warnings": warnings, "records": records, "files": [str(f.path) for f in files]})
         _say("results", str(out_file))

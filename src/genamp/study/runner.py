@@ -25,6 +25,7 @@ from genamp.estimators.averaging import (
     resolution_advice,
     summarise,
 )
+from genamp.estimators.verdicts import averaging_warnings, differential_warnings
 from genamp.estimators.truth import RepetitionSummary, TruthAmplification, combine_repetitions, summarise_repetition
 from genamp.study import store
 from genamp.study.config import StudyConfig
@@ -140,8 +141,8 @@ def _run_locked(
         metas[task] = meta
     records, failures = aggregate(config, tasks, metas, root)
     warnings = list(config.warnings)
-    for rec in records:
-        rec["warnings"] = warnings
+    for rec in records:  # the study's caveats, then the record's own verdicts
+        rec["warnings"] = warnings + rec.get("warnings", [])
     # what the caller holds is what results.json says: no number is null, never NaN
     records, failures = store.to_json_safe(records), store.to_json_safe(failures)
     store.write_json(
@@ -279,10 +280,10 @@ def aggregate(
             if averaging:
                 base = {**base, "method": "averaging", "table": VOLUME_TABLE}
                 if not ok:
-                    records.append({**base, "G_inf": None, "error": "every repetition failed"})
+                    records.append({**base, "G_inf": None, "error": "every repetition failed", "warnings": ["every repetition failed"]})
                     continue
                 summary = summarise(forecasts[q], grid.probabilities, member_b[q], seed=config.seed)
-                records.append({**base, **averaging_record(summary, forecasts[q][0])})
+                records.append({**base, **averaging_record(summary, forecasts[q][0], base)})
                 tables.append({"model": model, "grid": grid, "summary": summary, "first": forecasts[q][0]})
         if "differential" in config.methods and ok and mine[0].spec.get("differential"):
             from genamp.study.differential import record as differential_record
@@ -292,7 +293,8 @@ def aggregate(
             header.update(method="differential", quantiles=None, n_failed=len(mine) - len(ok),
                           spread=spread)  # fmt: skip
             events = mine[0].spec["differential"]["events"]
-            records.append({**header, **differential_record(measured, mine[0].n_members, config.n_train, events)})
+            rec = {**header, **differential_record(measured, mine[0].n_members, config.n_train, events)}
+            records.append({**rec, "warnings": differential_warnings(store.to_json_safe(rec))})
     if tables:
         write_volume_table(root / VOLUME_TABLE, tables)
     return records, failures
@@ -344,7 +346,9 @@ def _num(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def averaging_record(summary: AveragingSummary, first: AveragingForecast) -> dict[str, Any]:
+def averaging_record(
+    summary: AveragingSummary, first: AveragingForecast, header: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The JSON fields of an averaging forecast over repetitions, with its closure and calibration.
 
     ``G_inf`` is ``None`` where the forecast is not resolved (``notes`` say why and what would
@@ -364,7 +368,7 @@ def averaging_record(summary: AveragingSummary, first: AveragingForecast) -> dic
     }
     if not first.total_resolved:
         single["advice"] = resolution_advice(first.total_n_gen_needed, first.total_members_needed, first.n_gen, first.n_members)
-    return {
+    record = {
         "members": summary.n_members,
         "n_gen": summary.n_gen,
         "n_sample": summary.n_members * summary.n_gen,
@@ -390,6 +394,9 @@ def averaging_record(summary: AveragingSummary, first: AveragingForecast) -> dic
         "one_training": single,
         "notes": list(summary.notes),
     }
+    # verdicts read the record as results.json holds it (a number that is not there is None)
+    record["warnings"] = averaging_warnings(store.to_json_safe({**header, **record})) if header is not None else []
+    return record
 
 
 def write_volume_table(path: Path, tables: list[dict[str, Any]]) -> None:
