@@ -39,3 +39,17 @@ def _no_display():
     import matplotlib
 
     matplotlib.use("Agg")
+
+
+def assert_valid_results(path) -> dict:
+    """A results file that its JSON Schema accepts (genamp.schema), returned as read."""
+    import json
+
+    import jsonschema
+
+    from genamp.schema import SCHEMA_VERSION, schema
+
+    data = json.loads(open(path).read())
+    jsonschema.Draft202012Validator(schema()).validate(data)
+    assert data["schema_version"] == SCHEMA_VERSION
+    return data

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import assert_valid_results
 from genamp.densities import make_density
 from genamp.errors import GenampError
 from genamp.models.base import ensemble_training_sets
@@ -55,7 +56,7 @@ def test_records_stand_beside_the_truth(study):
         assert rec["truth_G"] == pytest.approx(mixture["G"], rel=1e-9)
         assert set(rec["coverage"]) == {"68", "95"} and rec["table"] == VOLUME_TABLE
         assert len(rec["calibration"]["levels"]) == len(rec["calibration"]["observed"])
-    data = json.loads((out / "results.json").read_text())
+    data = assert_valid_results(out / "results.json")
     assert [r["method"] for r in data["records"]].count("averaging") == 2
 
 
@@ -211,7 +212,7 @@ def test_estimate_forecasts_a_users_ensemble_files(capsys, tmp_path):
     rc, out, err = run_cli(capsys, "estimate", "ring", *paths, "--n-train", "100", "-q", "5", "--members", "-o", str(out_file))
     assert rc == 0, err
     assert "averaging forecast" in out
-    records = json.loads(out_file.read_text())["records"]
+    records = assert_valid_results(out_file)["records"]
     (rec,) = [r for r in records if r["method"] == "averaging"]
     assert rec["members"] == 4 and rec["n_gen"] == 5000 and rec["repetitions"] == 1
     rc, _, err = run_cli(capsys, "estimate", "ring", *paths[:2], "--n-train", "100", "--members")

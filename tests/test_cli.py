@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import assert_valid_results
 from genamp.cli import main
 from genamp.densities import make_density
 from genamp.estimators.truth import plateau_sampling_error, truth_line
@@ -47,7 +48,7 @@ def test_run_end_to_end(capsys, tmp_path):
     )
     assert rc == 0, err
     assert "fit" in out and "Q = 10" in out
-    data = json.loads((out_dir / "results.json").read_text())
+    data = assert_valid_results(out_dir / "results.json")
     assert data["config"]["seed"] == 7 and len(data["records"]) == 6
     for name in ("mse_Q5.png", "mse_Q10.png", "amplification.png", "density.png"):
         assert (out_dir / name).is_file()
@@ -81,7 +82,7 @@ def test_estimate_measures_a_generator_with_known_plateau(capsys, tmp_path):
         paths += ["--samples", str(path)]
     rc, out, err = run_cli(capsys, "estimate", "camel", *paths, "--n-train", "100", "-q", "10", "--out", str(tmp_path / "r.json"))
     assert rc == 0, err
-    rec = json.loads((tmp_path / "r.json").read_text())["records"][0]
+    rec = assert_valid_results(tmp_path / "r.json")["records"][0]
     sd = plateau_sampling_error(i_gen, n, p) / np.sqrt(3)
     assert abs(rec["plateau"] - b_exact) < 4 * sd
     assert rec["n_equiv"] == pytest.approx(truth_line(p) / b_exact, rel=4 * sd / b_exact)

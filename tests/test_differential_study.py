@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import assert_valid_results
 from genamp.errors import GenampError
 from genamp.study import store
 from genamp.study.config import StudyConfig
@@ -36,6 +37,7 @@ def test_one_record_per_model_beside_the_others(study):
     assert len(rec["profile"]["y"]) == len(rec["profile"]["G"])
     assert sum(rec["classifier"]["weight_counts"]) > 0
     assert (out / "differential_cfm.png").is_file()
+    assert [r["method"] for r in assert_valid_results(out / "results.json")["records"]] == methods
     task = plan(StudyConfig(**STUDY))[0]
     arrays = store.read_task(task.path(out)).differential
     assert arrays["pairs"].shape == (3, 3) and arrays["members"].shape == (3, 3)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import size
+from conftest import assert_valid_results, size
 from genamp.densities import make_density
 from genamp.errors import GenampError
 from genamp.estimators.truth import CellProbabilities, plateau, pool_error, truth_amplification, truth_line
@@ -134,7 +134,7 @@ def test_estimate_against_a_pool_measures_a_known_plateau_per_observable(capsys,
     rc = main(["estimate", "--pool", pool, *[a for f in files for a in ("-s", f)], "--n-train", "100", "-q", "10",
                "--training", str(train), "--out", str(out)])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
-    (rec,) = json.loads(out.read_text())["records"]
+    (rec,) = assert_valid_results(out)["records"]
     from genamp.observables import columns
     from genamp.volumes import ObservableBins
 

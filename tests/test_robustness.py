@@ -553,3 +553,21 @@ def test_verdicts_are_computed_from_the_record_alone():
             "repetitions": 16, "classifier": {"auc_truth_vs_truth": 0.6, "auc_null_std": 0.02}}  # fmt: skip
     words = differential_warnings(diff)
     assert "differ by 7.1 standard errors" in words[0] and "tells truth from truth (AUC 0.600)" in words[1]
+
+
+def test_results_follow_their_schema_and_the_schema_can_refuse(reference):
+    """results.json against genamp/schema/results.schema.json; a record that lost a field the
+    schema promises, or a number written as a string, is refused."""
+    import jsonschema
+
+    from conftest import assert_valid_results
+    from genamp.schema import schema
+
+    data = assert_valid_results(reference / "results.json")
+    validator = jsonschema.Draft202012Validator(schema())
+    broken = json.loads(json.dumps(data))
+    del broken["records"][0]["G"]
+    assert not validator.is_valid(broken)
+    broken = json.loads(json.dumps(data))
+    broken["records"][0]["n_equiv"] = "many"
+    assert not validator.is_valid(broken)

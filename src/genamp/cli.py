@@ -19,7 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
-from genamp import _validate
+from genamp import __version__, _validate
+from genamp.schema import SCHEMA_VERSION
 from genamp.errors import GenampError
 from genamp.models.registry import MODEL_REGISTRY
 from genamp.study.config import DEFAULT_N_GEN
@@ -440,7 +441,8 @@ def estimate(
     for rec in records:
         rec["warnings"] = warnings + rec.get("warnings", [])
     if out_file is not None:
-        write_json(out_file, {"warnings": warnings, "records": records, "files": [str(f.path) for f in files]})
+        write_json(out_file, {"schema_version": SCHEMA_VERSION, "genamp": __version__, "warnings": warnings,
+                              "records": records, "files": [str(f.path) for f in files]})  # fmt: skip
         _say("results", str(out_file))
 
 
@@ -494,8 +496,8 @@ def _estimate_on_pool(
         table.add_row(o.name, *[_cell(next(r for r in records if r["observable"] == o.name and r["quantiles"] == q)) for q in qs])
     out.print(table)
     if out_file is not None:
-        write_json(out_file, {"warnings": warnings, "records": records, "pool": str(pool_path),
-                              "files": [str(f.path) for f in files]})  # fmt: skip
+        write_json(out_file, {"schema_version": SCHEMA_VERSION, "genamp": __version__, "warnings": warnings,
+                              "records": records, "pool": str(pool_path), "files": [str(f.path) for f in files]})  # fmt: skip
         _say("results", str(out_file))
 
 

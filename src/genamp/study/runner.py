@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from genamp import __version__
+from genamp.schema import SCHEMA_VERSION
 from genamp.errors import GenampError
 from genamp.estimators.averaging import (
     LEVELS,
@@ -147,8 +148,8 @@ def _run_locked(
     records, failures = store.to_json_safe(records), store.to_json_safe(failures)
     store.write_json(
         root / "results.json",
-        {"genamp": __version__, "config": config.to_dict(), "warnings": warnings, "records": records,
-         "failures": failures, "redone": redone},
+        {"schema_version": SCHEMA_VERSION, "genamp": __version__, "config": config.to_dict(), "warnings": warnings,
+         "records": records, "failures": failures, "redone": redone},
     )  # fmt: skip
     result = StudyResult(config, root, records, failures, ran=len(todo), resumed=resumed, redone=redone)
     if previous is not None:
