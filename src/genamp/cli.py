@@ -280,7 +280,7 @@ def _print_forecast(records: list[dict[str, Any]], title: str, skip: frozenset[s
 
 
 def _print_differential(records: list[dict[str, Any]], title: str, skip: frozenset[str] = frozenset()) -> None:
-    """Forecast from pairs of generators beside the truth check and the classifier (SPEC §3, §4)."""
+    """Forecast from pairs of generators beside the truth check and the classifier (docs/formulas.md §3, §4)."""
     table = Table(title=title, title_justify="left")
     for name in ("model", "forecast G", "truth G", "member: forecast/truth", "classifier AUC", "truth vs truth", "ESS"):
         table.add_column(name, justify="left" if name == "model" else "right")

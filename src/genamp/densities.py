@@ -1,12 +1,12 @@
-"""Toy densities with known truth (SPEC §6).
+"""Toy densities with known truth (docs/formulas.md §6).
 
 Each density has a seeded sampler, an exact ``log_prob``, and a set of *factorising
 coordinates* ``u = to_factorised(x)`` in which the truth is a product of one-dimensional
 marginals with exact CDF and quantile function. Quantile grids are built in those coordinates
-(SPEC §1.1), so every cell probability is known exactly:
+(docs/formulas.md §1.1), so every cell probability is known exactly:
 
 - :class:`CamelBack`: the 1D camel back ``f N(mu1, sigma1) + (1 - f) N(mu2, sigma2)``
-  (default ``N(-4, 1)`` and ``N(4, 1)`` with equal weights, a choice of SPEC §6), and in ``d``
+  (default ``N(-4, 1)`` and ``N(4, 1)`` with equal weights, a choice of docs/formulas.md §6), and in ``d``
   dimensions the product of ``d`` independent camel backs; factorising coordinates are the
   Cartesian ones.
 - :class:`Shell`: radius ``r ~ N(mu, sigma)`` truncated to ``r > 0``, direction uniform on the
@@ -321,7 +321,7 @@ def _least_dim(params: dict[str, Any], name: str, least: int, default: int, othe
 
 
 def camel(**params: Any) -> CamelBack:
-    """The 1D camel back (SPEC §6 defaults)."""
+    """The 1D camel back (docs/formulas.md §6 defaults)."""
     _fixed_dim(params, "camel back", 1, "camels is the product of d camel backs: genamp run camels --dim d")
     return CamelBack(n_dim=1, **params)
 

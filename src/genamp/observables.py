@@ -1,4 +1,4 @@
-"""Observables: named functions of an event array (SPEC §7.1).
+"""Observables: named functions of an event array (docs/formulas.md §7.1).
 
 On data the volumes are bins of observables, not a toy's product grid. An observable maps
 events of shape (n, features) to one value per event: a column (``pt``, ``eta`` of a stored

@@ -1,4 +1,4 @@
-"""Phase-space volumes and streamed occupancy counting (SPEC §1.1, §0).
+"""Phase-space volumes and streamed occupancy counting (docs/formulas.md §1.1, §0).
 
 A :class:`QuantileGrid` is a product grid in the coordinates where a density factorises
 (Cartesian for camel backs, polar / hyperspherical for the ring and shell), with ``Q`` truth
@@ -104,7 +104,7 @@ class QuantileGrid:
         """Cell probabilities under another density of the same factorising family.
 
         This is how a parametric fit's occupancies are computed: an infinite sample of the
-        fit, from its CDF at the cell edges (SPEC §1.6).
+        fit, from its CDF at the cell edges (docs/formulas.md §1.6).
         """
         if density.coordinates != self.density.coordinates or density.dim != self.density.dim:
             raise GenampError(
@@ -147,7 +147,7 @@ class QuantileGrid:
 
 
 class ObservableBins:
-    """Volumes on events: ``Q`` bins of one observable, or ``Q × Q`` bins of a pair (SPEC §7.1).
+    """Volumes on events: ``Q`` bins of one observable, or ``Q × Q`` bins of a pair (docs/formulas.md §7.1).
 
     Edges are fixed before measuring, at quantiles of a reference sample (the training set
     where there is one, else the pool: :meth:`from_quantiles`); the outer edges are ±inf, so

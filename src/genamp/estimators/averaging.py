@@ -1,4 +1,4 @@
-"""Averaging amplification: a forecast of G from the spread of K generators (SPEC §2).
+"""Averaging amplification: a forecast of G from the spread of K generators (docs/formulas.md §2).
 
 Arrays in, results out. ``K`` generators that express the model uncertainty (ensemble members,
 or fixed draws from a Bayesian network's weight posterior) each generate ``n_gen`` events; their
@@ -10,21 +10,21 @@ occupancies ``Ī_kj`` of volumes ``V_j`` give, per volume,
 - equivalent events ``1/n_equiv,j = 1/n + f·σ²_model,j / (m_j(1 − m_j))`` for a sample of ``n``
   events, ``G_j = n_equiv,j / n_train`` and ``G∞_j = m_j(1 − m_j) / (n_train f σ²_model,j)``.
 
-``f`` says which sample the forecast speaks of (choice, SPEC §2 preamble and §2.2): the sample a
+``f`` says which sample the forecast speaks of (choice, docs/formulas.md §2 preamble and §2.2): the sample a
 user draws from the ensemble as a whole (``target="mixture"``, the default) misses the truth by
 ``(1 + 1/K)·σ²_model`` if the truth behaves like one more member; one member alone
-(``target="member"``) by ``2·σ²_model``. For large ``K`` the mixture's factor is SPEC §2.3's 1.
+(``target="member"``) by ``2·σ²_model``. For large ``K`` the mixture's factor is docs/formulas.md §2.3's 1.
 
 Where ``σ²_model,j`` is not ``significance`` standard errors above zero, the volume gets no number:
 only a one-sided 95% lower bound on ``G`` (from the χ² upper bound on ``σ²_model``) and the
 ``n_gen`` or ``K`` that would resolve it. Volumes where a member holds fewer than ``min_events``
 events on average get neither (the Gaussian error of a variance does not hold there). Over a
-partition, ``1/n_equiv = Σ_j [m_j(1 − m_j)/n + f σ²_model,j] / Σ_j m_j(1 − m_j)`` (SPEC §2.4),
+partition, ``1/n_equiv = Σ_j [m_j(1 − m_j)/n + f σ²_model,j] / Σ_j m_j(1 − m_j)`` (docs/formulas.md §2.4),
 with the standard error of ``Σ_j v_j`` from the members' full covariance across volumes.
 
-Calibration (SPEC §2.7) compares the members' mean with the exact cell probabilities ``p_j``.
+Calibration (docs/formulas.md §2.7) compares the members' mean with the exact cell probabilities ``p_j``.
 ``m_j`` is the occupancy of the ``K·n_gen`` events of the mixture, so its expected squared miss
-is ``f_mix·σ²_model,j + m_j(1 − m_j)/(K n_gen)``; the pull divides by the root of that (SPEC's
+is ``f_mix·σ²_model,j + m_j(1 − m_j)/(K n_gen)``; the pull divides by the root of that (§2.7's
 denominator with the mixture's own size, choice). With ``σ²_model`` estimated from ``K`` members
 the pulls of a perfect forecast are not standard normal but wider (Student-like with ``K − 1``
 degrees of freedom where the model term dominates), so coverage is reported beside the coverage a
@@ -58,7 +58,7 @@ CURVE_LEVELS = tuple(sorted({*np.round(np.linspace(0.05, 0.95, 19), 2).tolist(),
 
 
 def model_factor(n_members: int, target: Target) -> float:
-    """``f``: how many σ²_model the sample of ``target`` misses the truth by (SPEC §2.2)."""
+    """``f``: how many σ²_model the sample of ``target`` misses the truth by (docs/formulas.md §2.2)."""
     if target == "mixture":
         return 1.0 + 1.0 / n_members
     if target == "member":
@@ -129,7 +129,7 @@ class AveragingForecast:
     """The averaging forecast of one set of ``K`` generators (one training) for ``J`` volumes.
 
     Per-volume arrays have shape (J,); ``NaN`` where the volume gets no number (see ``status``).
-    The ``total_*`` fields are the aggregate over the partition (SPEC §2.4).
+    The ``total_*`` fields are the aggregate over the partition (docs/formulas.md §2.4).
     """
 
     n_members: int
@@ -232,7 +232,7 @@ def forecast(
     significance: float = SIGNIFICANCE,
     min_events: float = MIN_EVENTS,
 ) -> AveragingForecast:
-    """The averaging forecast (SPEC §2.1–2.5) from occupancies of ``K`` generators.
+    """The averaging forecast (docs/formulas.md §2.1–2.5) from occupancies of ``K`` generators.
 
     Parameters
     ----------
@@ -385,7 +385,7 @@ class AveragingSummary:
     ``G_inf`` is the forecast from the mean over repetitions of ``Σ_j σ²_model,j`` (the analogue of
     the truth method's mean plateau), ``G_inf_std`` its standard error, ``G_inf_spread`` the
     16–84% range of single repetitions (a user's one training). ``truth_*`` are the truth-based G
-    of SPEC §1 for the same volumes: of the mixture, and of one member on average.
+    of docs/formulas.md §1 for the same volumes: of the mixture, and of one member on average.
     """
 
     n_members: int
@@ -426,7 +426,7 @@ class AveragingSummary:
 
 
 def member_plateau(fractions: np.ndarray, n_gen: float, p: np.ndarray) -> float:
-    """Mean over members of the truth-based plateau (SPEC §1.4) of one member's sample."""
+    """Mean over members of the truth-based plateau (docs/formulas.md §1.4) of one member's sample."""
     return float(plateau(np.asarray(fractions, dtype=np.float64), n_gen, p).mean())
 
 

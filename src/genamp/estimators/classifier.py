@@ -1,9 +1,9 @@
-"""The classifier test (SPEC §4, §3.6): a learned likelihood ratio where the truth is implicit.
+"""The classifier test (docs/formulas.md §4, §3.6): a learned likelihood ratio where the truth is implicit.
 
 A small network ``D(x)`` is trained to tell generated events (label 0) from reference events
 (label 1) on one half of each sample; on the other half it gives the AUC, the weights
 ``w = D/(1 − D) ≈ p_ref/p_gen`` with their effective sample size ``(Σw)²/Σw²``, and the logit
-``log w`` as the summary of SPEC §3.6. Training and test halves are disjoint, so a classifier that
+``log w`` as the summary of docs/formulas.md §3.6. Training and test halves are disjoint, so a classifier that
 memorises its training events gains nothing on the test.
 """
 
@@ -51,7 +51,7 @@ class ClassifierTest:
     auc: float
     #: AUC spread of an uninformative classifier on the same test sizes
     auc_null_std: float
-    #: the logit log w on the test halves: the summary of SPEC §3.6
+    #: the logit log w on the test halves: the summary of docs/formulas.md §3.6
     logit_gen: np.ndarray
     logit_ref: np.ndarray
     #: the generated test events, their weights w = D/(1 − D) and their effective sample size
@@ -64,7 +64,7 @@ def classifier_test(
     x_gen: np.ndarray, x_ref: np.ndarray, seed: SeedLike, hidden: tuple[int, ...] = (64, 64), steps: int = 600,
     lr: float = 3e-3, batch: int = 256,
 ) -> ClassifierTest:
-    """Train ``D`` on half of each sample, test on the other half (SPEC §4)."""
+    """Train ``D`` on half of each sample, test on the other half (docs/formulas.md §4)."""
     x_gen, x_ref = np.asarray(x_gen, dtype=np.float64), np.asarray(x_ref, dtype=np.float64)
     if x_gen.ndim != 2 or x_ref.ndim != 2 or x_gen.shape[1] != x_ref.shape[1]:
         raise GenampError(f"classifier: samples of shapes {x_gen.shape} and {x_ref.shape} do not match")

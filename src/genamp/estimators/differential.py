@@ -1,4 +1,4 @@
-"""Differential amplification: G without volumes, from a KS distance along the likelihood ratio (SPEC §3).
+"""Differential amplification: G without volumes, from a KS distance along the likelihood ratio (docs/formulas.md §3).
 
 Arrays in, results out. For densities ``a`` and ``b`` the summary ``s_ab = log p_a − log p_b`` is
 the most powerful one-dimensional statistic that tells them apart (Neyman–Pearson); the
@@ -107,7 +107,7 @@ def distance(
     """``δ`` between the summary's values under ``a`` and under ``b`` (a sample, or ``b``'s exact CDF).
 
     The generator's own sampling noise and that of ``b``'s sample are removed by the Monte Carlo
-    null of the same sizes; a sample of ``b`` counts as the truth (SPEC §3.5), not as a reference
+    null of the same sizes; a sample of ``b`` counts as the truth (docs/formulas.md §3.5), not as a reference
     of limited size (for that, :func:`reference_distance`).
     """
     s_a = _values(s_a, "first sample")
@@ -133,7 +133,7 @@ def distance(
 
 
 def reference_distance(s_gen: np.ndarray, s_ref: np.ndarray, null_draws: int = 400, seed: int = 0) -> Distance:
-    """SPEC §3.6: against a reference of ``m`` true events, ``1/n_equiv = (KS/κ)² − 1/m − 1/n_gen``.
+    """docs/formulas.md §3.6: against a reference of ``m`` true events, ``1/n_equiv = (KS/κ)² − 1/m − 1/n_gen``.
 
     The reference's own fluctuation limits what can be resolved: an ``n_equiv`` beyond about ``m``
     is reported as the lower bound ``m`` (``resolved`` is then false).
@@ -148,7 +148,7 @@ def reference_distance(s_gen: np.ndarray, s_ref: np.ndarray, null_draws: int = 4
 
 @dataclass(frozen=True)
 class Profile:
-    """Local amplification along the summary (SPEC §3.7): ``G(y)`` for the regions ``{s ≤ y}``."""
+    """Local amplification along the summary (docs/formulas.md §3.7): ``G(y)`` for the regions ``{s ≤ y}``."""
 
     y: np.ndarray
     #: CDFs of the summary under the generator and under the reference / truth
@@ -166,7 +166,7 @@ def profile(s_gen: np.ndarray, s_ref: np.ndarray, points: int = 49, m: float | N
     """``1/n_equiv(y) = Δ(y)²/(F(1 − F)) − 1/n_gen − 1/n_ref`` at quantiles 2–98% of the pooled summary.
 
     ``Δ = F_gen − F_ref``; the two sampling terms remove the noise of both finite samples (with a
-    reference of ``m`` events the ``1/m`` of SPEC §3.7). Where the result is not positive the
+    reference of ``m`` events the ``1/m`` of docs/formulas.md §3.7). Where the result is not positive the
     volume is consistent with a perfect generator: ``n_equiv = inf``.
     """
     s_gen, s_ref = np.sort(_values(s_gen, "generated")), np.sort(_values(s_ref, "reference"))
@@ -184,7 +184,7 @@ def profile(s_gen: np.ndarray, s_ref: np.ndarray, points: int = 49, m: float | N
 # ---- the forecast from pairs of generators ---------------------------------------------------------
 @dataclass(frozen=True)
 class PairForecast:
-    """SPEC §3.4: the distances between K generators, and what they forecast (no truth needed)."""
+    """docs/formulas.md §3.4: the distances between K generators, and what they forecast (no truth needed)."""
 
     n_members: int
     #: null-removed δ_ij of every pair (K, K), symmetric, NaN on the diagonal

@@ -1,4 +1,4 @@
-"""Truth-based amplification: the GANplification quantile MSE (SPEC §1).
+"""Truth-based amplification: the GANplification quantile MSE (docs/formulas.md §1).
 
 Arrays in, results out; nothing here knows about models.
 
@@ -16,8 +16,8 @@ deviation removes the sampling term exactly. Occupancies with ``n = inf`` are ex
 CDF, or a data set evaluated as it is) and need no correction.
 
 The truth's cell probabilities are :class:`CellProbabilities`: exact (an analytic density), or
-counted from a **pool** of ``M`` true events (SPEC §7.2), ``p̂_j`` with variance ``p_j(1 − p_j)/M``.
-Against a pool the pool's own noise is subtracted as well (SPEC §7.3),
+counted from a **pool** of ``M`` true events (docs/formulas.md §7.2), ``p̂_j`` with variance ``p_j(1 − p_j)/M``.
+Against a pool the pool's own noise is subtracted as well (docs/formulas.md §7.3),
 ``b_j = (Ī_j − p̂_j)² − Ī_j(1 − Ī_j)/(n − 1) − p̂_j(1 − p̂_j)/(M − 1)``, and the plateau's error
 includes the pool's, which all repetitions share: ``n_equiv`` is resolved only up to about
 ``M``; beyond, the result is a lower bound. Every function here takes either a plain array of
@@ -48,7 +48,7 @@ class CellProbabilities:
     """The truth's probability of every volume, and how well it is known.
 
     ``n_events`` is ``inf`` for an analytic truth (exact ``p_j``) and the pool size ``M`` for
-    probabilities counted from ``M`` true events (SPEC §7.2), each with variance
+    probabilities counted from ``M`` true events (docs/formulas.md §7.2), each with variance
     ``p_j(1 − p_j)/M``.
     """
 
@@ -111,7 +111,7 @@ def plateau(fractions: np.ndarray, n: np.ndarray | float, p: TruthLike) -> np.nd
 
     ``fractions`` has the cells on its last axis; ``n`` broadcasts against the other axes.
     Against a pool of ``M`` events the pool's sampling term ``p̂(1 − p̂)/(M − 1)`` is removed too
-    (SPEC §7.3).
+    (docs/formulas.md §7.3).
     """
     truth = cells(p)
     fractions = np.asarray(fractions, dtype=np.float64)
@@ -266,7 +266,7 @@ def summarise_repetition(
 def combine_repetitions(
     summaries: list[RepetitionSummary], n_gen: np.ndarray, p: TruthLike, n_train: int
 ) -> TruthAmplification:
-    """Truth-based amplification of ``R`` repetitions from their summaries (SPEC §1.4, §1.5, §7.3)."""
+    """Truth-based amplification of ``R`` repetitions from their summaries (docs/formulas.md §1.4, §1.5, §7.3)."""
     if not summaries:
         raise GenampError("no repetitions to estimate from")
     _validate.positive_int(n_train, "n_train", minimum=2)

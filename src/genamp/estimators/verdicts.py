@@ -1,4 +1,4 @@
-"""The verdicts a record carries, in words (SPEC §2.5, §3, §4).
+"""The verdicts a record carries, in words (docs/formulas.md §2.5, §3, §4).
 
 A forecast that is not calibrated, a forecast and a truth of the same mixture more than three
 standard errors apart, a classifier that tells truth from truth, volumes a single training cannot

@@ -1,4 +1,4 @@
-"""The one interface every generator follows (SPEC §5).
+"""The one interface every generator follows (docs/formulas.md §5).
 
 scikit-learn's contract: hyper-parameters in ``__init__`` and no work there, ``fit`` returns the
 model, ``sample(n, seed)`` is pure given its seed. The estimators never see these classes: a

@@ -1,4 +1,4 @@
-"""Bayesian spline flow and Bayesian flow matching: variational Gaussian weights (SPEC §5).
+"""Bayesian spline flow and Bayesian flow matching: variational Gaussian weights (docs/formulas.md §5).
 
 Variational inference on the weights (Blundell et al. 2015, arXiv:1505.05424) through zuko's
 :class:`zuko.bayesian.BayesianModel`: every weight has an independent posterior
@@ -9,7 +9,7 @@ training event, the negative evidence lower bound
 
 with ``ℓ`` the model's usual loss per event (the flow's ``−log p(x)``, flow matching's
 regression error) and ``E_q`` estimated by one reparameterised draw ``w = μ + σ ε`` per step.
-``kl_weight = 1`` is the ELBO of a likelihood model; SPEC §5 makes the weight a calibration knob
+``kl_weight = 1`` is the ELBO of a likelihood model; docs/formulas.md §5 makes the weight a calibration knob
 (for flow matching the regression error is not a likelihood, so no value is exact).
 
 A trained model stands for its posterior over generators: :meth:`~BayesianGenerator.sample`

@@ -1,4 +1,4 @@
-"""Conditional flow matching (Lipman et al. 2022, arXiv:2210.02747; SPEC §5).
+"""Conditional flow matching (Lipman et al. 2022, arXiv:2210.02747; docs/formulas.md §5).
 
 Straight paths ``x_t = (1 − t) z + t x`` from a standard normal ``z`` (t = 0) to a data point
 ``x`` (t = 1). An MLP velocity field ``v(x_t, t)`` is regressed on the path's velocity

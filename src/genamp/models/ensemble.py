@@ -2,8 +2,8 @@
 
 The members differ by their seed (``mode="seed"``: initial weights, batches, noise), or by
 their seed and a bootstrap resample of the training set (``mode="bootstrap"``). The spread of
-their occupancies is what the averaging amplification of SPEC §2 reads; the members are also
-the pairs of the differential forecast of SPEC §3.4.
+their occupancies is what the averaging amplification of docs/formulas.md §2 reads; the members are also
+the pairs of the differential forecast of docs/formulas.md §3.4.
 """
 
 from __future__ import annotations

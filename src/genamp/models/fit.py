@@ -1,4 +1,4 @@
-"""The parametric-fit benchmark (SPEC §1.6, §5): maximum likelihood of the truth's own family.
+"""The parametric-fit benchmark (docs/formulas.md §1.6, §5): maximum likelihood of the truth's own family.
 
 A fit that knows the true functional form is the best a generator can hope to be; the seed
 paper reports it worth roughly 300, 500 and 1000 true events at 10, 20 and 50 quantiles for 100

@@ -1,4 +1,4 @@
-"""Rational-quadratic neural spline flow (Durkan et al. 2019, arXiv:1906.04032; SPEC §5).
+"""Rational-quadratic neural spline flow (Durkan et al. 2019, arXiv:1906.04032; docs/formulas.md §5).
 
 A bijection ``z = f(x)`` onto a standard normal, built by zuko's :class:`zuko.flows.NSF`: a
 stack of autoregressive transforms, each a monotonic rational-quadratic spline of ``bins``

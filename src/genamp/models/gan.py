@@ -1,6 +1,6 @@
 """The GANplification GAN (Butter, Diefenbacher, Kasieczka, Nachman, Plehn, arXiv:2008.06545).
 
-As the seed paper describes it (SPEC §5):
+As the seed paper describes it (docs/formulas.md §5):
 
 * generator: 1000 inputs uniform in [−1, 1], seven fully connected layers of 256 with ELU and a
   50 % dropout after each, kept on when sampling, a linear output of ``dim`` nodes;

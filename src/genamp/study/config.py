@@ -70,14 +70,14 @@ class StudyConfig:
     plateau:
         ``corrected`` (bias-corrected MSE at the largest n_gen) or ``fit`` (B + a/n over the grid).
     methods:
-        ``truth`` (SPEC §1) and/or ``averaging`` (SPEC §2); both read the same trained models.
+        ``truth`` (docs/formulas.md §1) and/or ``averaging`` (docs/formulas.md §2); both read the same trained models.
     ensemble:
         Members per repetition of every non-Bayesian generator (0: one network per repetition;
         :data:`DEFAULT_MEMBERS` when ``averaging`` is asked for). The truth method then measures
         the members' mixture.
     ensemble_mode:
         ``bootstrap`` (members see bootstrap resamples of the training set; the default because
-        only it carries the training set's own fluctuation, SPEC §2.6) or ``seed``.
+        only it carries the training set's own fluctuation, docs/formulas.md §2.6) or ``seed``.
     bayesian:
         Fixed posterior draws per repetition of a Bayesian model (``bflow``, ``bcfm``); 0: its
         posterior predictive with fresh weights per block (:data:`DEFAULT_MEMBERS` for averaging).

@@ -3,7 +3,7 @@
 Per repetition (inside its task, while the trained generators exist), with ``n`` events drawn
 from each of the K generators and ``n`` from the truth:
 
-- the K×K table ``log p_j`` at generator i's events gives the pair forecast (SPEC §3.4);
+- the K×K table ``log p_j`` at generator i's events gives the pair forecast (docs/formulas.md §3.4);
 - ``s = log p_gen − log p_true`` against a truth sample gives each member's and the mixture's
   distance from the truth (§3.5), the mixture's KS at growing sample sizes, and its local
   profile (§3.7);
@@ -105,7 +105,7 @@ def _g(n_equiv: float, n_train: int) -> float | None:
 
 
 def record(arrays: list[dict[str, np.ndarray]], n_members: int, n_train: int, events: int) -> dict[str, Any]:
-    """The differential record of R repetitions: forecast, truth check, classifier (SPEC §3, §4).
+    """The differential record of R repetitions: forecast, truth check, classifier (docs/formulas.md §3, §4).
 
     ``n_equiv = (κ/mean δ)²``: a true sample of n events sits κ/sqrt(n) from the truth *on
     average*, so the mean distance over repetitions converts, not each repetition's own.

@@ -1,10 +1,10 @@
-"""A user's generated files measured against a pool of true events, per observable (SPEC §7).
+"""A user's generated files measured against a pool of true events, per observable (docs/formulas.md §7).
 
 What ``genamp estimate --pool`` does, usable from Python: every observable (a column, by
-default every one) is cut into ``Q`` quantile bins with edges fixed before measuring (SPEC §7.1:
+default every one) is cut into ``Q`` quantile bins with edges fixed before measuring (docs/formulas.md §7.1:
 quantiles of the training set when it is given, else of the pool), the pool and every file are
 counted into all of them in one pass each, and each (observable, Q) gets a truth-based record
-against the pool with its error and bound (SPEC §7.3).
+against the pool with its error and bound (docs/formulas.md §7.3).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def measure_against_pool(
         if shared:
             warnings.append(
                 f"{shared} of the {len(training)} training events are also in the pool {pool.name}: a pool must be "
-                "disjoint from every training set (SPEC §7), or the generator is measured against what it learnt"
+                "disjoint from every training set (docs/formulas.md §7), or the generator is measured against what it learnt"
             )
     else:
         reference, origin = pool.head(REFERENCE_EVENTS), f"the pool {pool.name}"

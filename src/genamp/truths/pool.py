@@ -1,9 +1,9 @@
-"""A truth given as events: a pool of ``M`` true events (SPEC §7).
+"""A truth given as events: a pool of ``M`` true events (docs/formulas.md §7).
 
 On LHC data the truth is known only through events: a large Monte Carlo sample or a holdout,
 disjoint from every training set. Its volume probabilities are counted, ``p̂_j = Ī_j(T)``, with
-variance ``p_j(1 − p_j)/M`` (SPEC §7.2); the truth-based estimators then subtract the pool's
-own noise and report a lower bound where the pool cannot resolve ``n_equiv`` (SPEC §7.3). A pool
+variance ``p_j(1 − p_j)/M`` (docs/formulas.md §7.2); the truth-based estimators then subtract the pool's
+own noise and report a lower bound where the pool cannot resolve ``n_equiv`` (docs/formulas.md §7.3). A pool
 has no ``log_prob``.
 
     pool = Pool.from_file("pool.h5")                  # or Pool(array)
