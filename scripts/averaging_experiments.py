@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from genamp.densities import make_density
-from genamp.estimators.averaging import LEVELS, forecast, member_plateau, summarise
+from genamp.estimators.averaging import forecast
+from genamp.estimators.calibration import LEVELS, member_plateau, summarise
 from genamp.models.ensemble import Ensemble
 from genamp.models.registry import MODEL_REGISTRY
 from genamp.seeding import child, seed_sequence

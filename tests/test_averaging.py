@@ -13,14 +13,8 @@ import pytest
 from scipy import stats
 
 from genamp.errors import GenampError
-from genamp.estimators.averaging import (
-    LEVELS,
-    coverage,
-    forecast,
-    member_plateau,
-    reference_pulls,
-    summarise,
-)
+from genamp.estimators.averaging import forecast
+from genamp.estimators.calibration import LEVELS, coverage, member_plateau, reference_pulls, summarise
 
 
 def hierarchy(rng, p, sigma2, k, n_gen, offset=0.0):

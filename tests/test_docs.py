@@ -33,3 +33,18 @@ def test_every_cited_formula_is_in_the_docs():
     missing = [f"§{s}" + (f".{i}" if i else "") for s, i in sorted(cited) if s not in sections or (i and i not in sections[s])]
     assert not missing, f"cited but not in docs/formulas.md: {missing}"
     assert "SPEC" not in "".join(p.read_text() for p in (ROOT / "src" / "genamp").rglob("*.py"))
+
+
+def test_the_estimator_layer_is_one_import_without_torch():
+    """genamp.estimators exports every estimator by name (__all__); arrays-only users do not pay
+    for torch until they ask for the classifier."""
+    import subprocess
+    import sys
+
+    code = ("import sys, genamp.estimators as e; missing = [n for n in e.__all__ if n not in ('ClassifierTest', "
+            "'classifier_test') and not hasattr(e, n)]; print(missing, 'torch' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("]")
+    assert out[0] == "[" and out[1].strip() == "False", out
+    import genamp.estimators as e
+
+    assert callable(e.classifier_test) and e.ClassifierTest.__name__ == "ClassifierTest"

@@ -422,7 +422,8 @@ def estimate(
     what = "each member" if members else name
     _print_table(records, f"truth-based amplification of {what} ({density}, n_train = {n_train}, {len(files)} file(s))")
     if members:
-        from genamp.estimators.averaging import forecast, member_plateau, summarise
+        from genamp.estimators.averaging import forecast
+        from genamp.estimators.calibration import member_plateau, summarise
         from genamp.study.runner import averaging_record
 
         forecasts = []

@@ -17,15 +17,8 @@ import numpy as np
 from genamp import __version__
 from genamp.schema import SCHEMA_VERSION
 from genamp.errors import GenampError
-from genamp.estimators.averaging import (
-    LEVELS,
-    AveragingForecast,
-    AveragingSummary,
-    forecast,
-    member_plateau,
-    resolution_advice,
-    summarise,
-)
+from genamp.estimators.averaging import AveragingForecast, forecast, resolution_advice
+from genamp.estimators.calibration import LEVELS, AveragingSummary, member_plateau, summarise
 from genamp.estimators.verdicts import averaging_warnings, differential_warnings
 from genamp.estimators.truth import RepetitionSummary, TruthAmplification, combine_repetitions, summarise_repetition
 from genamp.study import store
