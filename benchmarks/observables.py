@@ -16,13 +16,10 @@ single-threaded process, so its peak resident memory is its own; both must give 
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import resource
-import subprocess
-import sys
 import time
+
+import _children
 
 FEATURES = 10
 
@@ -81,23 +78,12 @@ def child(case: str, variant: str, n_events: int, chunk: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", default="1e7", help="comma-separated numbers of events")
-    parser.add_argument("--chunk", type=int, default=2**18, help="events per chunk")
-    parser.add_argument("--child", nargs=3, metavar=("CASE", "VARIANT", "EVENTS"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        case, variant, n = args.child
-        print(json.dumps(child(case, variant, int(n), args.chunk)))
+    args = _children.arguments(__doc__, "1e7", 2**18).parse_args()
+    if _children.serve(args, child):
         return
-    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    for n in (int(float(v)) for v in args.events.split(",")):
+    for n in _children.sizes(args):
         for case, baseline in (("10x50", "numpy.histogram"), ("5x20x20", "numpy.histogramdd")):
-            row = {}
-            for variant in ("genamp", "numpy"):
-                out = subprocess.run([sys.executable, __file__, "--chunk", str(args.chunk), "--child", case, variant, str(n)],
-                                     capture_output=True, text=True, env=env, check=True)  # fmt: skip
-                row[variant] = json.loads(out.stdout)
+            row = {variant: _children.measure(__file__, args, case, variant, n) for variant in ("genamp", "numpy")}
             same = row["genamp"].pop("checksum") == row["numpy"].pop("checksum")
             g, h = row["genamp"], row["numpy"]
             print(

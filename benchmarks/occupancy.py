@@ -18,13 +18,11 @@ must give identical counts.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import resource
-import subprocess
-import sys
 import time
+
+import _children
 
 CASES = {"polar-50x50": ("ring", 50), "1d-50": ("camel", 50)}
 
@@ -79,28 +77,15 @@ def child(case: str, variant: str, n_events: int, chunk: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", default="1e7,1e8", help="comma-separated numbers of events")
-    parser.add_argument("--chunk", type=int, default=2**20, help="events per chunk")
+    parser = _children.arguments(__doc__, "1e7,1e8", 2**20)
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--child", nargs=3, metavar=("CASE", "VARIANT", "EVENTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        case, variant, n = args.child
-        print(json.dumps(child(case, variant, int(n), args.chunk)))
+    if _children.serve(args, child):
         return
-
-    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     results = []
-    for n in (int(float(v)) for v in args.events.split(",")):
+    for n in _children.sizes(args):
         for case in CASES:
-            row = {}
-            for variant in ("genamp", "histogramdd"):
-                out = subprocess.run(
-                    [sys.executable, __file__, "--chunk", str(args.chunk), "--child", case, variant, str(n)],
-                    capture_output=True, text=True, env=env, check=True,
-                )
-                row[variant] = json.loads(out.stdout)
+            row = {variant: _children.measure(__file__, args, case, variant, n) for variant in ("genamp", "histogramdd")}
             same = row["genamp"].pop("checksum") == row["histogramdd"].pop("checksum")
             g, h = row["genamp"], row["histogramdd"]
             ratio = g["events_per_second"] / h["events_per_second"]
