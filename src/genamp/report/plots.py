@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,6 @@ import numpy as np  # noqa: E402
 
 from genamp.densities import Density  # noqa: E402
 from genamp.study.config import StudyConfig  # noqa: E402
-from genamp.study.store import read_task  # noqa: E402
-from genamp.study.tasks import Task, training_set  # noqa: E402
 
 COLOURS = {
     "sample": "tab:blue",
@@ -192,25 +191,28 @@ def plot_density(
     return path
 
 
-def study_plots(
-    config: StudyConfig,
-    root: Path,
-    records: list[dict[str, Any]],
-    tasks: list[Task],
-    metas: dict[Task, dict[str, Any]],
-) -> list[Path]:
-    """All plots of a study into ``root``: one MSE plot per resolution, G vs resolution, the truth."""
+@dataclass
+class StudyPictures:
+    """What the pictures of a study show beyond its records: the first repetition's training
+    set, its fit, a preview of each generator's events, the differential method's events mapped
+    to their local n_equiv. The runner hands them over; the plots never read task files."""
+
+    density: Density
+    x_train: np.ndarray
+    fitted: Density | None = None
+    generated: dict[str, np.ndarray] = field(default_factory=dict)
+    mapped: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+def study_plots(config: StudyConfig, root: Path, records: list[dict[str, Any]], pictures: StudyPictures) -> list[Path]:
+    """All plots of a study into ``root``: one MSE plot per resolution, G vs resolution, the
+    forecasts, the differential profiles, the truth with what was trained on it."""
     paths = []
     forecasts = [r for r in records if r["method"] == "averaging"]
     differential = [r for r in records if r["method"] == "differential"]
     records = [r for r in records if r["method"] == "truth"]
     for rec in differential:
-        first = min((t for t in tasks if t.model == rec["model"] and metas[t]["status"] == "ok"),
-                    key=lambda t: t.repetition, default=None)  # fmt: skip
-        output = read_task(first.path(root), first) if first is not None else None
-        arrays = output.differential if output is not None else {}
-        mapped = (arrays["mapped_events"], arrays["mapped_n_equiv"]) if "mapped_events" in arrays else None
-        paths.append(plot_differential(rec, root / f"differential_{rec['model']}.png", mapped))
+        paths.append(plot_differential(rec, root / f"differential_{rec['model']}.png", pictures.mapped.get(rec["model"])))
     for q in config.quantiles:
         recs = [r for r in records if r["quantiles"] == q and r.get("G") is not None]
         if recs:
@@ -221,25 +223,12 @@ def study_plots(
         paths.append(plot_forecast_vs_resolution(forecasts, root / "forecast.png"))
         paths.append(plot_calibration(forecasts, root / "calibration.png"))
         rows = read_volume_table(root / forecasts[0]["table"])
-        density = config.make_density()
         for model in dict.fromkeys(r["model"] for r in forecasts):
             mine = [r for r in rows if r["model"] == model]
-            if mine and density.dim <= 2:
-                paths.append(plot_volume_map(density, mine, root / f"volumes_{model}.png"))
-    density = config.make_density()
-    first = min(tasks, key=lambda t: t.repetition)
-    fitted = None
-    for t in tasks:
-        if t.model == "fit" and t.repetition == first.repetition and metas[t]["status"] == "ok":
-            fitted = density.with_params(**metas[t]["info"]["values"])
-    x_train = training_set(first.spec, first.repetition)
-    generated = {}
-    for t in tasks:
-        if t.repetition == first.repetition and metas[t]["status"] == "ok":
-            output = read_task(t.path(root), t)
-            if output is not None and output.preview is not None:
-                generated[t.model] = output.preview
-    paths.append(plot_density(density, x_train, fitted, min(config.quantiles), root / "density.png", generated))
+            if mine and pictures.density.dim <= 2:
+                paths.append(plot_volume_map(pictures.density, mine, root / f"volumes_{model}.png"))
+    paths.append(plot_density(pictures.density, pictures.x_train, pictures.fitted, min(config.quantiles),
+                              root / "density.png", pictures.generated))  # fmt: skip
     return paths
 
 

@@ -150,8 +150,34 @@ def _run_locked(
     if plots:
         from genamp.report.plots import study_plots
 
-        result.plots = study_plots(config, root, records, tasks, metas)
+        result.plots = study_plots(config, root, records, pictures(config, root, tasks, metas))
     return result
+
+
+def pictures(config: StudyConfig, root: Path, tasks: list[Task], metas: dict[Task, dict[str, Any]]) -> Any:
+    """What the plots show beyond the records, read here from the first repetition's task files."""
+    from genamp.report.plots import StudyPictures
+    from genamp.study.tasks import training_set
+
+    density = config.make_density()
+    first = min(t.repetition for t in tasks)
+    out = StudyPictures(density, training_set(tasks[0].spec, first))
+    for t in tasks:
+        if metas[t]["status"] != "ok":
+            continue
+        if t.model == "fit" and t.repetition == first:
+            out.fitted = density.with_params(**metas[t]["info"]["values"])
+        needs_map = "differential" in config.methods and t.model not in out.mapped
+        if t.repetition != first and not needs_map:
+            continue
+        output = store.read_task(t.path(root), t)
+        if output is None:
+            continue
+        if t.repetition == first and output.preview is not None:
+            out.generated[t.model] = output.preview
+        if needs_map and "mapped_events" in output.differential:
+            out.mapped[t.model] = (output.differential["mapped_events"], output.differential["mapped_n_equiv"])
+    return out
 
 
 def _saved(root: Path, tasks: list[Task]) -> int:
