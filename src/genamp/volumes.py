@@ -42,7 +42,54 @@ def _product_kernel(edges: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
     )
 
 
-class QuantileGrid:
+class _ProductVolumes:
+    """What every product of 1D bins shares: checked edges, the shape, the cell numbering (C
+    order over the axes), and counting in chunks. A subclass says in which coordinates the
+    edges are (:meth:`_coordinates`) and how the compiled loop counts (``add_counts``)."""
+
+    dim: int
+
+    def _set_edges(self, names: Sequence[str], edges: Sequence[np.ndarray]) -> list[np.ndarray]:
+        clean = []
+        for name, e in zip(names, edges, strict=True):
+            e = np.asarray(e, dtype=np.float64)
+            if e.ndim != 1 or e.size < 2 or np.isnan(e).any() or not (np.diff(e) > 0).all():
+                raise GenampError(f"edges of {name} must be a strictly increasing list of at least 2 numbers")
+            clean.append(e)
+        self.edges: tuple[np.ndarray, ...] = tuple(clean)
+        self.shape: tuple[int, ...] = tuple(e.size - 1 for e in clean)
+        self.n_cells = int(np.prod(self.shape))
+        return clean
+
+    def _coordinates(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def add_counts(self, x: np.ndarray, counts: np.ndarray) -> None:
+        raise NotImplementedError
+
+    @property
+    def quantiles(self) -> int | tuple[int, ...]:
+        """Bins per axis (one number if all axes have the same)."""
+        return self.shape[0] if len(set(self.shape)) == 1 else self.shape
+
+    def cell_index(self, x: np.ndarray) -> np.ndarray:
+        """Cell number of every event (numpy; the reference for the compiled counting)."""
+        u = self._coordinates(x)
+        idx = np.zeros(u.shape[0], dtype=np.int64)
+        for axis, e in enumerate(self.edges):
+            idx = idx * (e.size - 1) + np.searchsorted(e[1:-1], u[:, axis], side="right")
+        return idx
+
+    def count(self, x: np.ndarray) -> np.ndarray:
+        """Number of events in every cell, shape (n_cells,); any number of events."""
+        counts = np.zeros(self.n_cells, dtype=np.int64)
+        x = _validate.events(x, self.dim, min_events=0)
+        for start in range(0, x.shape[0], DEFAULT_CHUNK):
+            self.add_counts(x[start : start + DEFAULT_CHUNK], counts)
+        return counts
+
+
+class QuantileGrid(_ProductVolumes):
     """A product grid of cells in a density's factorising coordinates.
 
     Parameters
@@ -61,16 +108,8 @@ class QuantileGrid:
                 f"a grid for the {density.name} needs edges for {density.dim} coordinate(s) "
                 f"({', '.join(density.axis_names)}), got {len(edges)}"
             )
-        clean = []
-        for name, e in zip(density.axis_names, edges, strict=True):
-            e = np.asarray(e, dtype=np.float64)
-            if e.ndim != 1 or e.size < 2 or np.isnan(e).any() or not (np.diff(e) > 0).all():
-                raise GenampError(f"edges of {name} must be a strictly increasing list of at least 2 numbers")
-            clean.append(e)
+        clean = self._set_edges(density.axis_names, edges)
         self.density = density
-        self.edges: tuple[np.ndarray, ...] = tuple(clean)
-        self.shape: tuple[int, ...] = tuple(e.size - 1 for e in clean)
-        self.n_cells = int(np.prod(self.shape))
         self._polar = density.coordinates == "spherical" and density.dim == 2
         # what the compiled loops compare against: the polar loop bins r^2, not r
         self._kernel = _product_kernel([clean[0] ** 2, clean[1]] if self._polar else clean)
@@ -86,11 +125,6 @@ class QuantileGrid:
         """``quantiles`` truth quantiles per factorising coordinate: ``quantiles^dim`` cells."""
         q = _validate.positive_int(quantiles, "quantiles", minimum=2)
         return cls(density, [density.quantile_edges(q, a) for a in range(density.dim)])
-
-    @property
-    def quantiles(self) -> int | tuple[int, ...]:
-        """Bins per coordinate (one number if all coordinates have the same)."""
-        return self.shape[0] if len(set(self.shape)) == 1 else self.shape
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -117,22 +151,8 @@ class QuantileGrid:
             p = np.multiply.outer(p, np.diff(cdf)).ravel()
         return p
 
-    def cell_index(self, x: np.ndarray) -> np.ndarray:
-        """Cell number of every event (numpy; the reference for the compiled counting)."""
-        u = self.density.to_factorised(x)
-        idx = np.zeros(u.shape[0], dtype=np.int64)
-        for axis, e in enumerate(self.edges):
-            i = np.searchsorted(e[1:-1], u[:, axis], side="right")
-            idx = idx * (e.size - 1) + i
-        return idx
-
-    def count(self, x: np.ndarray) -> np.ndarray:
-        """Number of events in every cell, shape (n_cells,); any number of events."""
-        counts = np.zeros(self.n_cells, dtype=np.int64)
-        x = _validate.events(x, self.density.dim, min_events=0)
-        for start in range(0, x.shape[0], DEFAULT_CHUNK):
-            self.add_counts(x[start : start + DEFAULT_CHUNK], counts)
-        return counts
+    def _coordinates(self, x: np.ndarray) -> np.ndarray:
+        return self.density.to_factorised(x)
 
     def add_counts(self, x: np.ndarray, counts: np.ndarray) -> None:
         """Add validated events (C-contiguous float64, (n, dim), finite) to ``counts`` in place."""
@@ -146,7 +166,7 @@ class QuantileGrid:
         return f"QuantileGrid({self.density.name}, shape={self.shape})"
 
 
-class ObservableBins:
+class ObservableBins(_ProductVolumes):
     """Volumes on events: ``Q`` bins of one observable, or ``Q × Q`` bins of a pair (docs/formulas.md §7.1).
 
     Edges are fixed before measuring, at quantiles of a reference sample (the training set
@@ -163,17 +183,8 @@ class ObservableBins:
         for o in observables:
             if any(not 0 <= i < dim for i in o.reads):
                 raise GenampError(f"observable {o.name} reads column(s) {list(o.reads)}, but events have {dim} feature(s)")
-        clean = []
-        for o, e in zip(observables, edges, strict=True):
-            e = np.asarray(e, dtype=np.float64)
-            if e.ndim != 1 or e.size < 2 or np.isnan(e).any() or not (np.diff(e) > 0).all():
-                raise GenampError(f"edges of {o.name} must be a strictly increasing list of at least 2 numbers")
-            clean.append(e)
         self.observables = tuple(observables)
-        self.edges = tuple(clean)
-        self.shape = tuple(e.size - 1 for e in clean)
-        self.n_cells = int(np.prod(self.shape))
-        self._kernel = _product_kernel(clean)
+        self._kernel = _product_kernel(self._set_edges([o.name for o in observables], edges))
 
     @classmethod
     def from_quantiles(
@@ -198,28 +209,12 @@ class ObservableBins:
     def name(self) -> str:
         return " × ".join(o.name for o in self.observables)
 
-    @property
-    def quantiles(self) -> int | tuple[int, ...]:
-        return self.shape[0] if len(set(self.shape)) == 1 else self.shape
-
     def values(self, x: np.ndarray) -> np.ndarray:
         """The observables of validated events, (n, 1 or 2), C-contiguous; NaN is an error."""
         return np.ascontiguousarray(np.stack([_values(o, x) for o in self.observables], axis=1))
 
-    def cell_index(self, x: np.ndarray) -> np.ndarray:
-        """Cell number of every event (numpy; the reference for the compiled counting)."""
-        u = self.values(x)
-        idx = np.zeros(u.shape[0], dtype=np.int64)
-        for axis, e in enumerate(self.edges):
-            idx = idx * (e.size - 1) + np.searchsorted(e[1:-1], u[:, axis], side="right")
-        return idx
-
-    def count(self, x: np.ndarray) -> np.ndarray:
-        counts = np.zeros(self.n_cells, dtype=np.int64)
-        x = _validate.events(x, self.dim, min_events=0)
-        for start in range(0, x.shape[0], DEFAULT_CHUNK):
-            self.add_counts(x[start : start + DEFAULT_CHUNK], counts)
-        return counts
+    def _coordinates(self, x: np.ndarray) -> np.ndarray:
+        return self.values(x)
 
     @property
     def column(self) -> int | None:
