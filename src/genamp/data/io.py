@@ -205,14 +205,13 @@ def duplicate_files(files: list[EventFile]) -> list[tuple[Path, Path, str]]:
 
     out, seen = [], {}
     for f in files:
-        for g in seen:
-            if g.dataset == f.dataset and os.path.samefile(g.path, f.path):
-                out.append((g.path, f.path, "are the same file"))
-                break
+        key = (f.dataset, *fingerprint(f.path))  # read once per file
+        same = next((g for g in seen if g.dataset == f.dataset and os.path.samefile(g.path, f.path)), None)
+        if same is not None:
+            out.append((same.path, f.path, "are the same file"))
         else:
-            key = (f.dataset, *fingerprint(f.path))
             match = next((g for g, k in seen.items() if k == key), None)
             if match is not None:
                 out.append((match.path, f.path, "hold identical bytes"))
-        seen[f] = (f.dataset, *fingerprint(f.path))
+        seen[f] = key
     return out

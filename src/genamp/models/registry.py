@@ -30,6 +30,12 @@ class ModelEntry:
     #: the generators give their log density (the differential method needs it)
     likelihood: bool = False
 
+    @property
+    def ensembled(self) -> bool:
+        """Whether ``--ensemble`` trains it several times per repetition (a sampled generator
+        with a training; a Bayesian model spreads by posterior draws instead)."""
+        return self.build is not None and self.sampled and not self.bayesian
+
 
 # torch is imported only when a network is built: the command line starts fast without it
 def _gan(density: Density) -> Generator:

@@ -147,7 +147,7 @@ class StudyConfig:
         if averaging or differential:
             entries = [MODEL_REGISTRY[m] for m in self.models]
             # only where a model takes it: a written config must read back as the same study
-            if not self.ensemble and any(e.build is not None and e.sampled and not e.bayesian for e in entries):
+            if not self.ensemble and any(e.ensembled for e in entries):
                 set_(self, "ensemble", DEFAULT_MEMBERS)
             if not self.bayesian and any(e.bayesian for e in entries):
                 set_(self, "bayesian", DEFAULT_MEMBERS)
@@ -195,9 +195,7 @@ class StudyConfig:
                 f"{max(self.quantiles)} quantiles in {density.dim} dimensions make {cells:.1e} cells; "
                 "use fewer quantiles"
             )
-        if self._sampled:
-            for q in self.quantiles:  # an error where a volume holds no event
-                _validate.events_per_volume(n_gen[-1], q, density.dim, "the largest n_gen")
+        self._thin_volumes(density.dim)  # an error where a volume holds no event
 
     @property
     def _sampled(self) -> bool:
@@ -208,7 +206,7 @@ class StudyConfig:
         """Refuse an option given for a study that does not use it (it would change nothing, silently)."""
         entries = {m: MODEL_REGISTRY[m] for m in self.models or ()}
         bayesian = [m for m, e in entries.items() if e.bayesian]
-        members = [m for m, e in entries.items() if e.build is not None and e.sampled and not e.bayesian]
+        members = [m for m, e in entries.items() if e.ensembled]
         spread = "averaging" in self.methods or "differential" in self.methods
         given = ", ".join(entries)
         problems = []
@@ -233,13 +231,14 @@ class StudyConfig:
     @property
     def warnings(self) -> tuple[str, ...]:
         """Settings that are legal but suspicious; they travel with the records and are printed."""
-        out: list[str] = []
-        if self._sampled:
-            dim = self.make_density().dim
-            for q in self.quantiles:
-                warning = _validate.events_per_volume(self.n_gen[-1], q, dim, "the largest n_gen")
-                out += [warning] if warning else []
-        return tuple(out)
+        return tuple(self._thin_volumes(self.make_density().dim))
+
+    def _thin_volumes(self, dim: int) -> list[str]:
+        """Where the largest n_gen puts fewer than 10 events per volume (an error below one)."""
+        if not self._sampled:
+            return []
+        thin = (_validate.events_per_volume(self.n_gen[-1], q, dim, "the largest n_gen") for q in self.quantiles)
+        return [w for w in thin if w is not None]
 
     def serves(self, model: str) -> bool:
         """Whether some method of the study gives ``model`` a record."""
