@@ -19,8 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
-from genamp import __version__, _validate
-from genamp.schema import SCHEMA_VERSION
+from genamp import _validate
 from genamp.errors import GenampError
 from genamp.models.registry import MODEL_REGISTRY
 from genamp.study.config import DEFAULT_N_GEN
@@ -371,7 +370,7 @@ def estimate(
     from genamp.densities import make_density
     from genamp.estimators.truth import truth_amplification
     from genamp.study.runner import record_header, truth_record
-    from genamp.study.store import write_json
+    from genamp.study.store import write_results
     from genamp.volumes import QuantileGrid, count_occupancy
     from genamp.estimators.averaging import SIGNIFICANCE
     from genamp.study.store import prepare_output_file
@@ -442,8 +441,7 @@ def estimate(
     for rec in records:
         rec["warnings"] = warnings + rec.get("warnings", [])
     if out_file is not None:
-        write_json(out_file, {"schema_version": SCHEMA_VERSION, "genamp": __version__, "warnings": warnings,
-                              "records": records, "files": [str(f.path) for f in files]})  # fmt: skip
+        write_results(out_file, records, warnings, files=[str(f.path) for f in files])
         _say("results", str(out_file))
 
 
@@ -469,7 +467,7 @@ def _estimate_on_pool(
     from genamp.data.io import open_events
     from genamp.observables import columns, select
     from genamp.study.external import measure_against_pool
-    from genamp.study.store import prepare_output_file, write_json
+    from genamp.study.store import prepare_output_file, write_results
     from genamp.truths import Pool
 
     qs = _validate.int_list(_ints(quantiles, "--quantiles"), "quantiles", minimum=2)
@@ -497,8 +495,7 @@ def _estimate_on_pool(
         table.add_row(o.name, *[_cell(next(r for r in records if r["observable"] == o.name and r["quantiles"] == q)) for q in qs])
     out.print(table)
     if out_file is not None:
-        write_json(out_file, {"schema_version": SCHEMA_VERSION, "genamp": __version__, "warnings": warnings,
-                              "records": records, "pool": str(pool_path), "files": [str(f.path) for f in files]})  # fmt: skip
+        write_results(out_file, records, warnings, pool=str(pool_path), files=[str(f.path) for f in files])
         _say("results", str(out_file))
 
 

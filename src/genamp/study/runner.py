@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from genamp import __version__
-from genamp.schema import SCHEMA_VERSION
 from genamp.errors import GenampError
 from genamp.estimators.averaging import AveragingForecast, forecast, resolution_advice
 from genamp.estimators.calibration import LEVELS, AveragingSummary, member_plateau, summarise
@@ -139,11 +138,7 @@ def _run_locked(
         rec["warnings"] = warnings + rec.get("warnings", [])
     # what the caller holds is what results.json says: no number is null, never NaN
     records, failures = store.to_json_safe(records), store.to_json_safe(failures)
-    store.write_json(
-        root / "results.json",
-        {"schema_version": SCHEMA_VERSION, "genamp": __version__, "config": config.to_dict(), "warnings": warnings,
-         "records": records, "failures": failures, "redone": redone},
-    )  # fmt: skip
+    store.write_results(root / "results.json", records, warnings, config=config.to_dict(), failures=failures, redone=redone)
     result = StudyResult(config, root, records, failures, ran=len(todo), resumed=resumed, redone=redone)
     if previous is not None:
         result.previous, result.changes = previous
@@ -300,7 +295,8 @@ def aggregate(
             if averaging:
                 base = {**base, "method": "averaging", "table": VOLUME_TABLE}
                 if not ok:
-                    records.append({**base, "G_inf": None, "error": "every repetition failed", "warnings": ["every repetition failed"]})
+                    failed = {**base, "G_inf": None, "error": "every repetition failed"}
+                    records.append({**failed, "warnings": averaging_warnings(failed)})
                     continue
                 summary = summarise(forecasts[q], grid.probabilities, member_b[q], seed=config.seed)
                 records.append({**base, **averaging_record(summary, forecasts[q][0], base)})

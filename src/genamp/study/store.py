@@ -89,6 +89,16 @@ def write_json(path: Path, obj: Any) -> None:
     _atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
+def write_results(path: Path, records: list[dict[str, Any]], warnings: list[str], **fields: Any) -> None:
+    """A results file (genamp/schema/results.schema.json): its version, genamp's, the warnings of
+    the whole run, ``fields`` (a study's config, the files measured), the records."""
+    from genamp import __version__
+    from genamp.schema import SCHEMA_VERSION
+
+    write_json(path, {"schema_version": SCHEMA_VERSION, "genamp": __version__, **fields, "warnings": warnings,
+                      "records": records})  # fmt: skip
+
+
 def write_text(path: Path, text: str) -> None:
     """Write a text file atomically."""
     _atomic_write(path, lambda fh: fh.write(text.encode()))
