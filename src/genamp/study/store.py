@@ -170,7 +170,7 @@ def _load_verified(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise DamagedTask(path, f"unreadable ({type(exc).__name__}: {exc})") from None
     stored = arrays.pop(CHECKSUM, None)
     if stored is None:
-        raise DamagedTask(path, "has no checksum (written by genamp before 0.1 checks, or not by genamp)")
+        raise DamagedTask(path, "has no checksum (written before genamp checksummed its task files, or not by genamp)")
     if stored.shape != () or stored.dtype.kind != "U" or str(stored) != content_digest(arrays):
         raise DamagedTask(path, "damaged: its content does not match its checksum")
     if "meta" not in arrays:
