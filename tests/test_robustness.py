@@ -92,84 +92,74 @@ def resave(path: Path, change) -> None:
     np.savez(path, **arrays)
 
 
-def _empty(out):
-    p = task_file(out, "fit", 1)
+# each damages one task file in place and returns the reason genamp must give for it
+def _empty(p):
     p.write_bytes(b"")
-    return p, "empty file (0 bytes)"
+    return "empty file (0 bytes)"
 
 
-def _truncated(out):
-    p = task_file(out, "resample", 2)
+def _truncated(p):
     p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
-    return p, "truncated or not a task file"
+    return "truncated or not a task file"
 
 
-def _flipped_array(out):
-    p = task_file(out, "resample", 0)
+def _flipped_array(p):
     start, length = member_offset(p, "q10_fractions.npy")
     flip(p, start + length - 3)
-    return p, "damaged: an array fails its zip CRC"
+    return "damaged: an array fails its zip CRC"
 
 
-def _flipped_meta(out):
-    p = task_file(out, "fit", 0)
+def _flipped_meta(p):
     start, length = member_offset(p, "meta.npy")
     flip(p, start + length - 8)
-    return p, "damaged: an array fails its zip CRC"
+    return "damaged: an array fails its zip CRC"
 
 
-def _changed_occupancy(out):
-    p = task_file(out, "resample", 1)
+def _changed_occupancy(p):
     resave(p, lambda a: a.__setitem__("q5_fractions", a["q5_fractions"] * 1.01))
-    return p, "damaged: its content does not match its checksum"
+    return "damaged: its content does not match its checksum"
 
 
-def _changed_meta(out):
-    p = task_file(out, "fit", 2)
-
+def _changed_meta(p):
     def edit(a):
         meta = json.loads(str(a["meta"]))
         meta["info"]["values"]["mu1"] += 0.5
         a["meta"] = np.array(json.dumps(meta))
 
     resave(p, edit)
-    return p, "damaged: its content does not match its checksum"
+    return "damaged: its content does not match its checksum"
 
 
-def _other_repetition(out):
-    p = task_file(out, "resample", 2)
-    shutil.copyfile(task_file(out, "resample", 0), p)
-    return p, "belongs to another task (resample rep 0 of setting"
+def _copied_over(p, source):
+    shutil.copyfile(source, p)
+    return f"belongs to another task ({source.parent.name.split('-')[0]} rep {int(source.stem[3:])} of setting"
 
 
-def _other_configuration(out):
-    p = task_file(out, "fit", 1)
-    shutil.copyfile(task_file(out, "sample", 1), p)
-    return p, "belongs to another task (sample rep 1 of setting"
+def _other_repetition(p):  # a valid file of another repetition of the same model and setting
+    return _copied_over(p, next(f for f in sorted(p.parent.glob("rep*.npz")) if f != p))
 
 
-def _no_checksum(out):
-    p = task_file(out, "sample", 0)
+def _other_configuration(p):  # a valid file of the same repetition of another model
+    return _copied_over(p, next(f for f in sorted(p.parent.parent.glob(f"*/{p.name}")) if f.parent != p.parent))
+
+
+def _no_checksum(p):
     resave(p, lambda a: a.pop("checksum"))
-    return p, "has no checksum"
+    return "has no checksum"
 
 
-def _bare_array(out):
-    p = task_file(out, "sample", 2)
+def _bare_array(p):
     with p.open("wb") as fh:
         np.save(fh, np.zeros(3))
-    return p, "not a task file (not an .npz archive)"
+    return "not a task file (not an .npz archive)"
 
 
-def _garbage(out):
-    p = task_file(out, "sample", 1)
+def _garbage(p):
     p.write_bytes(os.urandom(4000))
-    return p, "not a task file (not an .npz archive)"
+    return "not a task file (not an .npz archive)"
 
 
-def _checksum_of_an_incomplete_file(out):
-    p = task_file(out, "resample", 0)
-
+def _checksum_of_an_incomplete_file(p):
     def drop(a):
         a.pop("q10_members", None)
         a.pop("q10_n")
@@ -177,16 +167,20 @@ def _checksum_of_an_incomplete_file(out):
         a["checksum"] = np.array(store.content_digest(a))
 
     resave(p, drop)
-    return p, "incomplete: no q10_n"
+    return "incomplete: no q10_n"
 
 
-DAMAGE = [_empty, _truncated, _flipped_array, _flipped_meta, _changed_occupancy, _changed_meta, _other_repetition,
-          _other_configuration, _no_checksum, _bare_array, _garbage, _checksum_of_an_incomplete_file]  # fmt: skip
+#: every class of damage, on a task of each kind (exact occupancies, a fit with metadata, a sampler)
+DAMAGE = [(_empty, "fit", 1), (_truncated, "resample", 2), (_flipped_array, "resample", 0), (_flipped_meta, "fit", 0),
+          (_changed_occupancy, "resample", 1), (_changed_meta, "fit", 2), (_other_repetition, "resample", 2),
+          (_other_configuration, "fit", 1), (_no_checksum, "sample", 0), (_bare_array, "sample", 2),
+          (_garbage, "sample", 1), (_checksum_of_an_incomplete_file, "resample", 0)]  # fmt: skip
 
 
-@pytest.mark.parametrize("damage", DAMAGE, ids=[d.__name__[1:] for d in DAMAGE])
-def test_a_damaged_task_file_is_named_redone_and_never_used(capsys, reference, study, damage):
-    path, reason = damage(study)
+@pytest.mark.parametrize(("damage", "model", "rep"), DAMAGE, ids=[d.__name__[1:] for d, _, _ in DAMAGE])
+def test_a_damaged_task_file_is_named_redone_and_never_used(capsys, reference, study, damage, model, rep):
+    path = task_file(study, model, rep)
+    reason = damage(path)
     rc, out, err = cli(capsys, *ARGS, "--out", str(study))
     assert rc == 0, err
     assert "Traceback" not in out + err
@@ -206,7 +200,9 @@ def test_stale_temporaries_are_removed_and_several_damaged_files_are_each_named(
     stale.write_bytes(b"half a task")
     stale_results = study / ".tmp-results"
     stale_results.write_bytes(b"{half")
-    damaged = [_empty(study)[0], _other_repetition(study)[0], _changed_occupancy(study)[0]]
+    damaged = [task_file(study, "fit", 1), task_file(study, "resample", 2), task_file(study, "resample", 1)]
+    for damage, path in zip((_empty, _other_repetition, _changed_occupancy), damaged, strict=True):
+        damage(path)
     rc, _, err = cli(capsys, *ARGS, "--out", str(study))
     assert rc == 0 and not stale.exists() and not stale_results.exists()
     assert sum(line.startswith("warning: ") and "redone" in line for line in err.splitlines()) == 3
@@ -222,7 +218,7 @@ def test_a_file_damaged_while_a_study_aggregates_is_an_error_that_a_rerun_fixes(
     original = runner.aggregate
 
     def damage_then_aggregate(*args):
-        _changed_occupancy(study)
+        _changed_occupancy(task_file(study, "resample", 1))
         return original(*args)
 
     monkeypatch.setattr(runner, "aggregate", damage_then_aggregate)
@@ -456,33 +452,14 @@ def _kill_and_damage_rounds(n_rounds: int, tmp_path: Path) -> tuple[Path, list[s
         for path in rng.choice(files, size=min(len(files), int(rng.integers(0, 3))), replace=False) if files else []:
             model, rep = path.parent.name.split("-")[0], int(path.stem[3:])
             damage = damages[int(rng.integers(len(damages)))]
-            if damage is _other_repetition:
-                other = [f for f in files if f.parent == path.parent and f != path]
-                if not other:
-                    continue
-                shutil.copyfile(other[0], path)
-            else:
-                _damage_at(path, damage)
+            if damage is _other_repetition and len(list(path.parent.glob("rep*.npz"))) < 2:
+                continue
+            damage(path)
             done.append(f"{model} rep {rep}: {damage.__name__[1:]}")
     final = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr
     assert "Traceback" not in final.stderr
     return out, done
-
-
-def _damage_at(path: Path, damage) -> None:
-    """Apply one of the damage functions above to a given file."""
-    if damage is _empty:
-        path.write_bytes(b"")
-    elif damage is _truncated:
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    elif damage is _flipped_array:
-        start, length = member_offset(path, "meta.npy")
-        flip(path, start + length - 8)
-    elif damage is _changed_occupancy:
-        resave(path, lambda a: a.__setitem__("meta", np.array(str(a["meta"]).replace('"ok"', '"failed"'))))
-    else:
-        path.write_bytes(os.urandom(2000))
 
 
 @pytest.mark.slow
