@@ -18,7 +18,7 @@ import numpy as np
 from genamp import _validate
 from genamp.data.io import EventFile
 from genamp.errors import GenampError
-from genamp.estimators.truth import CellProbabilities, truth_amplification
+from genamp.estimators.truth import truth_amplification
 from genamp.observables import Observable
 from genamp.study.runner import truth_record
 from genamp.truths.pool import Pool
@@ -38,19 +38,22 @@ class PoolMeasurement:
     volumes: list[ObservableBins] = field(default_factory=list)
 
 
-def overlap(training: np.ndarray, pool: Pool) -> int:
-    """Training events that are also in the pool (identical rows), in one pass over the pool.
+class Overlap:
+    """Training events that are also in the pool (identical rows), counted as the pool's chunks
+    pass by (:meth:`Pool.count`'s ``watch``): no second read of the pool.
 
     Rows are projected to one number each to find candidates fast, then compared whole.
     """
-    key = np.random.default_rng(0).standard_normal(training.shape[1])
-    known = np.unique(training @ key)
-    rows = {r.tobytes() for r in np.ascontiguousarray(training, dtype=np.float64)}
-    found = 0
-    for chunk in pool.chunks():
+
+    def __init__(self, training: np.ndarray) -> None:
+        self._key = np.random.default_rng(0).standard_normal(training.shape[1])
+        self._known = np.unique(training @ self._key)
+        self._rows = {r.tobytes() for r in np.ascontiguousarray(training, dtype=np.float64)}
+        self.found = 0
+
+    def __call__(self, chunk: np.ndarray) -> None:
         x = np.ascontiguousarray(chunk, dtype=np.float64)
-        found += sum(r.tobytes() in rows for r in x[np.isin(x @ key, known)])
-    return found
+        self.found += sum(r.tobytes() in self._rows for r in x[np.isin(x @ self._key, self._known)])
 
 
 def measure_against_pool(
@@ -73,22 +76,21 @@ def measure_against_pool(
                 f"{f.path}: features {', '.join(f.features)} differ from the pool's {', '.join(pool.features)}"
             )
     for q in quantiles:
-        _validate.pool_events_per_volume(pool.n_events, q, 1, f"the pool {pool.name}")
         warning = _validate.events_per_volume(min(f.n_events for f in files), q, 1, "the smallest file")
         warnings += [warning] if warning else []
+    overlap = None
     if training is not None:
         training = _validate.events(training, pool.dim, what="training set", min_events=2)
-        reference, origin = training, "the training set"
-        shared = overlap(training, pool)
-        if shared:
-            warnings.append(
-                f"{shared} of the {len(training)} training events are also in the pool {pool.name}: a pool must be "
-                "disjoint from every training set (docs/formulas.md §7), or the generator is measured against what it learnt"
-            )
+        reference, origin, overlap = training, "the training set", Overlap(training)
     else:
         reference, origin = pool.head(REFERENCE_EVENTS), f"the pool {pool.name}"
     volumes = [ObservableBins.from_quantiles([o], reference, q, what=origin) for o in observables for q in quantiles]
-    truths = [CellProbabilities(o.fractions[0], float(o.n[0])) for o in count_occupancy(pool.chunks(), volumes, what=pool.name)]
+    truths = pool.count(volumes, watch=overlap)
+    if overlap is not None and overlap.found:
+        warnings.append(
+            f"{overlap.found} of the {len(training)} training events are also in the pool {pool.name}: a pool must be "
+            "disjoint from every training set (docs/formulas.md §7), or the generator is measured against what it learnt"
+        )
     per_file = [count_occupancy(f.chunks(), volumes, n_gen, what=str(f.path)) for f in files]
     records = []
     for i, (bins, truth) in enumerate(zip(volumes, truths, strict=True)):

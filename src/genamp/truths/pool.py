@@ -15,7 +15,7 @@ Events are streamed chunk by chunk: a pool of 10⁸ events is never held in memo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +79,21 @@ class Pool:
         A pool with fewer than 10 events per volume is an error that says what is sensible: its
         own noise would be the measurement.
         """
-        if self.dim != volumes.dim:
-            raise GenampError(f"{self.name}: events have {self.dim} feature(s), but the volumes are over {volumes.dim}")
-        quantiles = volumes.shape[0]
-        _validate.pool_events_per_volume(self.n_events, quantiles, len(volumes.shape), f"the pool {self.name}")
-        (occ,) = count_occupancy(self.chunks(), [volumes], what=self.name)
-        return CellProbabilities(occ.fractions[0], float(occ.n[0]))
+        return self.count([volumes])[0]
+
+    def count(
+        self, volumes: Sequence[Volumes], watch: Callable[[np.ndarray], None] | None = None
+    ) -> list[CellProbabilities]:
+        """:meth:`cell_probabilities` of several sets of volumes in one pass over the pool;
+        ``watch`` sees every chunk on the way (a check that needs the events, at no second read)."""
+        for v in volumes:
+            if self.dim != v.dim:
+                raise GenampError(f"{self.name}: events have {self.dim} feature(s), but the volumes are over {v.dim}")
+            _validate.pool_events_per_volume(self.n_events, v.shape[0], len(v.shape), f"the pool {self.name}")
+        chunks = self.chunks()
+        if watch is not None:
+            chunks = (watch(c) or c for c in chunks)
+        return [CellProbabilities(o.fractions[0], float(o.n[0])) for o in count_occupancy(chunks, volumes, what=self.name)]
 
     def __repr__(self) -> str:
         return f"Pool({self.name!r}, {self.n_events} events, {self.dim} features)"
