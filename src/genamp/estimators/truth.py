@@ -78,6 +78,12 @@ class CellProbabilities:
         return not np.isfinite(self.n_events)
 
     @property
+    def noise(self) -> float:
+        """``(1/J) Σ_j p̂_j(1 − p̂_j)/(M − 1)``: the pool's own term in a squared error, unbiased
+        (docs/formulas.md §7.3); zero for an analytic truth."""
+        return 0.0 if self.exact else float(np.mean(self.p * (1.0 - self.p))) / (self.n_events - 1.0)
+
+    @property
     def variance(self) -> np.ndarray:
         """``p_j(1 − p_j)/M`` per volume (zero for an analytic truth)."""
         return np.zeros_like(self.p) if self.exact else self.p * (1.0 - self.p) / self.n_events
@@ -118,12 +124,11 @@ def plateau(fractions: np.ndarray, n: np.ndarray | float, p: TruthLike) -> np.nd
     n = np.asarray(n, dtype=np.float64)
     if np.any(n < 2):
         raise GenampError("a plateau needs at least 2 generated events per sample")
-    # (n - 1) = inf for exact occupancies (and M - 1 for an analytic truth): nothing to remove
-    pool_term = float(np.mean(truth.p * (1.0 - truth.p))) / (truth.n_events - 1.0)
+    # (n - 1) = inf for exact occupancies: no sampling term to remove
     return (
         np.mean((fractions - truth.p) ** 2, axis=-1)
         - np.mean(fractions * (1.0 - fractions), axis=-1) / (n - 1.0)
-        - pool_term
+        - truth.noise
     )
 
 
@@ -254,8 +259,7 @@ def summarise_repetition(
     mse = quantile_mse(fractions, p)
     if method == "fit" and np.isfinite(n_gen).all() and n_gen.size >= 3:
         # against a pool the MSE curve carries c/M on top: the fit's constant absorbs it
-        pool_term = 0.0 if truth.exact else float(np.mean(p * (1.0 - p))) / (truth.n_events - 1.0)
-        b = _fit_plateau(mse, n_gen, truth_line(truth)) - pool_term
+        b = _fit_plateau(mse, n_gen, truth_line(truth)) - truth.noise
     elif method in ("corrected", "fit"):
         b = float(plateau(fractions[-1], n_gen[-1], truth))
     else:
