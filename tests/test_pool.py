@@ -161,7 +161,7 @@ def test_bad_pool_input_is_one_line(capsys, tmp_path):
         (["--pool", good, "-s", _h5(tmp_path / "two.h5", np.zeros((100, 2)), ("a", "b"))], "events have 2 feature(s), the pool"),
         (["--pool", good, "-s", _h5(tmp_path / "other.h5", camel.sample(1000, 6), ("b",))], "features b differ from the pool's a"),
         (["camel", "--pool", good, "-s", gen], "a toy name (camel, ring, shell, camels) or --pool FILE, not both"),
-        (["camel", "-s", gen, "--observables", "a"], "--observables and --training apply to a --pool truth"),
+        (["camel", "-s", gen, "--observables", "a"], "--observables, --pairs and --training apply to a --pool truth"),
         (["--pool", good, "-s", good], "is given as the pool and as a generated sample"),
     ]
     for args, message in cases:

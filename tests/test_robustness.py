@@ -479,7 +479,7 @@ def test_ctrl_c_outside_a_study_is_one_stopped_line(capsys, bad_files, monkeypat
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(genamp.data.io, "open_events", interrupted)
+    monkeypatch.setattr(genamp.data.io, "_check_signature", interrupted)  # while a file is opened
     rc, out, err = cli(capsys, "estimate", "camel", "-s", bad_files["ok.npy"], "--n-train", "100")
     assert rc == 130 and "Traceback" not in out + err
     assert err.strip().splitlines() == ["stopped: interrupted; finished tasks are saved, files are written whole or not at all"]

@@ -86,7 +86,6 @@ def _density_params(dim: int | None, params: list[str]) -> dict[str, Any]:
     return out_params
 
 
-DensityArg = Annotated[str, typer.Argument(help="Toy truth: camel, ring, shell, camels.")]
 QuantilesOpt = Annotated[str, typer.Option("--quantiles", "-q", help="Quantiles per axis, comma-separated.")]
 DimOpt = Annotated[int | None, typer.Option("--dim", help="Dimension of shell / camels.")]
 ParamOpt = Annotated[
@@ -96,7 +95,20 @@ ParamOpt = Annotated[
 
 @app.command()
 def run(
-    density: DensityArg = "camel",
+    density: Annotated[
+        str | None, typer.Argument(help="Toy truth: camel, ring, shell, camels [default: camel; none with --pool].")
+    ] = None,
+    pool: Annotated[
+        Path | None,
+        typer.Option("--pool", help="True events (.h5, .npy, .npz) as the truth: training sets are drawn from it, the rest is the truth."),
+    ] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside the pool's HDF5/.npz file.")] = None,
+    observables: Annotated[
+        str | None, typer.Option("--observables", help="On a pool: the observables, comma-separated [default: every column].")
+    ] = None,
+    pairs: Annotated[
+        str | None, typer.Option("--pairs", help="On a pool: pairs of observables for Q×Q volumes, e.g. pt:eta,m:pt.")
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: runs/DENSITY).")] = None,
     model: Annotated[
         str | None,
@@ -151,6 +163,10 @@ def run(
     config = StudyConfig(
         density=density,
         density_params=_density_params(dim, density_param),
+        pool=None if pool is None else str(pool),
+        dataset=dataset,
+        observables=None if observables is None else tuple(_names(observables)),
+        pairs=() if pairs is None else tuple(_names(pairs)),
         models=None if model is None else tuple(_names(model)),
         methods=tuple(_names(method)),
         ensemble=ensemble,
@@ -176,7 +192,8 @@ def run(
         TimeRemainingColumn(),
         console=err,
     )
-    handle = bar.add_task(f"{density}: tasks", total=None)
+    truth = config.density if config.pool is None else f"pool {pool}"
+    handle = bar.add_task(f"{truth}: tasks", total=None)
 
     for warning in config.warnings:
         _say("warning", warning)
@@ -194,7 +211,7 @@ def run(
 
     try:
         result = run_study(
-            config, out_dir if out_dir is not None else Path("runs") / density,
+            config, out_dir if out_dir is not None else Path("runs") / (config.density or Path(str(pool)).stem),
             workers=workers, progress=progress, retry_failed=retry_failed,
         )
     finally:
@@ -202,16 +219,16 @@ def run(
             bar.stop()
     if result.resumed:
         _say("note", f"resumed: {result.resumed} finished task(s) found in {result.out}, {result.ran} run now")
-    truth = [r for r in result.records if r["method"] == "truth"]
-    if truth:
-        _print_table(truth, f"truth-based amplification G = n_equiv / n_train  ({density}, n_train = {n_train})")
+    truth_records = [r for r in result.records if r["method"] == "truth"]
+    if truth_records:
+        _print_table(truth_records, f"truth-based amplification G = n_equiv / n_train  ({truth}, n_train = {n_train})")
     forecasts = [r for r in result.records if r["method"] == "averaging"]
     if forecasts:
-        _print_forecast(forecasts, f"averaging forecast G∞ beside the truth-based G of the same mixture ({density}, n_train = {n_train})",
+        _print_forecast(forecasts, f"averaging forecast G∞ beside the truth-based G of the same mixture ({truth}, n_train = {n_train})",
                         skip=frozenset(config.warnings))
     differential = [r for r in result.records if r["method"] == "differential"]
     if differential:
-        _print_differential(differential, f"differential G (KS along the likelihood ratio; {density}, n_train = {n_train})",
+        _print_differential(differential, f"differential G (KS along the likelihood ratio; {truth}, n_train = {n_train})",
                             skip=frozenset(config.warnings))
     if result.failures:
         by_model: dict[str, list[int]] = {}
@@ -230,18 +247,19 @@ def run(
 
 
 def _print_table(records: list[dict[str, Any]], title: str) -> None:
+    """G per model (and observable, on a pool) in rows, per resolution in columns."""
     qs = sorted({r["quantiles"] for r in records})
+    observables = any("observable" in r for r in records)
     table = Table(title=title, title_justify="left")
     table.add_column("model")
+    if observables:
+        table.add_column("observable")
     for q in qs:
         table.add_column(f"Q = {q}", justify="right")
-    for model in dict.fromkeys(r["model"] for r in records):
-        cells = []
-        for q in qs:
-            rec = next((r for r in records if r["model"] == model and r["quantiles"] == q), None)
-            cells.append(_cell(rec))
-        first = next(r for r in records if r["model"] == model)
-        table.add_row(_spread_label(first), *cells)
+    for model, observable in dict.fromkeys((r["model"], r.get("observable")) for r in records):
+        mine = [r for r in records if r["model"] == model and r.get("observable") == observable]
+        cells = [_cell(next((r for r in mine if r["quantiles"] == q), None)) for q in qs]
+        table.add_row(_spread_label(mine[0]), *([observable] if observables else []), *cells)
     out.print(table)
 
 
@@ -259,7 +277,7 @@ def _print_forecast(records: list[dict[str, Any]], title: str, skip: frozenset[s
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     warnings = []
     for rec in records:
-        label = _spread_label(rec)
+        label = _spread_label(rec) + (f" {rec['observable']}" if "observable" in rec else "")
         warnings += [f"{label} Q = {rec['quantiles']}: {w}" for w in rec.get("warnings", []) if w not in skip]
         if rec.get("G_inf") is None:
             table.add_row(label, str(rec["quantiles"]), "no number", "", _g(rec.get("truth_G")), "", "", "")
@@ -358,36 +376,29 @@ def estimate(
     observables: Annotated[
         str | None, typer.Option("--observables", help="With --pool: feature names or x0,x1,... [default: every column].")
     ] = None,
+    pairs: Annotated[
+        str | None, typer.Option("--pairs", help="With --pool: pairs of observables for Q×Q volumes, e.g. pt:eta,m:pt.")
+    ] = None,
     training: Annotated[
         Path | None, typer.Option("--training", help="With --pool: the training set; its quantiles fix the edges.")
     ] = None,
+    plots: Annotated[Path | None, typer.Option("--plots", help="Write the plots into this folder.")] = None,
 ) -> None:
     """Truth-based G of your own generated samples against a toy truth (one file per training).
 
     With ``--members`` the files are one training's ensemble members: the averaging forecast of
     their mixture is printed beside its truth-based G, and each file's own G is a member's.
     """
-    from genamp.densities import make_density
-    from genamp.estimators.truth import truth_amplification
-    from genamp.study.runner import record_header, truth_record
-    from genamp.study.store import write_results
-    from genamp.volumes import QuantileGrid, count_occupancy
     from genamp.estimators.averaging import SIGNIFICANCE
-    from genamp.study.store import prepare_output_file
 
     # every option is checked before a file is read or an event counted
     _validate.positive_int(n_train, "n_train", minimum=2)
     if (density is None) == (pool is None):
         raise GenampError("give the truth: a toy name (camel, ring, shell, camels) or --pool FILE, not both")
-    if pool is None and (observables is not None or training is not None):
-        raise GenampError("--observables and --training apply to a --pool truth; a toy's volumes are its quantile grid")
-    if pool is not None:
-        if dim is not None or density_param:
-            raise GenampError("--dim and --density-param apply to a toy truth, not to --pool")
-        if members:
-            raise GenampError("--members against a --pool is not there yet; measure the members' files one by one")
-        _estimate_on_pool(pool, samples, n_train, quantiles, dataset, out_file, name, observables, training)
-        return
+    if pool is None and (observables is not None or training is not None or pairs is not None):
+        raise GenampError("--observables, --pairs and --training apply to a --pool truth; a toy's volumes are its quantile grid")
+    if pool is not None and (dim is not None or density_param):
+        raise GenampError("--dim and --density-param apply to a toy truth, not to --pool")
     if significance is not None and not members:
         raise GenampError("--significance applies to the averaging forecast of --members")
     significance = SIGNIFICANCE if significance is None else significance
@@ -396,107 +407,80 @@ def estimate(
     if members and len(samples) < 2:
         raise GenampError("--members needs at least 2 files: the spread of one generator is not defined")
     qs = _validate.int_list(_ints(quantiles, "--quantiles"), "quantiles", minimum=2)
-    truth = make_density(density, **_density_params(dim, density_param))
-    grids = [QuantileGrid.from_density(truth, q) for q in qs]
     if out_file is not None:
+        from genamp.study.store import prepare_output_file
+
         prepare_output_file(out_file)
-    files, n_gen, warnings = _sample_files(samples, dataset)
-    n_min = n_gen[-1]
-    for q in qs:
-        warning = _validate.events_per_volume(n_min, q, truth.dim, "the smallest file")
-        warnings += [warning] if warning else []
-    if n_train > n_min:
-        warnings.append(
-            f"n_train = {n_train} is more than the {n_min} events of the smallest file: a sample is worth at most "
-            f"about its own size, so G above {n_min / n_train:.2g} cannot be seen; is n_train the generator's training set?"
-        )
+    if plots is not None:
+        from genamp.study.store import prepare_output
+
+        prepare_output(plots)
+    if pool is not None:
+        result, about, fields = _estimate_on_pool(pool, samples, n_train, qs, dataset, name, observables, pairs,
+                                                  training, members, significance)  # fmt: skip
+    else:
+        from genamp.densities import make_density
+        from genamp.study.external import measure_against_toy, sample_files
+
+        truth = make_density(density, **_density_params(dim, density_param))  # type: ignore[arg-type]
+        files, n_gen, warnings = sample_files(samples, dataset, n_train)
+        result = measure_against_toy(truth, files, qs, n_train, n_gen, name, members, significance)
+        result.warnings[:0] = warnings
+        about, fields = str(density), {"files": [str(f.path) for f in files]}
+    warnings = result.warnings
     for w in warnings:
         _say("warning", w)
-    per_file = [count_occupancy(f.chunks(), grids, n_gen, what=str(f.path)) for f in files]
-    records = []
-    for i, grid in enumerate(grids):
-        fractions = np.stack([occ[i].fractions for occ in per_file])
-        res = truth_amplification(fractions, np.asarray(n_gen, float), grid.probabilities, n_train)
-        records.append({**record_header(name, grid, n_train, len(files)), **truth_record(res)})
+    truth_records = [r for r in result.records if r["method"] == "truth"]
+    forecasts = [r for r in result.records if r["method"] == "averaging"]
     what = "each member" if members else name
-    _print_table(records, f"truth-based amplification of {what} ({density}, n_train = {n_train}, {len(files)} file(s))")
-    if members:
-        from genamp.estimators.averaging import forecast
-        from genamp.estimators.calibration import member_plateau, summarise
-        from genamp.study.runner import averaging_record
-
-        forecasts = []
-        for i, grid in enumerate(grids):
-            last = np.stack([occ[i].fractions[-1] for occ in per_file])
-            fc = forecast(last, float(n_min), n_train, significance=significance)
-            summary = summarise([fc], grid.probabilities, [member_plateau(last, n_min, grid.probabilities)])
-            header = {**record_header(name, grid, n_train, 1), "method": "averaging"}
-            header["spread"] = {"members": len(files), "mode": "files"}
-            forecasts.append({**header, **averaging_record(summary, fc, header)})
-        _print_forecast(forecasts, f"averaging forecast of {name}'s mixture beside its truth-based G ({density})",
-                        skip=frozenset(warnings))
-        records += forecasts
-    elif len(files) == 1:
+    _print_table(truth_records, f"truth-based amplification of {what} ({about}, n_train = {n_train}, "
+                                f"{len(fields['files'])} file(s))")  # fmt: skip
+    if forecasts:
+        _print_forecast(forecasts, f"averaging forecast of {name}'s mixture beside its truth-based G ({about})",
+                        skip=frozenset(warnings))  # fmt: skip
+    elif len(fields["files"]) == 1:
         _say("note", "one file gives no spread over trainings; the error covers the generated-sample noise only")
+    records = result.records
     for rec in records:
         rec["warnings"] = warnings + rec.get("warnings", [])
     if out_file is not None:
-        write_results(out_file, records, warnings, files=[str(f.path) for f in files])
+        from genamp.study.store import write_results
+
+        write_results(out_file, records, warnings, **fields)
         _say("results", str(out_file))
+    if plots is not None:
+        from genamp.report.plots import estimate_plots
 
-
-def _sample_files(samples: list[Path], dataset: str | None) -> tuple[list[Any], list[int], list[str]]:
-    """The generated files, the sizes of their MSE curve, and the warning for files given twice."""
-    from genamp.data.io import duplicate_files, open_events
-
-    files = [open_events(p, dataset) for p in samples]
-    n_min = min(f.n_events for f in files)
-    if n_min < 2:
-        raise GenampError(f"{min(files, key=lambda f: f.n_events).path}: {n_min} event(s); at least 2 needed")
-    # nested prefixes 100, 300, 1000, ... up to the smallest file: the MSE curve
-    n_gen = [n for n in (int(round(10 ** (k / 2))) for k in range(4, 40)) if n < n_min] + [n_min]
-    warnings = [f"{a} and {b} {how}: they count as two trainings but are one" for a, b, how in duplicate_files(files)]
-    return files, n_gen, warnings
+        for path in estimate_plots(records, plots):
+            _say("plot", str(path))
 
 
 def _estimate_on_pool(
-    pool_path: Path, samples: list[Path], n_train: int, quantiles: str, dataset: str | None,
-    out_file: Path | None, name: str, observables: str | None, training_path: Path | None,
-) -> None:  # fmt: skip
-    """``genamp estimate --pool``: every check first, then one record per observable and Q."""
+    pool_path: Path, samples: list[Path], n_train: int, qs: list[int], dataset: str | None, name: str,
+    observables: str | None, pairs: str | None, training_path: Path | None, members: bool, significance: float,
+) -> tuple[Any, str, dict[str, Any]]:  # fmt: skip
+    """``genamp estimate --pool``: every check first, then one record per observable (or pair) and Q."""
     from genamp.data.io import open_events
     from genamp.observables import columns, select
-    from genamp.study.external import measure_against_pool
-    from genamp.study.store import prepare_output_file, write_results
+    from genamp.study.external import measure_against_pool, sample_files
     from genamp.truths import Pool
 
-    qs = _validate.int_list(_ints(quantiles, "--quantiles"), "quantiles", minimum=2)
-    if out_file is not None:
-        prepare_output_file(out_file)
     truth = Pool.from_file(pool_path, dataset)
-    files, n_gen, warnings = _sample_files(samples, dataset)
+    files, n_gen, warnings = sample_files(samples, dataset, n_train)
     obs = columns(truth.dim, truth.features) if observables is None else select(observables, truth.dim, truth.features)
-    training = open_events(training_path, dataset).read() if training_path is not None else None
+    groups = []
+    for item in [] if pairs is None else pairs.split(","):
+        parts = [p.strip() for p in item.split(":")]
+        if len(parts) != 2 or not all(parts):
+            raise GenampError(f"--pairs: a pair is two observables joined by ':', like pt:eta; got {item.strip()!r}")
+        groups.append(tuple(select(",".join(parts), truth.dim, truth.features)))
     if any(f.path.resolve() == truth.path.resolve() for f in files if truth.path is not None):
         raise GenampError(f"{pool_path} is given as the pool and as a generated sample")
-    result = measure_against_pool(truth, files, obs, qs, n_train, n_gen, training, name)
-    warnings += result.warnings
-    for w in warnings:
-        _say("warning", w)
-    records = result.records
-    for rec in records:
-        rec["warnings"] = warnings
-    table = Table(title=f"truth-based amplification of {name} against the pool {pool_path} ({truth.n_events} events, "
-                        f"n_train = {n_train}, {len(files)} file(s))", title_justify="left")  # fmt: skip
-    table.add_column("observable")
-    for q in qs:
-        table.add_column(f"Q = {q}", justify="right")
-    for o in obs:
-        table.add_row(o.name, *[_cell(next(r for r in records if r["observable"] == o.name and r["quantiles"] == q)) for q in qs])
-    out.print(table)
-    if out_file is not None:
-        write_results(out_file, records, warnings, pool=str(pool_path), files=[str(f.path) for f in files])
-        _say("results", str(out_file))
+    training = open_events(training_path, dataset).read() if training_path is not None else None
+    result = measure_against_pool(truth, files, obs, qs, n_train, n_gen, training, name, groups, members, significance)
+    result.warnings[:0] = warnings
+    about = f"against the pool {pool_path}, {truth.n_events} events"
+    return result, about, {"pool": str(pool_path), "files": [str(f.path) for f in files]}
 
 
 def main(argv: list[str] | None = None) -> int:

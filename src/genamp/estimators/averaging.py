@@ -35,6 +35,7 @@ from scipy.stats import chi2
 
 from genamp import _validate
 from genamp.errors import GenampError
+from genamp.estimators.truth import CellProbabilities, TruthLike, cells
 
 __all__ = ["MIN_EVENTS", "SIGNIFICANCE", "AveragingForecast", "check_members", "forecast", "model_factor", "resolution_advice"]
 
@@ -172,23 +173,25 @@ class AveragingForecast:
         """Per-volume ``n_equiv`` of a sample of ``n`` events (NaN where not resolved)."""
         return np.where(self.resolved, _n_equiv(n, self.binomial, self.factor * self.sigma2), np.nan)
 
-    def pulls(self, p: np.ndarray) -> np.ndarray:
-        """``(m_j − p_j) / sqrt(f_mix σ²_model,j + m_j(1 − m_j)/(K n_gen))`` for volumes with events.
+    def pulls(self, p: TruthLike) -> np.ndarray:
+        """``(m_j − p_j) / sqrt(f_mix σ²_model,j + m_j(1 − m_j)/(K n_gen) + var p̂_j)`` for volumes
+        with events; ``var p̂_j = p̂_j(1 − p̂_j)/M`` against a pool of ``M`` events (docs/formulas.md
+        §7.2), zero against exact ``p_j``.
 
         σ²_model is clipped at zero; volumes with no events (or only events) give NaN.
         """
-        p = _validate_probabilities(p, self.mean.size)
+        truth = _validate_probabilities(p, self.mean.size)
         f = model_factor(self.n_members, "mixture")
-        scale = f * np.maximum(self.sigma2, 0.0) + self.binomial / (self.n_members * self.n_gen)
+        scale = f * np.maximum(self.sigma2, 0.0) + self.binomial / (self.n_members * self.n_gen) + truth.variance
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(scale > 0, (self.mean - p) / np.sqrt(scale), np.nan)
+            return np.where(scale > 0, (self.mean - truth.p) / np.sqrt(scale), np.nan)
 
 
-def _validate_probabilities(p: np.ndarray, n_cells: int) -> np.ndarray:
-    p = np.asarray(p, dtype=np.float64)
-    if p.shape != (n_cells,):
-        raise GenampError(f"cell probabilities have shape {p.shape}, the occupancies {n_cells} cells")
-    return p
+def _validate_probabilities(p: TruthLike, n_cells: int) -> CellProbabilities:
+    truth = cells(p)
+    if truth.p.shape != (n_cells,):
+        raise GenampError(f"cell probabilities have shape {truth.p.shape}, the occupancies {n_cells} cells")
+    return truth
 
 
 def check_members(fractions: np.ndarray, n_gen: float) -> np.ndarray:
@@ -317,6 +320,11 @@ def resolution_advice(n_gen_needed: float, members_needed: float, n_gen: float, 
         return (
             f"σ²_model not resolved: n_gen ≥ {n_gen_needed:.3g} per member (now {n_gen:.3g}) "
             f"or K ≥ {members_needed:.0f} members (now {n_members}) would resolve it at the size of its upper bound"
+        )
+    if not np.isfinite(members_needed):
+        return (
+            f"σ²_model not resolved: with K = {n_members} no n_gen suffices, and its upper bound gives no number of "
+            "members that would; train more members (10 or more)"
         )
     return (
         f"σ²_model not resolved: with K = {n_members} no n_gen suffices; "

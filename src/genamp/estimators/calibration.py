@@ -31,7 +31,7 @@ from genamp.estimators.averaging import (
     model_factor,
     resolution_advice,
 )
-from genamp.estimators.truth import plateau, truth_line
+from genamp.estimators.truth import TruthLike, plateau, truth_line
 
 __all__ = ["CURVE_LEVELS", "LEVELS", "AveragingSummary", "coverage", "member_plateau", "reference_pulls", "summarise"]
 
@@ -130,20 +130,23 @@ class AveragingSummary:
         return float(self.coverage[i]), float(self.reference_coverage[i])
 
 
-def member_plateau(fractions: np.ndarray, n_gen: float, p: np.ndarray) -> float:
+def member_plateau(fractions: np.ndarray, n_gen: float, p: TruthLike) -> float:
     """Mean over members of the truth-based plateau (docs/formulas.md §1.4) of one member's sample."""
     return float(plateau(np.asarray(fractions, dtype=np.float64), n_gen, p).mean())
 
 
 def summarise(
     forecasts: list[AveragingForecast],
-    p: np.ndarray | None = None,
+    p: TruthLike | None = None,
     member_plateaus: list[float] | None = None,
     reference_draws: int = 200,
     seed: int = 0,
     levels: tuple[float, ...] = CURVE_LEVELS,
 ) -> AveragingSummary:
-    """Combine per-repetition forecasts; with the exact ``p``, add calibration and closure.
+    """Combine per-repetition forecasts; with the truth ``p``, add calibration and closure.
+
+    ``p`` is exact (an array) or counted from a pool (:class:`CellProbabilities`): the closure's
+    plateau then subtracts the pool's noise and the pulls add its variance (docs/formulas.md §7.4).
 
     ``member_plateaus`` (one per repetition, :func:`member_plateau`) give the per-member
     truth-based G; without them it is NaN.

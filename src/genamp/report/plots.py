@@ -51,14 +51,29 @@ def _label(rec: dict[str, Any]) -> str:
     return f"{name}: G = {rec['G']:.3g}{err}  (≈ {rec['n_equiv']:.0f} events)"
 
 
+def _about(rec: dict[str, Any]) -> str:
+    """What a record measures against: the toy's name, or the observable on the pool."""
+    if rec.get("truth") == "pool":
+        return f"{rec['observable']} (pool)"
+    return TITLES.get(rec["density"], rec["density"])
+
+
 def plot_mse(records: list[dict[str, Any]], path: Path) -> Path:
     """Quantile MSE against the number of events for one resolution (the seed's Fig. 2)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    _draw_mse(ax, records)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _draw_mse(ax: Any, records: list[dict[str, Any]]) -> None:
     rec0 = records[0]
     c, n_train, q = rec0["c"], rec0["n_train"], rec0["quantiles"]
     sampled = [r for r in records if r.get("curve") and r["curve"]["n_gen"][-1] is not None]
     n_max = max([r["curve"]["n_gen"][-1] for r in sampled], default=100 * n_train)
     n = np.geomspace(max(n_train / 3, 2), n_max * 2, 200)
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
     ax.plot(n, c / n, color="black", lw=1.2, label="true sample of n events: c/n")
     for mult in (1, 2, 5, 10, 20, 50, 100):
         m = mult * n_train
@@ -87,12 +102,8 @@ def plot_mse(records: list[dict[str, Any]], path: Path) -> Path:
     ax.set_xlabel("number of events (true or generated)")
     ax.set_ylabel("quantile MSE")
     ax.set_xlim(n[0], n[-1])
-    ax.set_title(f"{TITLES.get(rec0['density'], rec0['density'])}: {q} quantiles per axis, n_train = {n_train}")
+    ax.set_title(f"{_about(rec0)}: {q} quantiles per axis, n_train = {n_train}", fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def _resolution_axes(ax: Any, records: list[dict[str, Any]], ylabel: str) -> None:
@@ -197,7 +208,8 @@ class StudyPictures:
     set, its fit, a preview of each generator's events, the differential method's events mapped
     to their local n_equiv. The runner hands them over; the plots never read task files."""
 
-    density: Density
+    #: the toy truth (``None`` on a pool)
+    density: Density | None
     x_train: np.ndarray
     fitted: Density | None = None
     generated: dict[str, np.ndarray] = field(default_factory=dict)
@@ -207,6 +219,9 @@ class StudyPictures:
 def study_plots(config: StudyConfig, root: Path, records: list[dict[str, Any]], pictures: StudyPictures) -> list[Path]:
     """All plots of a study into ``root``: one MSE plot per resolution, G vs resolution, the
     forecasts, the differential profiles, the truth with what was trained on it."""
+    if config.pool is not None:
+        return observable_plots(records, root, pictures, features=(config.pool_spec or {}).get("features"))
+    assert pictures.density is not None
     paths = []
     forecasts = [r for r in records if r["method"] == "averaging"]
     differential = [r for r in records if r["method"] == "differential"]
@@ -230,6 +245,126 @@ def study_plots(config: StudyConfig, root: Path, records: list[dict[str, Any]], 
     paths.append(plot_density(pictures.density, pictures.x_train, pictures.fitted, min(config.quantiles),
                               root / "density.png", pictures.generated))  # fmt: skip
     return paths
+
+
+# ---- observables on a pool ---------------------------------------------------------------------
+def _file_name(observable: str) -> str:
+    """An observable's name as a file name (``a × b`` → ``a-b``)."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in observable.replace(" × ", "-"))
+    return safe.strip("-") or "observable"
+
+
+def observable_plots(
+    records: list[dict[str, Any]], root: Path, pictures: StudyPictures | None = None, prefix: str = "",
+    features: list[str] | None = None,
+) -> list[Path]:  # fmt: skip
+    """Plots of records per observable (a pool study, ``genamp estimate --pool``): for each
+    observable its MSE curves at every resolution side by side, G of every observable in one
+    picture, and the training set's and generated events' distributions of each column."""
+    paths = []
+    truth = [r for r in records if r["method"] == "truth" and r.get("G") is not None]
+    for observable in dict.fromkeys(r["observable"] for r in truth):
+        mine = [r for r in truth if r["observable"] == observable]
+        qs = sorted({r["quantiles"] for r in mine}, key=lambda q: q if isinstance(q, int) else q[0])
+        fig, axes = plt.subplots(1, len(qs), figsize=(5.2 * len(qs), 4.2), squeeze=False)
+        for ax, q in zip(axes[0], qs, strict=True):
+            _draw_mse(ax, [r for r in mine if r["quantiles"] == q])
+        fig.tight_layout()
+        path = root / f"{prefix}mse_{_file_name(observable)}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    if truth:
+        paths.append(plot_amplification_per_observable(records, root / f"{prefix}amplification.png"))
+    if pictures is not None:
+        paths.append(plot_marginals(pictures, root / f"{prefix}observables.png", features))
+    return paths
+
+
+def estimate_plots(records: list[dict[str, Any]], root: Path) -> list[Path]:
+    """The plots of ``genamp estimate``: per observable on a pool (:func:`observable_plots`);
+    on a toy one MSE plot per resolution and G against resolution."""
+    if any(r.get("truth") == "pool" for r in records):
+        return observable_plots(records, root)
+    truth = [r for r in records if r["method"] == "truth" and r.get("G") is not None]
+    paths = [plot_mse([r for r in truth if r["quantiles"] == q], root / f"mse_Q{q}.png")
+             for q in sorted({r["quantiles"] for r in truth})]  # fmt: skip
+    if truth:
+        paths.append(plot_amplification(truth, root / "amplification.png"))
+    return paths
+
+
+def plot_amplification_per_observable(records: list[dict[str, Any]], path: Path) -> Path:
+    """G of every observable, per model and resolution; a lower bound is an upward triangle."""
+    truth = [r for r in records if r["method"] == "truth" and r.get("G") is not None]
+    forecasts = [r for r in records if r["method"] == "averaging" and r.get("G_inf") is not None]
+    observables = list(dict.fromkeys(r["observable"] for r in truth + forecasts))
+    series = list(dict.fromkeys((r["model"], r["method"], str(r["quantiles"])) for r in truth + forecasts))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(observables) + 2.5), 4.4))
+    width = 0.8 / max(1, len(series))
+    for k, (model, method, q) in enumerate(series):
+        xs, ys, errs, bounds = [], [], [], []
+        for i, o in enumerate(observables):
+            rec = next((r for r in truth + forecasts if (r["model"], r["method"], str(r["quantiles"]), r["observable"])
+                        == (model, method, q, o)), None)  # fmt: skip
+            if rec is None:
+                continue
+            x = i - 0.4 + width * (k + 0.5)
+            if method == "averaging":
+                xs.append(x), ys.append(rec["G_inf"]), errs.append(rec.get("G_inf_std") or 0.0), bounds.append(False)
+            elif rec.get("resolved", True):
+                xs.append(x), ys.append(rec["G"]), errs.append(rec.get("G_std") or 0.0), bounds.append(False)
+            else:
+                xs.append(x), ys.append(rec["n_equiv_lower"] / rec["n_train"]), errs.append(0.0), bounds.append(True)
+        if not xs:
+            continue
+        colour = COLOURS.get(model)
+        marker = "s" if method == "averaging" else "o"
+        label = f"{LABELS.get(model, model)}{' forecast' if method == 'averaging' else ''}, Q = {q}"
+        x, y, e, b = (np.asarray(v) for v in (xs, ys, errs, bounds))
+        shade = 0.35 + 0.65 * (k % 3) / 2
+        ax.errorbar(x[~b], y[~b], yerr=e[~b], ls="none", marker=marker, capsize=2, color=colour, alpha=shade, label=label)
+        if b.any():
+            ax.plot(x[b], y[b], ls="none", marker="^", color=colour, alpha=shade, label=f"{label}: lower bound")
+    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(observables)), observables, rotation=30 if len(observables) > 4 else 0, ha="right")
+    ax.set_ylabel("G = n_equiv / n_train")
+    rec0 = (truth + forecasts)[0]
+    ax.set_title(f"amplification per observable, n_train = {rec0['n_train']}", fontsize=10)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_marginals(pictures: StudyPictures, path: Path, features: list[str] | None = None) -> Path:
+    """Each column of the training set beside the generated events (the first repetition)."""
+    x = pictures.x_train
+    dim = x.shape[1]
+    ncols = min(dim, 4)
+    nrows = -(-dim // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False)
+    for i in range(dim):
+        ax = axes[i // ncols, i % ncols]
+        lo, hi = np.quantile(x[:, i], [0.005, 0.995])
+        pad = 0.1 * (hi - lo) or 1.0
+        bins = np.linspace(lo - pad, hi + pad, 31)
+        for model, events in pictures.generated.items():
+            ax.hist(events[:, i], bins=bins, density=True, histtype="step", lw=1.2, color=COLOURS.get(model),
+                    label=f"{LABELS.get(model, model)} ({len(events)})")  # fmt: skip
+        ax.hist(x[:, i], bins=bins, density=True, histtype="stepfilled", alpha=0.3, color="tab:blue",
+                label=f"training sample ({len(x)})")  # fmt: skip
+        ax.set_xlabel(features[i] if features else f"x{i}")
+        if i == 0:
+            ax.legend(fontsize=7)
+    for j in range(dim, nrows * ncols):
+        axes[j // ncols, j % ncols].axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 # ---- averaging amplification -------------------------------------------------------------------

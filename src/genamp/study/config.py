@@ -52,7 +52,15 @@ class StudyConfig:
     Attributes
     ----------
     density, density_params:
-        The toy truth, by name and parameters (see :func:`genamp.densities.make_density`).
+        The toy truth, by name and parameters (see :func:`genamp.densities.make_density`;
+        ``camel`` unless a pool is given).
+    pool, dataset:
+        A file of true events instead of a toy (HDF5 or NumPy; ``dataset`` names its array): the
+        repetitions' training sets are drawn from it, and the rows no repetition trained on are
+        the truth (:mod:`genamp.study.pooltruth`, docs/formulas.md §7).
+    observables, pairs:
+        On a pool, the volumes: ``Q`` bins of each observable (feature names or ``x{i}``; every
+        column by default), and ``Q × Q`` bins of each pair ``"a:b"``.
     models:
         Names in :data:`genamp.models.registry.MODEL_REGISTRY`: ``sample`` (the training set
         itself), ``fit`` (the parametric benchmark), ``resample`` (the bootstrap generator),
@@ -94,8 +102,12 @@ class StudyConfig:
     error, never silently ignored.
     """
 
-    density: str = "camel"
+    density: str | None = None
     density_params: dict[str, Any] = field(default_factory=dict)
+    pool: str | None = None
+    dataset: str | None = None
+    observables: tuple[str, ...] | None = None
+    pairs: tuple[str, ...] = ()
     models: tuple[str, ...] | None = None
     methods: tuple[str, ...] = ("truth",)
     quantiles: tuple[int, ...] = (10, 20, 50)
@@ -117,9 +129,12 @@ class StudyConfig:
         set_(self, "methods", _names(self.methods, "method", METHODS))
         averaging = "averaging" in self.methods
         differential = "differential" in self.methods
+        self._check_truth()
         if self.models is None:
             # the baselines have no spread of generators: a forecast-only study runs the network
             default = ("sample", "fit", "cfm") if "truth" in self.methods else ("cfm",)
+            if self.pool is not None:
+                default = tuple(m for m in default if m != "fit")
             set_(self, "models", default + (("bcfm",) if self.bayesian and "bcfm" not in default else ()))
         set_(self, "models", _names(self.models, "model", tuple(MODEL_REGISTRY)))
         set_(self, "ensemble", _validate.positive_int(self.ensemble, "ensemble", minimum=0))
@@ -188,14 +203,81 @@ class StudyConfig:
         if self.plateau not in PLATEAU_METHODS:
             raise GenampError(f"plateau must be one of {', '.join(PLATEAU_METHODS)}, got {self.plateau!r}")
         set_(self, "density_params", dict(self.density_params))
-        density = self.make_density()
-        cells = max(self.quantiles) ** density.dim
-        if cells > 10**7:
+        if self.pool is not None:
+            self._check_pool()
+        else:
+            dim = self.make_density().dim
+            cells = max(self.quantiles) ** dim
+            if cells > 10**7:
+                raise GenampError(
+                    f"{max(self.quantiles)} quantiles in {dim} dimensions make {cells:.1e} cells; use fewer quantiles"
+                )
+        self._thin_volumes(self._volume_dim)  # an error where a volume holds no event
+
+    def _check_truth(self) -> None:
+        """One truth: a toy density (``camel`` by default) or a pool file, never both."""
+        if self.pool is None:
+            if self.dataset is not None or self.observables is not None or self.pairs:
+                given = [n for n in ("dataset", "observables", "pairs") if getattr(self, n)]
+                raise GenampError(f"--{', --'.join(given)} appl{'ies' if len(given) == 1 else 'y'} to a pool of events (--pool FILE)")
+            if self.density is None:
+                object.__setattr__(self, "density", "camel")
+            return
+        if self.density is not None or self.density_params:
             raise GenampError(
-                f"{max(self.quantiles)} quantiles in {density.dim} dimensions make {cells:.1e} cells; "
-                "use fewer quantiles"
+                f"a pool of events and the toy {self.density or 'density'} are two truths; give one "
+                "(--pool FILE, or a toy name)"
             )
-        self._thin_volumes(density.dim)  # an error where a volume holds no event
+        if "fit" in (self.models or ()):
+            raise GenampError("fit is the parametric fit of a toy's true family; a pool of events has none (drop -m fit)")
+        if "differential" in self.methods:
+            raise GenampError(
+                "the differential method's truth check on a pool needs a classifier trained against the pool's events, "
+                "which genamp does not have yet; use --method truth,averaging on a pool, or a toy"
+            )
+
+    def _check_pool(self) -> None:
+        """The pool file, its observables and pairs, and that it keeps enough events as the truth."""
+        from genamp.observables import select
+        from genamp.study.pooltruth import MAX_TRAINING_SHARE, describe
+
+        pool = describe(self.pool, self.dataset)
+        object.__setattr__(self, "_pool_spec", pool)
+        dim, features = pool["dim"], pool["features"]
+        if self.observables is not None:
+            object.__setattr__(self, "observables", tuple(o.name for o in select(",".join(self.observables), dim, features)))
+        pairs = []
+        for item in self.pairs:
+            parts = [p.strip() for p in str(item).split(":")]
+            if len(parts) != 2 or not all(parts):
+                raise GenampError(f"a pair is two observables joined by ':', like pt:eta; got {item!r}")
+            a, b = select(",".join(parts), dim, features)  # an unknown name or the same one twice: one error
+            pairs.append(f"{a.name}:{b.name}")
+        if len(set(pairs)) != len(pairs):
+            raise GenampError(f"pairs repeat in {', '.join(pairs)}")
+        object.__setattr__(self, "pairs", tuple(pairs))
+        used = self.repetitions * self.n_train
+        if used > MAX_TRAINING_SHARE * pool["events"]:
+            raise GenampError(
+                f"{self.repetitions} repetitions of {self.n_train} training events take {used} of the {pool['events']} "
+                f"events of {self.pool}: more than {MAX_TRAINING_SHARE:.0%}, too few would be left as the truth; "
+                "give fewer repetitions or a smaller n_train, or a larger pool"
+            )
+        rest = pool["events"] - used
+        for q in self.quantiles:
+            _validate.pool_events_per_volume(rest, q, 2 if self.pairs else 1, f"the pool {self.pool} less its training rows")
+
+    @property
+    def pool_spec(self) -> dict[str, Any] | None:
+        """What a task spec says of the pool file (path, array, size, fingerprint), or ``None``."""
+        return getattr(self, "_pool_spec", None)
+
+    @property
+    def _volume_dim(self) -> int:
+        """Axes of the finest volumes: the toy's dimension, or 1 (2 with pairs) on a pool."""
+        if self.pool is not None:
+            return 2 if self.pairs else 1
+        return self.make_density().dim
 
     @property
     def _sampled(self) -> bool:
@@ -231,7 +313,7 @@ class StudyConfig:
     @property
     def warnings(self) -> tuple[str, ...]:
         """Settings that are legal but suspicious; they travel with the records and are printed."""
-        return tuple(self._thin_volumes(self.make_density().dim))
+        return tuple(self._thin_volumes(self._volume_dim))
 
     def _thin_volumes(self, dim: int) -> list[str]:
         """Where the largest n_gen puts fewer than 10 events per volume (an error below one)."""
@@ -286,17 +368,24 @@ class StudyConfig:
             value = kwargs.get(key)
             if value is not None and (tuple(value) if isinstance(value, list) else value) == default:
                 kwargs[key] = None
-        for key in ("models", "methods", "quantiles", "n_gen"):
+        for key in ("models", "methods", "quantiles", "n_gen", "observables", "pairs"):
             if isinstance(kwargs.get(key), list):
                 kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
 
     def make_density(self) -> Density:
+        if self.density is None:
+            raise GenampError("a study against a pool of events has no toy density")
         return make_density(self.density, **self.density_params)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["density_spec"] = self.make_density().spec()
+        if self.pool is None:  # a toy study's config reads as it did before pools existed
+            for name in ("pool", "dataset", "observables", "pairs"):
+                del d[name]
+            d["density_spec"] = self.make_density().spec()
+        else:
+            d["pool_spec"] = self.pool_spec
         return d
 
 

@@ -1,28 +1,38 @@
-"""A user's generated files measured against a pool of true events, per observable (docs/formulas.md §7).
+"""A user's generated files measured against a truth (``genamp estimate``), usable from Python.
 
-What ``genamp estimate --pool`` does, usable from Python: every observable (a column, by
-default every one) is cut into ``Q`` quantile bins with edges fixed before measuring (docs/formulas.md §7.1:
-quantiles of the training set when it is given, else of the pool), the pool and every file are
-counted into all of them in one pass each, and each (observable, Q) gets a truth-based record
-against the pool with its error and bound (docs/formulas.md §7.3).
+Against a toy (:func:`measure_against_toy`) the volumes are the toy's quantile grids, with exact
+``p_j``. Against a pool of true events (:func:`measure_against_pool`, docs/formulas.md §7) every
+observable (a column, by default every one) is cut into ``Q`` quantile bins, and every pair into
+``Q × Q``, with edges fixed before measuring (§7.1: quantiles of the training set when it is
+given, else of the pool); the pool and every file are counted into all of them in one pass each.
+
+Either way each set of volumes gets a truth-based record (with the pool's error and bound, §7.3),
+and with ``members=True`` (the files are one training's K members or posterior draws) also the
+averaging forecast of their mixture beside its truth-based G (§2, on a pool §7.4).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genamp import _validate
-from genamp.data.io import EventFile
+from genamp.data.io import EventFile, duplicate_files, open_events
+from genamp.densities import Density
 from genamp.errors import GenampError
-from genamp.estimators.truth import truth_amplification
+from genamp.estimators.averaging import SIGNIFICANCE, forecast
+from genamp.estimators.calibration import member_plateau, summarise
+from genamp.estimators.truth import TruthLike, truth_amplification
 from genamp.observables import Observable
-from genamp.study.runner import truth_record
+from genamp.study.runner import averaging_record, record_header, truth_record
 from genamp.truths.pool import Pool
-from genamp.volumes import ObservableBins, count_occupancy
+from genamp.volumes import ObservableBins, QuantileGrid, Volumes, count_occupancy
+
+__all__ = ["Measurement", "Overlap", "measure_against_pool", "measure_against_toy", "sample_files"]
 
 #: events of the reference sample whose quantiles fix the edges (a subsample of a large pool
 #: places quantile edges to about 1/sqrt(10^6) in probability: far inside any volume)
@@ -30,12 +40,30 @@ REFERENCE_EVENTS = 10**6
 
 
 @dataclass
-class PoolMeasurement:
-    """Records per observable and resolution, and the warnings that go with all of them."""
+class Measurement:
+    """Records per set of volumes (truth-based, then the forecasts with ``members``), and the
+    warnings that go with all of them."""
 
     records: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
-    volumes: list[ObservableBins] = field(default_factory=list)
+    volumes: list[Volumes] = field(default_factory=list)
+
+
+def sample_files(paths: Sequence[Path], dataset: str | None, n_train: int) -> tuple[list[EventFile], list[int], list[str]]:
+    """The generated files, the sizes of their MSE curve (nested prefixes 100, 300, 1000, ... up
+    to the smallest file), and the warnings: files given twice, ``n_train`` above a file's size."""
+    files = [open_events(p, dataset) for p in paths]
+    n_min = min(f.n_events for f in files)
+    if n_min < 2:
+        raise GenampError(f"{min(files, key=lambda f: f.n_events).path}: {n_min} event(s); at least 2 needed")
+    n_gen = [n for n in (int(round(10 ** (k / 2))) for k in range(4, 40)) if n < n_min] + [n_min]
+    warnings = [f"{a} and {b} {how}: they count as two trainings but are one" for a, b, how in duplicate_files(files)]
+    if n_train > n_min:
+        warnings.append(
+            f"n_train = {n_train} is more than the {n_min} events of the smallest file: a sample is worth at most "
+            f"about its own size, so G above {n_min / n_train:.2g} cannot be seen; is n_train the generator's training set?"
+        )
+    return files, n_gen, warnings
 
 
 class Overlap:
@@ -56,6 +84,27 @@ class Overlap:
         self.found += sum(r.tobytes() in self._rows for r in x[np.isin(x @ self._key, self._known)])
 
 
+def measure_against_toy(
+    density: Density,
+    files: Sequence[EventFile],
+    quantiles: Sequence[int],
+    n_train: int,
+    n_gen: Sequence[int],
+    name: str = "external",
+    members: bool = False,
+    significance: float = SIGNIFICANCE,
+) -> Measurement:
+    """Truth-based G of ``files`` (one per training, or one training's members) on the toy's grids."""
+    grids = [QuantileGrid.from_density(density, q) for q in quantiles]
+    warnings = []
+    for q in quantiles:
+        warning = _validate.events_per_volume(min(f.n_events for f in files), q, density.dim, "the smallest file")
+        warnings += [warning] if warning else []
+    headers = [record_header(name, g, n_train, len(files)) for g in grids]
+    records = _measure(files, grids, [g.probabilities for g in grids], headers, n_train, n_gen, members, significance)
+    return Measurement(records, warnings, list(grids))
+
+
 def measure_against_pool(
     pool: Pool,
     files: Sequence[EventFile],
@@ -65,8 +114,11 @@ def measure_against_pool(
     n_gen: Sequence[int],
     training: np.ndarray | None = None,
     name: str = "external",
-) -> PoolMeasurement:
-    """Truth-based G of ``files`` (one per training) against ``pool``, per observable and Q."""
+    pairs: Sequence[tuple[Observable, Observable]] = (),
+    members: bool = False,
+    significance: float = SIGNIFICANCE,
+) -> Measurement:
+    """Truth-based G of ``files`` against ``pool``, per observable (and pair) and Q."""
     warnings: list[str] = []
     for f in files:
         if f.shape[1] != pool.dim:
@@ -76,29 +128,53 @@ def measure_against_pool(
                 f"{f.path}: features {', '.join(f.features)} differ from the pool's {', '.join(pool.features)}"
             )
     for q in quantiles:
-        warning = _validate.events_per_volume(min(f.n_events for f in files), q, 1, "the smallest file")
-        warnings += [warning] if warning else []
+        for dim in sorted({1} | ({2} if pairs else set())):
+            warning = _validate.events_per_volume(min(f.n_events for f in files), q, dim, "the smallest file")
+            warnings += [warning] if warning else []
     overlap = None
     if training is not None:
         training = _validate.events(training, pool.dim, what="training set", min_events=2)
         reference, origin, overlap = training, "the training set", Overlap(training)
     else:
-        reference, origin = pool.head(REFERENCE_EVENTS), f"the pool {pool.name}"
-    volumes = [ObservableBins.from_quantiles([o], reference, q, what=origin) for o in observables for q in quantiles]
+        reference, origin = pool.reference(REFERENCE_EVENTS), f"the pool {pool.name}"
+    groups = [[o] for o in observables] + [list(p) for p in pairs]
+    volumes = [ObservableBins.from_quantiles(g, reference, q, what=origin) for g in groups for q in quantiles]
     truths = pool.count(volumes, watch=overlap)
     if overlap is not None and overlap.found:
         warnings.append(
             f"{overlap.found} of the {len(training)} training events are also in the pool {pool.name}: a pool must be "
             "disjoint from every training set (docs/formulas.md §7), or the generator is measured against what it learnt"
         )
+    headers = [{**record_header(name, v, n_train, len(files), pool.name), "edges_from": origin} for v in volumes]
+    records = _measure(files, volumes, truths, headers, n_train, n_gen, members, significance)
+    return Measurement(records, warnings, list(volumes))
+
+
+def _measure(
+    files: Sequence[EventFile],
+    volumes: Sequence[Volumes],
+    truths: Sequence[TruthLike],
+    headers: Sequence[dict[str, Any]],
+    n_train: int,
+    n_gen: Sequence[int],
+    members: bool,
+    significance: float,
+) -> list[dict[str, Any]]:
+    """Count every file into every set of volumes once; a truth-based record per set, and with
+    ``members`` the averaging forecast of the files' mixture at the smallest file's size."""
+    if members and len(files) < 2:
+        raise GenampError("--members needs at least 2 files: the spread of one generator is not defined")
     per_file = [count_occupancy(f.chunks(), volumes, n_gen, what=str(f.path)) for f in files]
-    records = []
-    for i, (bins, truth) in enumerate(zip(volumes, truths, strict=True)):
+    records, forecasts = [], []
+    n_min = float(n_gen[-1])
+    for i, (truth, header) in enumerate(zip(truths, headers, strict=True)):
         fractions = np.stack([occ[i].fractions for occ in per_file])
         res = truth_amplification(fractions, np.asarray(n_gen, float), truth, n_train)
-        records.append({
-            "method": "truth", "model": name, "truth": "pool", "pool": pool.name, "observable": bins.name,
-            "edges_from": origin, "quantiles": bins.quantiles, "n_cells": bins.n_cells, "n_train": n_train,
-            "repetitions": len(files), **truth_record(res),
-        })  # fmt: skip
-    return PoolMeasurement(records, warnings, volumes)
+        records.append({**header, **truth_record(res)})
+        if members:
+            last = fractions[:, -1]
+            fc = forecast(last, n_min, n_train, significance=significance)
+            summary = summarise([fc], truth, [member_plateau(last, n_min, truth)])
+            base = {**header, "method": "averaging", "repetitions": 1, "spread": {"members": len(files), "mode": "files"}}
+            forecasts.append({**base, **averaging_record(summary, fc, base)})
+    return records + forecasts

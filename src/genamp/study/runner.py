@@ -19,12 +19,19 @@ from genamp.errors import GenampError
 from genamp.estimators.averaging import AveragingForecast, forecast, resolution_advice
 from genamp.estimators.calibration import LEVELS, AveragingSummary, member_plateau, summarise
 from genamp.estimators.verdicts import averaging_warnings, differential_warnings
-from genamp.estimators.truth import RepetitionSummary, TruthAmplification, combine_repetitions, summarise_repetition
+from genamp.estimators.truth import (
+    RepetitionSummary,
+    TruthAmplification,
+    TruthLike,
+    cells,
+    combine_repetitions,
+    summarise_repetition,
+)
 from genamp.study import store
 from genamp.study.config import StudyConfig
 from genamp.study.executors import LocalExecutor, default_workers, execute
-from genamp.study.tasks import Task, blocks, plan
-from genamp.volumes import QuantileGrid
+from genamp.study.tasks import Task, blocks, plan, volume_sets
+from genamp.volumes import QuantileGrid, Volumes
 
 #: called after every finished task with (tasks done, tasks in total, summary of the task)
 ProgressCallback = Callable[[int, int, dict[str, Any]], None]
@@ -85,6 +92,8 @@ def _run_locked(
     store.write_json(root / "study.json", {"genamp": __version__, "config": config.to_dict()})
 
     tasks = plan(config)
+    # the truth first: a pool with a NaN or too few events per volume stops the study before training
+    truths = study_truth(tasks, volume_sets(tasks[0].spec))
     # only metadata is held in memory; occupancies are read back one task at a time
     metas: dict[Task, dict[str, Any]] = {}
     todo, redone = [], []
@@ -132,7 +141,7 @@ def _run_locked(
                 "the same command redoes it"
             )
         metas[task] = meta
-    records, failures = aggregate(config, tasks, metas, root)
+    records, failures = aggregate(config, tasks, metas, root, truths)
     warnings = list(config.warnings)
     for rec in records:  # the study's caveats, then the record's own verdicts
         rec["warnings"] = warnings + rec.get("warnings", [])
@@ -154,7 +163,7 @@ def pictures(config: StudyConfig, root: Path, tasks: list[Task], metas: dict[Tas
     from genamp.report.plots import StudyPictures
     from genamp.study.tasks import training_set
 
-    density = config.make_density()
+    density = None if config.pool is not None else config.make_density()
     first = min(t.repetition for t in tasks)
     out = StudyPictures(density, training_set(tasks[0].spec, first))
     for t in tasks:
@@ -236,17 +245,22 @@ def keep_previous_results(root: Path, config: StudyConfig) -> tuple[Path, list[s
 
 
 def aggregate(
-    config: StudyConfig, tasks: list[Task], metas: dict[Task, dict[str, Any]], root: Path
+    config: StudyConfig,
+    tasks: list[Task],
+    metas: dict[Task, dict[str, Any]],
+    root: Path,
+    truths: dict[int, TruthLike] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Records per model, method and resolution, and the list of failed repetitions.
 
     Task files are read one at a time and reduced at once (to MSE curves and plateaus for the
     truth method, to per-volume forecasts for the averaging method), so memory grows with the
     number of repetitions × cells, not with repetitions × sample sizes × generators × cells.
-    The averaging method also writes its per-volume table beside ``results.json``.
+    The averaging method also writes its per-volume table beside ``results.json``. ``truths``
+    (:func:`study_truth`) are computed here when not given.
     """
-    density = config.make_density()
-    grids = {q: QuantileGrid.from_density(density, q) for q in config.quantiles}
+    grids = volume_sets(tasks[0].spec)
+    truths = study_truth(tasks, grids) if truths is None else truths
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     tables: list[dict[str, Any]] = []
@@ -276,21 +290,21 @@ def aggregate(
                 measured.append(output.differential)
             for q, grid in grids.items():
                 occ = output.occupancies[q]
-                summaries[q].append(summarise_repetition(occ.fractions, occ.n, grid.probabilities, config.plateau))  # type: ignore[arg-type]
+                summaries[q].append(summarise_repetition(occ.fractions, occ.n, truths[q], config.plateau))  # type: ignore[arg-type]
                 n_gen[q] = occ.n
                 if averaging:
                     last, size = output.members[q][:, -1], float(t.spec["n_gen"][-1])
                     forecasts[q].append(forecast(last, size, config.n_train, significance=config.significance))
-                    member_b[q].append(member_plateau(last, size, grid.probabilities))
+                    member_b[q].append(member_plateau(last, size, truths[q]))
         for q, grid in grids.items():
-            base = {**record_header(model, grid, config.n_train, len(ok)), "n_failed": len(mine) - len(ok)}
+            base = {**record_header(model, grid, config.n_train, len(ok), config.pool), "n_failed": len(mine) - len(ok)}
             if spread is not None:
                 base["spread"] = spread
             if "truth" in config.methods:
                 if not ok:
                     records.append({**base, "n_equiv": None, "G": None, "G_std": None, "error": "every repetition failed"})
                 else:
-                    res = combine_repetitions(summaries[q], n_gen[q], grid.probabilities, config.n_train)
+                    res = combine_repetitions(summaries[q], n_gen[q], truths[q], config.n_train)
                     records.append({**base, **truth_record(res)})
             if averaging:
                 base = {**base, "method": "averaging", "table": VOLUME_TABLE}
@@ -298,9 +312,10 @@ def aggregate(
                     failed = {**base, "G_inf": None, "error": "every repetition failed"}
                     records.append({**failed, "warnings": averaging_warnings(failed)})
                     continue
-                summary = summarise(forecasts[q], grid.probabilities, member_b[q], seed=config.seed)
+                summary = summarise(forecasts[q], truths[q], member_b[q], seed=config.seed)
                 records.append({**base, **averaging_record(summary, forecasts[q][0], base)})
-                tables.append({"model": model, "grid": grid, "summary": summary, "first": forecasts[q][0]})
+                tables.append({"model": model, "grid": grid, "p": cells(truths[q]).p, "summary": summary,
+                               "first": forecasts[q][0]})  # fmt: skip
         if "differential" in config.methods and ok and mine[0].spec.get("differential"):
             from genamp.study.differential import record as differential_record
 
@@ -316,13 +331,28 @@ def aggregate(
     return records, failures
 
 
-def record_header(model: str, grid: QuantileGrid, n_train: int, repetitions: int) -> dict[str, Any]:
-    """What a truth-based record is about: model, truth, resolution, sizes."""
+def study_truth(tasks: list[Task], volumes: dict[int, Volumes]) -> dict[int, TruthLike]:
+    """The truth of every set of volumes: a toy grid's exact ``p_j``, or on a pool the counts
+    of the rows no repetition of the study trained on (:func:`genamp.study.pooltruth.truth_cells`)."""
+    spec = tasks[0].spec
+    if "pool" not in spec:
+        return {k: v.probabilities for k, v in volumes.items()}  # type: ignore[union-attr]
+    from genamp.study.pooltruth import truth_cells
+
+    return dict(truth_cells(spec, sorted({t.repetition for t in tasks})))
+
+
+def record_header(model: str, grid: Volumes, n_train: int, repetitions: int, pool: str | None = None) -> dict[str, Any]:
+    """What a truth-based record is about: model, truth (a toy, or a pool and its observable),
+    resolution, sizes."""
+    if isinstance(grid, QuantileGrid):
+        truth: dict[str, Any] = {"density": grid.density.name, "dim": grid.density.dim}
+    else:
+        truth = {"truth": "pool", "pool": pool, "observable": grid.name, "edges_from": "the pool"}
     return {
         "method": "truth",
         "model": model,
-        "density": grid.density.name,
-        "dim": grid.density.dim,
+        **truth,
         "quantiles": grid.quantiles,
         "n_cells": grid.n_cells,
         "n_train": n_train,
@@ -422,9 +452,11 @@ def write_volume_table(path: Path, tables: list[dict[str, Any]]) -> None:
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    axes = max(t["grid"].density.dim for t in tables)
+    axes = max(len(t["grid"].shape) for t in tables)
+    # on a pool the volumes are bins of an observable, named in their own column
+    named = any(not isinstance(t["grid"], QuantileGrid) for t in tables)
     writer.writerow(
-        ["model", "quantiles", "cell", *[f"{k}{a}" for a in range(axes) for k in ("index", "lo", "hi")],
+        ["model", *(["observable"] if named else []), "quantiles", "cell", *[f"{k}{a}" for a in range(axes) for k in ("index", "lo", "hi")],
          "p_true", "m", "sigma2_model", "sigma2_model_error", "G_inf", "resolved_fraction",
          "rep0_status", "rep0_G_inf", "rep0_G_inf_lower", "rep0_n_gen_needed", "rep0_members_needed"]
     )  # fmt: skip
@@ -440,7 +472,7 @@ def write_volume_table(path: Path, tables: list[dict[str, Any]]) -> None:
                 else:
                     where += ["", "", ""]
             writer.writerow(
-                [t["model"], grid.quantiles, j, *where, grid.probabilities[j], summary.volume_mean[j],
+                [t["model"], *([grid.name] if named else []), grid.quantiles, j, *where, t["p"][j], summary.volume_mean[j],
                  summary.volume_sigma2[j], summary.volume_sigma2_error[j], summary.volume_G_inf[j],
                  summary.volume_resolved_fraction[j], first.status[j], first.G_inf[j], first.G_inf_lower[j],
                  first.n_gen_needed[j], first.members_needed[j]]

@@ -1,8 +1,9 @@
 """The result store: every finished task on disk, written atomically, trusted only once checked.
 
-A task file is an ``.npz`` (``allow_pickle=False`` on reading) with, per number of quantiles
-``Q``, the arrays ``q{Q}_n`` and ``q{Q}_fractions`` (with several generators, their mixture, and
-``q{Q}_members``: every generator's occupancies), the task's metadata as a JSON string (with the
+A task file is an ``.npz`` (``allow_pickle=False`` on reading) with, per set of volumes ``Q`` (the
+number of quantiles of a toy's grid; on a pool, the position of the observable bins in the
+task's spec), the arrays ``q{Q}_n`` and ``q{Q}_fractions`` (with several generators, their
+mixture, and ``q{Q}_members``: every generator's occupancies), the task's metadata as a JSON string (with the
 identity it was written for: setting key, model, repetition), and ``checksum``, the SHA-256 of
 all the rest (:func:`content_digest`).
 
@@ -31,7 +32,7 @@ from typing import IO, Any
 import numpy as np
 
 from genamp.errors import GenampError
-from genamp.study.tasks import Task, TaskOutput
+from genamp.study.tasks import Task, TaskOutput, volume_keys
 from genamp.volumes import Occupancy
 
 TMP_PREFIX = ".tmp-"
@@ -195,7 +196,7 @@ def _check_identity(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarr
         )
     if meta["status"] != "ok":
         return
-    for q in task.spec["quantiles"]:
+    for q in volume_keys(task.spec):
         needed = [f"q{q}_n", f"q{q}_fractions"] + ([f"q{q}_members"] if task.n_members > 1 else [])
         missing = [n for n in needed if n not in arrays]
         if missing:

@@ -24,7 +24,7 @@ from genamp.models.base import ExactOccupancies, ensemble_training_sets
 from genamp.models.registry import MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
 from genamp.study.config import StudyConfig
-from genamp.volumes import DEFAULT_CHUNK, Occupancy, QuantileGrid, count_occupancy, sample_chunks
+from genamp.volumes import DEFAULT_CHUNK, Occupancy, QuantileGrid, Volumes, count_occupancy, sample_chunks
 
 #: generated events of repetition 0 kept in its task file for the density picture
 PREVIEW_EVENTS = 20_000
@@ -75,7 +75,7 @@ class Task:
 
 @dataclass
 class TaskOutput:
-    """Occupancies per number of quantiles, and what happened (status, fit values, timing)."""
+    """Occupancies per set of volumes (:func:`volume_keys`), and what happened (status, fit values, timing)."""
 
     occupancies: dict[int, Occupancy]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -90,18 +90,13 @@ class TaskOutput:
 
 def plan(config: StudyConfig) -> list[Task]:
     """All tasks of a study, repetition-major so early results cover every model."""
-    density = config.make_density()
+    truth = _truth_spec(config)
     tasks = []
     for rep in range(config.repetitions):
         for model in config.models:
-            spec = {
-                "format": TASK_FORMAT,
-                "density": density.spec(),
-                "model": model,
-                "n_train": config.n_train,
-                "seed": config.seed,
-                "quantiles": sorted(config.quantiles),
-            }
+            spec = {"format": TASK_FORMAT, **truth, "model": model, "n_train": config.n_train, "seed": config.seed}
+            if "pool" not in truth:
+                spec["quantiles"] = sorted(config.quantiles)
             if MODEL_REGISTRY[model].sampled:
                 spec["n_gen"] = list(config.n_gen)
             spread = config.spread_of(model)
@@ -116,13 +111,53 @@ def plan(config: StudyConfig) -> list[Task]:
     return tasks
 
 
+def _truth_spec(config: StudyConfig) -> dict[str, Any]:
+    """What every task of a study says of its truth: the toy density, or the pool file and the
+    observable bins on it (their edges fixed here, once, at the file's quantiles)."""
+    if config.pool is None:
+        return {"density": config.make_density().spec()}
+    from genamp.data.io import open_events
+    from genamp.observables import columns, select
+    from genamp.study import pooltruth
+
+    pool = config.pool_spec
+    f = open_events(pool["path"], pool["dataset"])
+    names = pool["features"]
+    obs = columns(pool["dim"], names) if config.observables is None else select(",".join(config.observables), pool["dim"], names)
+    pairs = [tuple(select(p.replace(":", ","), pool["dim"], names)) for p in config.pairs]
+    return {"pool": pool, "volumes": pooltruth.volume_specs(f, obs, pairs, sorted(config.quantiles))}  # type: ignore[arg-type]
+
+
+def volume_sets(spec: dict[str, Any]) -> dict[int, Volumes]:
+    """The volumes a task counts into, by key: its Q on a toy's grids, its position in the
+    spec's ``volumes`` on a pool (the key names its arrays in the task file)."""
+    if "pool" in spec:
+        from genamp.study import pooltruth
+
+        return dict(pooltruth.volumes(spec))
+    density = _density(spec)
+    return {q: QuantileGrid.from_density(density, q) for q in spec["quantiles"]}
+
+
+def volume_keys(spec: dict[str, Any]) -> list[int]:
+    """The keys of :func:`volume_sets`, without building the volumes."""
+    return list(range(len(spec["volumes"]))) if "pool" in spec else list(spec["quantiles"])
+
+
 def training_set(spec: dict[str, Any], repetition: int) -> np.ndarray:
     """The training events of a repetition (identical for every model)."""
+    if "pool" in spec:
+        from genamp.study import pooltruth
+
+        return pooltruth.training_set(spec, repetition)
     density = _density(spec)
     return density.sample(spec["n_train"], seed_sequence(spec["seed"], repetition, TRAINING_DATA))
 
 
-def _density(spec: dict[str, Any]) -> Density:
+def _density(spec: dict[str, Any]) -> Density | None:
+    """The toy truth of a task (``None`` on a pool: the networks never read it)."""
+    if "density" not in spec:
+        return None
     params = dict(spec["density"])
     return make_density(params.pop("name"), **params)
 
@@ -166,7 +201,7 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
     if any(t.model != name or t.key != tasks[0].key for t in tasks):
         raise ValueError("a block holds tasks of one model and one setting")
     density = _density(spec)
-    grids = [QuantileGrid.from_density(density, q) for q in spec["quantiles"]]
+    grids = list(volume_sets(spec).values())
     k = tasks[0].n_members
     seeds = [model_seed(spec, name, t.repetition) for t in tasks]
     xs = np.concatenate([training_sets(t, s) for t, s in zip(tasks, seeds, strict=True)])
@@ -232,7 +267,7 @@ def _generated(
     samplers: list[Callable[[int, Any], np.ndarray]],
     seeds: list[np.random.SeedSequence],
     task: Task,
-    grids: list[QuantileGrid],
+    grids: list[Volumes],
 ) -> TaskOutput:
     """Occupancies of every generator's stream at every n_gen, one generator after the other.
 
@@ -251,7 +286,7 @@ def _generated(
         what = f"{task.model} sample" + (f" of generator {m}" if len(samplers) > 1 else "")
         per_member.append(count_occupancy(stream, grids, n_gen, what=what))
     preview = np.concatenate(kept) if kept else None
-    quantiles = task.spec["quantiles"]
+    quantiles = volume_keys(task.spec)
     if len(samplers) == 1:
         return TaskOutput(dict(zip(quantiles, per_member[0], strict=True)), _meta(task), preview)
     members = {q: np.stack([occ[i].fractions for occ in per_member]) for i, q in enumerate(quantiles)}
@@ -294,7 +329,7 @@ def run_task(task: Task) -> TaskOutput:
 def _run(task: Task) -> TaskOutput:
     spec = task.spec
     density = _density(spec)
-    grids = [QuantileGrid.from_density(density, q) for q in spec["quantiles"]]
+    grids = list(volume_sets(spec).values())
     x_train = training_set(spec, task.repetition)
     entry = MODEL_REGISTRY[task.model]
     exact: list[np.ndarray]
@@ -341,4 +376,4 @@ def _differential(
 
 def _exact(task: Task, probabilities: list[np.ndarray], extra: dict[str, Any]) -> TaskOutput:
     occupancies = [Occupancy.exact(p) for p in probabilities]
-    return TaskOutput(dict(zip(task.spec["quantiles"], occupancies, strict=True)), {**_meta(task), **extra})
+    return TaskOutput(dict(zip(volume_keys(task.spec), occupancies, strict=True)), {**_meta(task), **extra})

@@ -73,6 +73,16 @@ class Pool:
                 break
         return np.concatenate(out) if out else np.empty((0, self.dim))
 
+    def reference(self, n: int) -> np.ndarray:
+        """Every ``⌈M/n⌉``-th event (at most ``n``), as one array: the events whose quantiles fix
+        volume edges. A strided subsample, so a pool sorted by some column does not bias it."""
+        step = max(1, -(-self.n_events // max(1, n)))
+        out, seen = [], 0
+        for chunk in self.chunks(step * 2**12):
+            out.append(np.asarray(chunk[(-seen) % step :: step], dtype=np.float64))
+            seen += chunk.shape[0]
+        return np.concatenate(out) if out else np.empty((0, self.dim))
+
     def cell_probabilities(self, volumes: Volumes) -> CellProbabilities:
         """``p̂_j`` of every volume, counted from the whole pool, with ``n_events = M``.
 

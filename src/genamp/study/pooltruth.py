@@ -1,0 +1,166 @@
+"""A study whose truth is a pool of events in a file (docs/formulas.md §7).
+
+On data there is no formula to sample training sets from, and no grid of exact cells. A study
+``genamp run --pool FILE`` then takes everything from the file:
+
+- **training sets**: repetition ``r`` trains on ``n_train`` rows drawn without replacement from
+  the file's ``M`` rows by the stream ``(seed, r, TRAINING_DATA)``, the same for every model. The
+  draw depends only on ``r``, so adding repetitions extends a study without changing the ones
+  done. Two repetitions share a row with probability about ``n_train/M`` each: the repetitions
+  are (very nearly) independent samples of the truth the file was drawn from;
+- **volumes**: ``Q`` bins of each observable (a column of the file; every column by default), or
+  ``Q × Q`` bins of a pair, with edges at the quantiles of the file, fixed when the study is
+  planned (a strided subsample of at most :data:`REFERENCE_EVENTS` rows, which a sorted file
+  does not bias). They sit in every task's spec, so a task's occupancies always belong to them;
+- **the truth**: every row that no repetition trained on. Its counts are the file's counts less
+  those of the training rows, so the pool is disjoint from every training set (docs/formulas.md
+  §7) at one pass over the file, and the truth-based estimators subtract its noise and report a
+  bound where it cannot resolve ``n_equiv`` (§7.3).
+
+The task spec holds the file's path, size and a fingerprint of its bytes: a file changed after
+the study was planned is an error, never a silent mix of two truths.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genamp import _validate
+from genamp.data.io import EventFile, fingerprint, open_events
+from genamp.errors import GenampError
+from genamp.estimators.truth import CellProbabilities
+from genamp.observables import Observable, column
+from genamp.seeding import TRAINING_DATA, seed_sequence
+from genamp.truths.pool import Pool
+from genamp.volumes import ObservableBins, count_occupancy
+
+__all__ = [
+    "MAX_TRAINING_SHARE",
+    "REFERENCE_EVENTS",
+    "describe",
+    "training_rows",
+    "training_set",
+    "truth_cells",
+    "volume_specs",
+    "volumes",
+]
+
+#: rows whose quantiles fix the edges (a subsample of a large file places a quantile edge to
+#: about 1/sqrt(10^6) in probability: far inside any volume)
+REFERENCE_EVENTS = 10**6
+
+#: the largest share of the file the training sets of a study may take (the rest is the truth)
+MAX_TRAINING_SHARE = 0.5
+
+
+def describe(path: Path | str, dataset: str | None = None) -> dict[str, Any]:
+    """What a task spec says of the pool file: where, which array, its size, its fingerprint."""
+    f = open_events(path, dataset)
+    if len(f.shape) != 2:
+        raise GenampError(f"{f.path}: expected events of shape (events, features), got shape {f.shape}")
+    size, digest = fingerprint(f.path)
+    return {
+        "path": str(f.path.resolve()),
+        "dataset": f.dataset,
+        "events": int(f.shape[0]),
+        "dim": int(f.shape[1]),
+        "features": None if f.features is None else list(f.features),
+        "fingerprint": f"{size}:{digest}",
+    }
+
+
+def _file(pool: dict[str, Any]) -> EventFile:
+    """The pool file of a spec, checked to be the one the study was planned on."""
+    path = Path(pool["path"])
+    f = open_events(path, pool["dataset"])
+    size, digest = fingerprint(path)
+    if f"{size}:{digest}" != pool["fingerprint"] or f.shape[0] != pool["events"]:
+        raise GenampError(
+            f"{path} changed since the study was planned (its size or bytes differ): the study's training sets "
+            "and truth came from the old file; restore it, or start the study again with --out elsewhere"
+        )
+    return f
+
+
+def volume_specs(
+    f: EventFile, observables: Sequence[Observable], pairs: Sequence[tuple[Observable, Observable]], quantiles: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The volumes of a pool study, one entry per (observable or pair, Q): names, columns and
+    inner edges at the quantiles of :meth:`Pool.reference` (the outer edges are ±inf)."""
+    reference = Pool(f).reference(REFERENCE_EVENTS)
+    out = []
+    for group in [(o,) for o in observables] + [tuple(p) for p in pairs]:
+        for q in quantiles:
+            bins = ObservableBins.from_quantiles(list(group), reference, q, what=f"the pool {f.path}")
+            out.append({
+                "observables": [o.name for o in group],
+                "columns": [o.reads[0] for o in group],
+                "quantiles": int(q),
+                "edges": [e[1:-1].tolist() for e in bins.edges],
+            })  # fmt: skip
+    return out
+
+
+def volumes(spec: dict[str, Any]) -> dict[int, ObservableBins]:
+    """The observable bins of a pool study's task, by their position in its spec."""
+    dim = spec["pool"]["dim"]
+    out = {}
+    for i, v in enumerate(spec["volumes"]):
+        obs = [column(c, name) for c, name in zip(v["columns"], v["observables"], strict=True)]
+        out[i] = ObservableBins(obs, [np.concatenate([[-np.inf], e, [np.inf]]) for e in v["edges"]], dim)
+    return out
+
+
+def training_rows(spec: dict[str, Any], repetition: int) -> np.ndarray:
+    """The file rows repetition ``repetition`` trains on, in the order they are given to a model."""
+    rng = np.random.default_rng(seed_sequence(spec["seed"], repetition, TRAINING_DATA))
+    return rng.choice(spec["pool"]["events"], size=spec["n_train"], replace=False)
+
+
+def training_set(spec: dict[str, Any], repetition: int) -> np.ndarray:
+    """The training events of a repetition, read from the pool file (identical for every model)."""
+    return _training_set(_frozen(spec["pool"]), spec["seed"], spec["n_train"], repetition).copy()
+
+
+def _frozen(pool: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in pool.items()))
+
+
+@functools.lru_cache(maxsize=64)
+def _training_set(pool: tuple[tuple[str, Any], ...], seed: int, n_train: int, repetition: int) -> np.ndarray:
+    """Cached per process: a worker running a block of repetitions (or several models of one)
+    reads each training set once."""
+    d = dict(pool)
+    d["features"] = None if d["features"] is None else list(d["features"])
+    rows = training_rows({"pool": d, "seed": seed, "n_train": n_train}, repetition)
+    x = _validate.events(_file(d).rows(rows), d["dim"], what=f"training set of repetition {repetition}", min_events=2)
+    x.flags.writeable = False
+    return x
+
+
+def truth_cells(spec: dict[str, Any], repetitions: Sequence[int]) -> dict[int, CellProbabilities]:
+    """``p̂_j`` of every volume of the study, counted from the rows no repetition trained on.
+
+    One pass over the file counts it all; the training rows' counts are subtracted, so the truth
+    holds ``M − |∪ training rows|`` events, disjoint from every training set.
+    """
+    bins = volumes(spec)
+    f = _file(spec["pool"])
+    used = np.unique(np.concatenate([training_rows(spec, r) for r in repetitions]))
+    n = f.n_events - used.size
+    for v in bins.values():
+        _validate.pool_events_per_volume(n, v.shape[0], len(v.shape), f"the pool {f.path} less its training rows")
+    everything = count_occupancy(f.chunks(), list(bins.values()), what=str(f.path))
+    trained = count_occupancy(f.rows(used), list(bins.values()), what=str(f.path)) if used.size else None
+    out = {}
+    for k, (key, occ) in enumerate(zip(bins, everything, strict=True)):
+        counts = np.rint(occ.fractions[0] * occ.n[0])
+        if trained is not None:
+            counts -= np.rint(trained[k].fractions[0] * trained[k].n[0])
+        out[key] = CellProbabilities(counts / n, float(n))
+    return out
