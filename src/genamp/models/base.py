@@ -8,6 +8,7 @@ of generated events just as well.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
@@ -37,6 +38,37 @@ class ExactOccupancies(Protocol):
 
     def cell_probabilities(self, grid: Any) -> np.ndarray:
         ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Where a model's numeric hyper-parameter makes sense (each element of a tuple of them).
+
+    ``low``/``high`` are bounds (``None``: none), excluded when ``low_open``/``high_open``;
+    ``length`` fixes the number of elements of a tuple. A model class declares them in its
+    ``limits`` mapping; a study's settings are checked against them before any work.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    length: int | None = None
+
+    def admits(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def describe(self) -> str:
+        """``≥ 1``, ``> 0``, ``in [0, 1)``: the range in words."""
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '≥'} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '≤'} {self.high:g}"
+        return "any number"
 
 
 ENSEMBLE_MODES = ("seed", "bootstrap")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import torch
@@ -32,8 +32,9 @@ from torch import Tensor, nn
 from zuko.bayesian import BayesianModel
 
 from genamp.errors import GenampError
-from genamp.models.cfm import VelocityField, at_time, ode_log_prob, rk4, straight_path
-from genamp.models.flow import SplineNetwork, sample_flow
+from genamp.models.base import Limits
+from genamp.models.cfm import CFM_LIMITS, VelocityField, at_time, ode_log_prob, rk4, straight_path
+from genamp.models.flow import FLOW_LIMITS, SplineNetwork, sample_flow
 from genamp.models.neural import (
     DTYPE,
     LossMonitor,
@@ -46,6 +47,10 @@ from genamp.models.neural import (
     torch_seed,
 )
 from genamp.seeding import SeedLike, child
+
+
+#: the prior's variance; kl_weight and init_logvar are checked with the study's options of that name
+PRIOR_LIMITS: dict[str, Limits] = {"prior_var": Limits(0, low_open=True)}
 
 
 class BayesianGenerator(NeuralGenerator):
@@ -194,6 +199,7 @@ class BayesianSplineFlow(BayesianGenerator):
     """
 
     name = "bflow"
+    limits: ClassVar[dict[str, Limits]] = {**FLOW_LIMITS, **PRIOR_LIMITS}
 
     def __init__(
         self,
@@ -238,6 +244,7 @@ class BayesianFlowMatching(BayesianGenerator):
     """
 
     name = "bcfm"
+    limits: ClassVar[dict[str, Limits]] = {**CFM_LIMITS, **PRIOR_LIMITS}
 
     def __init__(
         self,

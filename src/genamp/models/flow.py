@@ -13,13 +13,16 @@ identity outside [−5, 5], so the features are standardised first (the base cla
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch
 import zuko
 from torch import Tensor, nn
 
+from genamp.models.base import Limits
 from genamp.models.neural import (
     DTYPE,
+    NETWORK_LIMITS,
     LossMonitor,
     MemberStreams,
     NeuralGenerator,
@@ -65,6 +68,10 @@ def sample_flow(inverse: Callable[[Tensor], Tensor], n: int, dim: int, generator
     return inverse(z)
 
 
+#: where the spline flow's hyper-parameters make sense (the plain and the Bayesian model)
+FLOW_LIMITS: dict[str, Limits] = {**NETWORK_LIMITS, "transforms": Limits(1), "bins": Limits(1)}
+
+
 class SplineFlow(NeuralGenerator):
     """A neural spline flow trained by maximum likelihood.
 
@@ -87,6 +94,7 @@ class SplineFlow(NeuralGenerator):
     """
 
     name = "flow"
+    limits: ClassVar[dict[str, Limits]] = FLOW_LIMITS
 
     def __init__(
         self,

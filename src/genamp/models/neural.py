@@ -22,7 +22,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from genamp import _validate
 from genamp.errors import GenampError
+from genamp.models.base import Limits
 from genamp.seeding import SeedLike, child
 
 #: events generated per random block when sampling: fixed, so a member's numbers do not depend
@@ -252,6 +253,15 @@ def silence_dead(params: Sequence[Tensor], alive: Tensor) -> None:
             p.grad[dead] = 0.0
 
 
+#: the hyper-parameters every network has, and where they make sense
+NETWORK_LIMITS: dict[str, Limits] = {
+    "steps": Limits(1),
+    "lr": Limits(0, low_open=True),
+    "batch_size": Limits(1),
+    "hidden": Limits(1),
+}
+
+
 class NeuralGenerator(ABC):
     """A network generator that trains K members in one vectorised model.
 
@@ -263,6 +273,8 @@ class NeuralGenerator(ABC):
     name: str = "neural"
     #: whether the features are standardised per member before training
     standardise: bool = True
+    #: where the constructor's hyper-parameters make sense (checked on a study's settings)
+    limits: ClassVar[dict[str, Limits]] = NETWORK_LIMITS
 
     def __init__(self) -> None:
         self._mean: Tensor | None = None
