@@ -499,8 +499,11 @@ def test_an_option_that_applies_reaches_the_model_and_defaults_leave_task_keys_a
     "settings",
     [{}, {"models": ("sample", "fit")}, {"models": ("bcfm",), "methods": ("averaging",), "kl_weight": 0.1},
      {"models": ("cfm",), "methods": ("truth", "averaging"), "ensemble": 4, "ensemble_mode": "seed",
-      "significance": 3.0}],
-    ids=["default", "baselines", "bayesian", "ensemble"],
+      "significance": 3.0},
+     {"models": ("sample", "cfm", "gan", "bcfm"), "kl_weight": 0.5,
+      "settings": {"cfm": {"steps": "8000", "hidden": "64,64"}, "gan": {"betas": (0.4, 0.8), "epochs": 100},
+                   "bcfm": {"prior_var": 2, "hidden": (32,)}}}],
+    ids=["default", "baselines", "bayesian", "ensemble", "settings"],
 )  # fmt: skip
 def test_a_written_config_reads_back_as_the_same_study(settings):
     """What study.json holds rebuilds the study, though options resolved to their defaults

@@ -1,7 +1,8 @@
-"""What a study is: density, models, resolutions, sizes, repetitions, seed."""
+"""What a study is: density, models, their settings, resolutions, sizes, repetitions, seed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -12,7 +13,7 @@ from genamp.densities import Density, make_density
 from genamp.errors import GenampError
 from genamp.estimators.averaging import SIGNIFICANCE
 from genamp.models.base import ENSEMBLE_MODES
-from genamp.models.registry import MODEL_REGISTRY
+from genamp.models.registry import BAYESIAN_OPTIONS, MODEL_REGISTRY, Settable
 
 METHODS = ("truth", "averaging", "differential")
 
@@ -87,6 +88,12 @@ class StudyConfig:
         Initial log-variance of every Bayesian weight (zuko's −9; larger starts the posterior wider).
     significance:
         Standard errors σ²_model must lie above zero before the forecast gives a number.
+    settings:
+        Hyper-parameters per model, ``{"cfm": {"steps": 8000, "hidden": (64, 64)}}``: keywords of
+        the model's constructor (:attr:`genamp.models.registry.ModelEntry.settable` names them),
+        each read as the type of its default and checked against the model's limits. Those that
+        differ from the defaults enter the model's task key; the Bayesian models' ``kl_weight``
+        and ``init_logvar`` are the options above, not settings.
 
     Options left ``None`` take their value from :data:`DEFAULTS`. An option given for a study
     that does not use it (a KL weight without a Bayesian model, ``n_gen`` without a sampled
@@ -110,6 +117,7 @@ class StudyConfig:
     kl_weight: float | None = None
     init_logvar: float | None = None
     significance: float | None = None
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # normalise and check everything up front: a bad value must fail before any work is done
@@ -122,6 +130,7 @@ class StudyConfig:
             default = ("sample", "fit", "cfm") if "truth" in self.methods else ("cfm",)
             set_(self, "models", default + (("bcfm",) if self.bayesian and "bcfm" not in default else ()))
         set_(self, "models", _names(self.models, "model", tuple(MODEL_REGISTRY)))
+        set_(self, "settings", _settings(self.settings, self.models))
         set_(self, "ensemble", _validate.positive_int(self.ensemble, "ensemble", minimum=0))
         set_(self, "bayesian", _validate.positive_int(self.bayesian, "bayesian", minimum=0))
         self._check_options_apply()
@@ -261,17 +270,24 @@ class StudyConfig:
         return {"members": self.ensemble, "mode": self.ensemble_mode} if self.ensemble else None
 
     def options_of(self, model: str) -> dict[str, Any]:
-        """Settings of a single network that differ from its defaults (they enter its task key).
+        """What the model's build takes beyond the density, where it differs from the defaults
+        (it enters the task key; at the defaults the key is the one of a study without them).
 
-        Only the Bayesian models have such settings outside their spread: without posterior
-        draws, ``kl_weight`` and ``init_logvar`` still shape their posterior predictive.
+        These are the model's :attr:`settings` that differ from its defaults and, for a
+        Bayesian model without posterior draws, ``kl_weight`` and ``init_logvar`` (they still
+        shape its posterior predictive; with draws they are part of its spread).
         """
         entry = MODEL_REGISTRY[model]
-        if not entry.bayesian or self.spread_of(model) is not None:
-            return {}
-        options = {"kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
-        defaults = {k: DEFAULTS[k] for k in options}
-        return options if options != defaults else {}
+        options = {}
+        if entry.bayesian and self.spread_of(model) is None:
+            bayesian = {"kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
+            if bayesian != {k: DEFAULTS[k] for k in bayesian}:
+                options.update(bayesian)
+        given = self.settings.get(model, {})
+        if given:
+            defaults = entry.settable().defaults  # type: ignore[misc]
+            options.update({k: v for k, v in given.items() if v != defaults[k]})
+        return options
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StudyConfig:
@@ -289,7 +305,7 @@ class StudyConfig:
         for key in ("models", "methods", "quantiles", "n_gen"):
             if isinstance(kwargs.get(key), list):
                 kwargs[key] = tuple(kwargs[key])
-        return cls(**kwargs)
+        return cls(**kwargs)  # settings: a list read back becomes a tuple by its default's type
 
     def make_density(self) -> Density:
         return make_density(self.density, **self.density_params)
@@ -298,6 +314,55 @@ class StudyConfig:
         d = asdict(self)
         d["density_spec"] = self.make_density().spec()
         return d
+
+
+def _settings(settings: object, models: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """The settings per model, each value of its default's type and within the model's limits."""
+    if not isinstance(settings, Mapping):
+        raise GenampError(f"settings must map model names to their settings (cfm: {{steps: 8000}}), got {settings!r}")
+    settable = [m for m, e in MODEL_REGISTRY.items() if e.settable is not None]
+    out: dict[str, dict[str, Any]] = {}
+    for model, values in settings.items():
+        if model not in MODEL_REGISTRY:
+            raise GenampError(f"settings for an unknown model {model!r}; the models with settings are {', '.join(settable)}")
+        entry = MODEL_REGISTRY[model]
+        if entry.settable is None:
+            raise GenampError(f"{model} takes no settings; the models with settings are {', '.join(settable)}")
+        if model not in models:
+            raise GenampError(
+                f"settings for {model}, which is not a model of this study ({', '.join(models)}); "
+                f"add it with --model or drop its settings"
+            )
+        if not isinstance(values, Mapping):
+            raise GenampError(f"the settings of {model} must map names to values (steps: 8000), got {values!r}")
+        known = entry.settable()
+        checked = {key: _setting(model, key, value, known) for key, value in values.items()}
+        if checked:
+            out[model] = checked
+    return out
+
+
+def _setting(model: str, key: Any, value: object, known: Settable) -> Any:
+    """One setting of ``model``, read as the type of its default and within its limits."""
+    name = f"{model}.{key}"
+    if key in BAYESIAN_OPTIONS and MODEL_REGISTRY[model].bayesian:
+        raise GenampError(
+            f"{name} is the study option {key} (--{key.replace('_', '-')}), one value for its Bayesian models; give it there"
+        )
+    if key not in known.defaults:
+        raise GenampError(f"{model} has no setting {key!r}; its settings are {', '.join(known.defaults)}")
+    read = _validate.coerce(value, _validate.kind_of(known.defaults[key]), name)
+    limits = known.limits.get(key)
+    if limits is None:
+        return read
+    elements = read if isinstance(read, tuple) else (read,)
+    if limits.length is not None and len(elements) != limits.length:
+        raise GenampError(f"{name} takes {limits.length} values, got {len(elements)}")
+    if not all(limits.admits(v) for v in elements):
+        if isinstance(read, tuple):
+            raise GenampError(f"each of {name} must be {limits.describe()}, got {value!r}")
+        raise GenampError(f"{name} must be {limits.describe()}, got {read!r}")
+    return read
 
 
 def _names(values: tuple[str, ...] | list[str], what: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
