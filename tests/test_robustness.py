@@ -426,6 +426,7 @@ def test_a_crash_says_a_rerun_will_not_fix_it(tmp_path, monkeypatch):
         def fit(self, x_train, seed=None):
             raise KeyError("a bug")
 
+    # a deliberately broken model registered for the test of crash handling (no setting makes one)
     monkeypatch.setitem(MODEL_REGISTRY, "broken", ModelEntry(Broken, sampled=False, description="test"))
     with pytest.raises(store.GenampError) as exc:
         run_study(StudyConfig(density="camel", models=("sample", "broken"), repetitions=2, quantiles=(5,)), tmp_path, workers=1)
