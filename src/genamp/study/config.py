@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -377,3 +380,103 @@ def _names(values: tuple[str, ...] | list[str], what: str, allowed: tuple[str, .
     if len(set(out)) != len(out):
         raise GenampError(f"{what}s repeat in {', '.join(out)}")
     return out
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The study of a YAML file (``genamp run --config``): a mapping of :class:`StudyConfig`
+    fields, each value read as its field's type (``quantiles: 10,20`` or ``[10, 20]``).
+
+    Every problem is one :class:`GenampError` naming the file: unreadable, not YAML (or a key
+    given twice), not a mapping, a key that is no field, a value of the wrong type. The file is
+    read by ``yaml.safe_load``: plain data, never Python objects.
+    """
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GenampError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise GenampError(f"{path}: is a directory, not a YAML file") from None
+    except UnicodeDecodeError:
+        raise GenampError(f"{path}: is not a text file (YAML is UTF-8 text)") from None
+    except OSError as exc:
+        raise GenampError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        _no_repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise GenampError(f"{path}: is not valid YAML ({_yaml_problem(exc)})") from None
+    if data is None:
+        raise GenampError(f"{path}: holds no settings; give a mapping such as 'models: [cfm]' and 'n_train: 100'")
+    if not isinstance(data, dict):
+        raise GenampError(
+            f"{path}: holds {type(data).__name__} {data!r:.40}, not a mapping of study settings "
+            "(lines such as 'n_train: 100')"
+        )
+    kinds = _field_kinds()
+    unknown = [repr(k) for k in data if k not in kinds]
+    if unknown:
+        raise GenampError(f"{path}: unknown key {', '.join(unknown)}; the keys are {', '.join(kinds)}")
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        kind, optional = kinds[key]
+        name = f"{path}: {key}"
+        if value is None and optional:
+            out[key] = None
+        elif kind is dict:
+            if not isinstance(value, dict):
+                raise GenampError(f"{name} must be a mapping (key: value lines), got {value!r}")
+            out[key] = value if key == "settings" else {
+                str(k): v if isinstance(v, int) and not isinstance(v, bool) else _validate.coerce(v, float, f"{name}.{k}")
+                for k, v in value.items()
+            }  # fmt: skip
+        else:
+            out[key] = _validate.coerce(value, kind, name)
+    return out
+
+
+def _field_kinds() -> dict[str, tuple[Any, bool]]:
+    """Each field of a study: the kind of its value (see :func:`genamp._validate.coerce`, or
+    ``dict``) and whether it may be left ``None``, from the dataclass's annotations."""
+    out = {}
+    for name, hint in typing.get_type_hints(StudyConfig).items():
+        args = typing.get_args(hint)
+        optional = isinstance(hint, types.UnionType) and type(None) in args
+        if optional:
+            (hint,) = (a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+        if origin is tuple:
+            out[name] = ((tuple, typing.get_args(hint)[0]), optional)
+        else:
+            out[name] = (origin or hint, optional)
+    return out
+
+
+def _no_repeated_keys(node: Any, path: Path) -> None:
+    """A key given twice in one mapping is an error (PyYAML would keep the last, silently)."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise GenampError(
+                        f"{path}: is not valid YAML (key {key.value!r} given twice, on lines "
+                        f"{seen[key.value] + 1} and {key.start_mark.line + 1})"
+                    )
+                seen[key.value] = key.start_mark.line
+            _no_repeated_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _no_repeated_keys(item, path)
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """PyYAML's message on one line: what is wrong, and where."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(str(problem).split()) + where
+
