@@ -39,8 +39,8 @@ from genamp.models.neural import (
     DTYPE,
     LossMonitor,
     MemberStreams,
-    NeuralGenerator,
     TrainingDiverged,
+    WithLikelihood,
     as_seed_sequence,
     minibatches,
     minimise,
@@ -53,8 +53,9 @@ from genamp.seeding import SeedLike, child
 PRIOR_LIMITS: dict[str, Limits] = {"prior_var": Limits(0, low_open=True)}
 
 
-class BayesianGenerator(NeuralGenerator):
-    """A network generator with variational Gaussian weights; the model is its posterior.
+class BayesianGenerator(WithLikelihood):
+    """A network generator with variational Gaussian weights; the model is its posterior
+    (a :class:`~genamp.models.base.Posterior`: one network, no member axis, :meth:`draws`).
 
     A subclass says what its network is (``_network``), its loss per event on a minibatch
     (``_loss``), and how a network with fixed weights samples (``_generate``) and gives the
@@ -154,7 +155,7 @@ class BayesianGenerator(NeuralGenerator):
         return self._density(self._posterior_mean, z)
 
 
-class PosteriorDraw(NeuralGenerator):
+class PosteriorDraw(WithLikelihood):
     """One fixed weight draw ``w_m ~ q`` of a trained Bayesian model, as a plain generator."""
 
     def __init__(self, model: BayesianGenerator, index: int, net: nn.Module) -> None:
@@ -168,9 +169,6 @@ class PosteriorDraw(NeuralGenerator):
 
     def fit(self, x_train: np.ndarray, seed: SeedLike) -> Self:
         raise GenampError(f"{self.name} is a fixed posterior draw: fit its Bayesian model instead")
-
-    def fit_members(self, xs: np.ndarray, seeds: Sequence[SeedLike]) -> Self:
-        return self.fit(xs, 0)
 
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         raise GenampError(f"{self.name} is a fixed posterior draw: fit its Bayesian model instead")

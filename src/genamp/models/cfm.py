@@ -25,8 +25,9 @@ from genamp.models.neural import (
     NETWORK_LIMITS,
     LossMonitor,
     MemberStreams,
-    NeuralGenerator,
     Stacked,
+    Vectorised,
+    WithLikelihood,
     minibatches,
     minimise,
 )
@@ -122,7 +123,7 @@ def ode_log_prob(v: Velocity, x: Tensor, steps: int) -> Tensor:
 CFM_LIMITS: dict[str, Limits] = {**NETWORK_LIMITS, "ode_steps": Limits(1), "n_frequencies": Limits(0)}
 
 
-class FlowMatching(NeuralGenerator):
+class FlowMatching(Vectorised, WithLikelihood):
     """Conditional flow matching with an MLP velocity field.
 
     Parameters

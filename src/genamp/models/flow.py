@@ -25,8 +25,9 @@ from genamp.models.neural import (
     NETWORK_LIMITS,
     LossMonitor,
     MemberStreams,
-    NeuralGenerator,
     Stacked,
+    Vectorised,
+    WithLikelihood,
     minibatches,
     minimise,
 )
@@ -72,7 +73,7 @@ def sample_flow(inverse: Callable[[Tensor], Tensor], n: int, dim: int, generator
 FLOW_LIMITS: dict[str, Limits] = {**NETWORK_LIMITS, "transforms": Limits(1), "bins": Limits(1)}
 
 
-class SplineFlow(NeuralGenerator):
+class SplineFlow(Vectorised, WithLikelihood):
     """A neural spline flow trained by maximum likelihood.
 
     Parameters

@@ -39,8 +39,8 @@ from genamp.models.neural import (
     MLP,
     LossMonitor,
     MemberStreams,
-    NeuralGenerator,
     Stacked,
+    Vectorised,
     adam,
     descend,
     dropout_masks,
@@ -90,7 +90,7 @@ class Discriminator(nn.Module):
         return self.net(torch.cat([x, spread], dim=-1), masks)[..., 0]
 
 
-class GAN(NeuralGenerator):
+class GAN(Vectorised):
     """The GANplification GAN; ``GAN(PAPER)`` is the paper's setup, ``GAN()`` the CPU default.
 
     Any field of :class:`GANSettings` may be overridden by keyword (``GAN(PAPER, epochs=100)``).

@@ -49,12 +49,15 @@ class ModelEntry:
     build: Callable[..., Any] | None
     sampled: bool
     description: str
-    #: a network model whose repetitions train together as one vectorised model (fit_members)
+    #: a network model whose repetitions train together as one vectorised model (fit_members;
+    #: a :class:`~genamp.models.base.VectorisedGenerator`)
     vectorised: bool = False
-    #: a Bayesian network: one training per repetition, fixed posterior draws as its generators;
-    #: its build takes the KL weight and the initial log-variance of the weights (:data:`BAYESIAN_OPTIONS`)
+    #: a Bayesian network: one training per repetition, fixed posterior draws as its generators
+    #: (a :class:`~genamp.models.base.Posterior`); its build takes the KL weight and the initial
+    #: log-variance of the weights (:data:`BAYESIAN_OPTIONS`)
     bayesian: bool = False
-    #: the generators give their log density (the differential method needs it)
+    #: a sampled generator that gives its log density (a :class:`~genamp.models.base.Likelihood`;
+    #: the differential method needs it)
     likelihood: bool = False
     #: the hyper-parameters its build takes as keywords (a function: the networks' modules import
     #: torch, which the command line loads only when a network is used); ``None``: it takes none
