@@ -1,7 +1,7 @@
 """Calibration experiments of the averaging forecast outside a study (numbers in the README).
 
-Trains, per repetition, either an ensemble of a network with model settings the command line
-does not expose (``--set steps=8000``), or a Bayesian network with M posterior draws, and prints
+Trains, per repetition, either an ensemble of a network with model settings (``--set steps=8000``;
+in a study ``genamp run --set cfm.steps=8000``), or a Bayesian network with M posterior draws, and prints
 the forecast G∞ beside the truth-based G of the same mixture and the coverage beside the ideal.
 
     python scripts/averaging_experiments.py ring cfm --mode bootstrap --n-train 1000 --set steps=8000

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import tracemalloc
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -16,9 +15,6 @@ from conftest import assert_valid_results
 from genamp.densities import make_density
 from genamp.errors import GenampError
 from genamp.models.base import ensemble_training_sets
-from genamp.models.bayesian import BayesianFlowMatching
-from genamp.models.cfm import FlowMatching
-from genamp.models.registry import MODEL_REGISTRY, ModelEntry
 from genamp.seeding import child
 from genamp.study import store
 from genamp.study.config import DEFAULT_MEMBERS, StudyConfig
@@ -30,6 +26,10 @@ from test_cli import run_cli
 
 STUDY = dict(density="ring", models=("sample", "resample"), methods=("truth", "averaging"), ensemble=4,
              quantiles=(3, 5), n_train=200, repetitions=3, seed=2, n_gen=(1000, 5000))  # fmt: skip
+
+
+#: networks small enough for a study in a test (model settings: the task keys say they are small)
+TINY = {"cfm": {"hidden": (8, 8), "steps": 20}, "bcfm": {"hidden": (8,), "steps": 20}}
 
 
 @pytest.fixture(autouse=True)
@@ -120,20 +120,9 @@ def test_averaging_defaults():
 
 
 # ---- the tasks -----------------------------------------------------------------------------------
-@pytest.fixture
-def tiny_networks() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as m:
-        m.setitem(MODEL_REGISTRY, "cfm", ModelEntry(lambda d: FlowMatching(hidden=(8, 8), steps=20), sampled=True,
-                                                    vectorised=True, likelihood=True, description="test"))  # fmt: skip
-        m.setitem(MODEL_REGISTRY, "bcfm", ModelEntry(lambda d, kl_weight=1.0, init_logvar=-9.0: BayesianFlowMatching(
-            hidden=(8,), steps=20, kl_weight=kl_weight, init_logvar=init_logvar), sampled=True, bayesian=True,
-            likelihood=True, description="test"))  # fmt: skip
-        yield
-
-
-def test_an_ensemble_block_trains_whole_repetitions(tiny_networks):
+def test_an_ensemble_block_trains_whole_repetitions():
     cfg = StudyConfig(density="camel", models=("cfm",), methods=("averaging",), ensemble=3, quantiles=(4,),
-                      repetitions=8, n_gen=(100, 300))  # fmt: skip
+                      repetitions=8, n_gen=(100, 300), settings={"cfm": TINY["cfm"]})  # fmt: skip
     tasks = plan(cfg)
     items = blocks(tasks, block_size=7)
     assert [[t.repetition for t in b] for b in items] == [[0, 1], [2, 3], [4, 5], [6, 7]]
@@ -147,9 +136,10 @@ def test_an_ensemble_block_trains_whole_repetitions(tiny_networks):
     assert not np.array_equal(xs[0], xs[1])
 
 
-def test_posterior_draws_are_the_generators_of_a_bayesian_model(tiny_networks):
+def test_posterior_draws_are_the_generators_of_a_bayesian_model():
     cfg = StudyConfig(density="camel", models=("bcfm",), methods=("averaging",), bayesian=3, kl_weight=0.5,
-                      init_logvar=-5.0, quantiles=(4,), repetitions=1, n_gen=(100, 300))  # fmt: skip
+                      init_logvar=-5.0, quantiles=(4,), repetitions=1, n_gen=(100, 300),
+                      settings={"bcfm": TINY["bcfm"]})  # fmt: skip
     (task,) = plan(cfg)
     assert task.spread == {"draws": 3, "kl_weight": 0.5, "init_logvar": -5.0}
     ((_, out),) = run_block([task])

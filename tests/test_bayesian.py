@@ -154,9 +154,12 @@ def test_a_non_finite_loss_raises_naming_the_model_and_step(cls: type, monkeypat
 
 
 def test_one_network_only_and_nothing_before_fit():
+    """A Bayesian model is one network (its spread is its posterior): it offers no fit_members,
+    and its training refuses a member axis."""
     x = make_density("camel").sample(50, 1)
+    assert not hasattr(tiny(BayesianSplineFlow), "fit_members")
     with pytest.raises(GenampError, match="one Bayesian network"):
-        tiny(BayesianSplineFlow, steps=2).fit_members(np.stack([x, x]), [1, 2])
+        tiny(BayesianSplineFlow, steps=2)._fit_stacked(np.stack([x, x]), [1, 2])
     with pytest.raises(GenampError, match="call fit"):
         tiny(BayesianSplineFlow).draws(2, seed=1)
 

@@ -13,14 +13,14 @@ from genamp.study.config import StudyConfig
 from genamp.study.runner import run_study
 from genamp.study.tasks import plan
 
-from test_averaging_study import tiny_networks  # noqa: F401 - the fixture
+from test_averaging_study import TINY
 
 STUDY = dict(density="camel", models=("cfm",), methods=("truth", "averaging", "differential"), ensemble=3,
-             quantiles=(5,), repetitions=2, seed=4, n_gen=(500, 2000))  # fmt: skip
+             quantiles=(5,), repetitions=2, seed=4, n_gen=(500, 2000), settings={"cfm": TINY["cfm"]})  # fmt: skip
 
 
 @pytest.fixture
-def study(tiny_networks, tmp_path):  # noqa: F811
+def study(tmp_path):
     return run_study(StudyConfig(**STUDY), tmp_path, workers=1), tmp_path
 
 
@@ -43,7 +43,7 @@ def test_one_record_per_model_beside_the_others(study):
     assert arrays["pairs"].shape == (3, 3) and arrays["members"].shape == (3, 3)
 
 
-def test_a_differential_study_resumes_without_work(study, tiny_networks):  # noqa: F811
+def test_a_differential_study_resumes_without_work(study):
     result, out = study
     again = run_study(StudyConfig(**STUDY), out, workers=1, plots=False)
     assert again.ran == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,6 @@ from genamp.models.cfm import FlowMatching
 from genamp.models.ensemble import Ensemble, ensemble_training_sets
 from genamp.models.gan import GAN
 from genamp.models.neural import NeuralGenerator, Stacked, TrainingDiverged, as_seed_sequence
-from genamp.models.registry import MODEL_REGISTRY, ModelEntry
 from genamp.seeding import child
 from genamp.study import store
 from genamp.study.config import StudyConfig
@@ -28,7 +27,7 @@ TINY_CFM = dict(hidden=(16, 16), steps=50)
 TINY_GAN = dict(latent=8, hidden=(16, 16), embedding=(8, 8, 4), epochs=4, lr=1e-3)
 
 STUDY = dict(density="camel", models=("sample", "cfm"), quantiles=(5,), n_train=100, repetitions=4, seed=3,
-             n_gen=(100, 1000))
+             n_gen=(100, 1000), settings={"cfm": TINY_CFM})
 
 #: the step from which a poisoned member's loss is NaN
 POISON_STEP = 3
@@ -208,29 +207,19 @@ def test_an_ensemble_names_its_diverged_member(monkeypatch):
 
 
 # ---- studies ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny_cfm() -> Iterator[None]:
-    """The study's cfm made small (workers=1 runs in this process, so the patch applies)."""
-    assert MODEL_REGISTRY["cfm"].vectorised
-    small = ModelEntry(lambda density: FlowMatching(**TINY_CFM), sampled=True, vectorised=True, description="test")
-    with pytest.MonkeyPatch.context() as m:
-        m.setitem(MODEL_REGISTRY, "cfm", small)
-        yield
-
-
 def task_files(out: Path, model: str) -> dict[Path, tuple[int, int]]:
     return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted((out / "tasks").glob(f"{model}-*/*.npz"))}
 
 
 @pytest.fixture(scope="module")
-def clean_study(tiny_cfm, tmp_path_factory) -> Path:
+def clean_study(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("clean")
     result = run_study(StudyConfig(**STUDY), out, workers=1, plots=False)
     assert result.ran == 8 and result.failures == []
     return out
 
 
-def test_a_network_study_writes_a_task_per_repetition_and_resumes(clean_study, tiny_cfm):
+def test_a_network_study_writes_a_task_per_repetition_and_resumes(clean_study):
     files = task_files(clean_study, "cfm")
     assert [p.name for p in files] == [f"rep{r:05d}.npz" for r in range(4)]
     assert len(task_files(clean_study, "sample")) == 4
@@ -248,7 +237,7 @@ def test_a_network_study_writes_a_task_per_repetition_and_resumes(clean_study, t
     assert json.loads((clean_study / "results.json").read_text())["records"] == recs
 
 
-def test_a_repetition_in_a_block_is_the_repetition_alone(clean_study, tiny_cfm):
+def test_a_repetition_in_a_block_is_the_repetition_alone(clean_study):
     """A block trains member k with repetition k's seeds: run alone, it gives the same counts.
 
     Batched and single kernels round differently (float32, ~1e-6 on events of size ~4), which
@@ -265,7 +254,7 @@ def test_a_repetition_in_a_block_is_the_repetition_alone(clean_study, tiny_cfm):
         assert np.abs(counts - blocked.occupancies[q].fractions * occ.n[:, None]).max() <= 1 + 1e-9
 
 
-def test_a_diverged_repetition_is_a_failure_and_the_others_count(clean_study, tiny_cfm, tmp_path, monkeypatch):
+def test_a_diverged_repetition_is_a_failure_and_the_others_count(clean_study, tmp_path, monkeypatch):
     poison_cfm(monkeypatch, 2)  # member 2 of the block of repetitions 0-3
     out = tmp_path / "poisoned"
     result = run_study(StudyConfig(**STUDY), out, workers=1, plots=False)

@@ -264,6 +264,17 @@ BAD_FILES = {
     "twocol.npy": lambda p: np.save(p, make_density("camels").sample(1000, 2)),
     "tiny.npy": lambda p: np.save(p, np.zeros((1, 1))),
     "multi.h5": lambda p: _two_arrays(p),
+    # study files for --config
+    "unclosed.yaml": lambda p: p.write_text("models: [cfm\n"),
+    "list.yaml": lambda p: p.write_text("- cfm\n- fit\n"),
+    "unknown.yaml": lambda p: p.write_text("modles: [cfm]\n"),
+    "twice.yaml": lambda p: p.write_text("models: [cfm]\nn_train: 200\nmodels: [fit]\n"),
+    "empty.yaml": lambda p: p.write_text("# nothing\n"),
+    "python.yaml": lambda p: p.write_text("!!python/object/apply:os.system [echo hello]\n"),
+    "binary.yaml": lambda p: p.write_bytes(b"\xff\xfe\x00models"),
+    "wrongtype.yaml": lambda p: p.write_text("n_train: many\n"),
+    "settings.yaml": lambda p: p.write_text("settings:\n  cfm:\n    stepz: 3\n"),
+    "flatsettings.yaml": lambda p: p.write_text("settings:\n  cfm: 8000\n"),
 }
 
 
@@ -339,6 +350,41 @@ BAD_INPUT = [
     (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--significance", "3"], "--significance applies to the averaging forecast of --members"),
     (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--members"], "--members needs at least 2 files"),
     (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--dim", "2"], "--dim 2 does not apply"),
+    # model settings (--set MODEL.KEY=VALUE), read by the type of the default and checked against the model's limits
+    (["run", "--set", "cfm.stepz=3"], "cfm has no setting 'stepz'; its settings are hidden, steps, lr, batch_size, ode_steps, n_frequencies"),
+    (["run", "--set", "cfm.steps=abc"], "cfm.steps must be a whole number, got 'abc'"),
+    (["run", "--set", "cfm.steps=2.5"], "cfm.steps must be a whole number, got '2.5'"),
+    (["run", "--set", "cfm.lr=fast"], "cfm.lr must be a number, got 'fast'"),
+    (["run", "--set", "cfm.hidden=64,x"], "cfm.hidden must be whole numbers separated by commas (e.g. 64,64), got '64,x'"),
+    (["run", "--set", "cfm.hidden=64,,64"], "cfm.hidden: an empty item in '64,,64'"),
+    (["run", "--set", "cfm.steps=0"], "cfm.steps must be ≥ 1, got 0"),
+    (["run", "--set", "cfm.lr=-1"], "cfm.lr must be > 0, got -1.0"),
+    (["run", "--set", "cfm.hidden=64,0"], "each of cfm.hidden must be ≥ 1, got '64,0'"),
+    (["run", "-m", "gan", "--set", "gan.dropout=1"], "gan.dropout must be in [0, 1), got 1.0"),
+    (["run", "-m", "gan", "--set", "gan.betas=0.5"], "gan.betas takes 2 values, got 1"),
+    (["run", "--set", "gan.epochs=3"], "settings for gan, which is not a model of this study (sample, fit, cfm)"),
+    (["run", "--set", "fit.steps=3"], "fit takes no settings; the models with settings are gan, gan-paper, cfm, flow, bflow, bcfm"),
+    (["run", "--set", "vae.steps=3"], "settings for an unknown model 'vae'"),
+    (["run", "-m", "bcfm", "--set", "bcfm.kl_weight=0.5"], "bcfm.kl_weight is the study option kl_weight (--kl-weight)"),
+    (["run", "--set", "cfm=3"], "--set: expected MODEL.KEY=VALUE (e.g. cfm.steps=8000), got 'cfm=3'"),
+    (["run", "--set", "cfm.steps"], "--set: expected MODEL.KEY=VALUE"),
+    (["run", "--set", ".steps=3"], "--set: expected MODEL.KEY=VALUE"),
+    (["run", "--set", "cfm.steps="], "--set: expected MODEL.KEY=VALUE"),
+    (["run", "--set", "cfm.steps=3", "--set", "cfm.steps=4"], "--set: cfm.steps given twice"),
+    # a study file (--config FILE.yaml)
+    (["run", "--config", "missing.yaml"], "missing.yaml: no such file"),
+    (["run", "--config", "{dir}"], "is a directory, not a YAML file"),
+    (["run", "--config", "{unclosed.yaml}"], "unclosed.yaml: is not valid YAML (expected ',' or ']'"),
+    (["run", "--config", "{twice.yaml}"], "twice.yaml: is not valid YAML (key 'models' given twice, on lines 1 and 3)"),
+    (["run", "--config", "{python.yaml}"], "python.yaml: is not valid YAML (could not determine a constructor"),
+    (["run", "--config", "{binary.yaml}"], "binary.yaml: is not a text file"),
+    (["run", "--config", "{list.yaml}"], "list.yaml: holds list ['cfm', 'fit'], not a mapping of study settings"),
+    (["run", "--config", "{empty.yaml}"], "empty.yaml: holds no settings"),
+    (["run", "--config", "{unknown.yaml}"], "unknown.yaml: unknown key 'modles'; the keys are density, density_params, pool, dataset, observables, pairs, models,"),
+    (["run", "--config", "{wrongtype.yaml}"], "wrongtype.yaml: n_train must be a whole number, got 'many'"),
+    (["run", "--config", "{settings.yaml}"], "cfm has no setting 'stepz'"),
+    (["run", "--config", "{flatsettings.yaml}"], "the settings of cfm must map names to values (steps: 8000), got 8000"),
+    (["run", "--config", "{settings.yaml}", "--set", "cfm.steps=3"], "cfm has no setting 'stepz'"),
 ]
 
 
@@ -426,6 +472,7 @@ def test_a_crash_says_a_rerun_will_not_fix_it(tmp_path, monkeypatch):
         def fit(self, x_train, seed=None):
             raise KeyError("a bug")
 
+    # a deliberately broken model registered for the test of crash handling (no setting makes one)
     monkeypatch.setitem(MODEL_REGISTRY, "broken", ModelEntry(Broken, sampled=False, description="test"))
     with pytest.raises(store.GenampError) as exc:
         run_study(StudyConfig(density="camel", models=("sample", "broken"), repetitions=2, quantiles=(5,)), tmp_path, workers=1)
@@ -499,8 +546,11 @@ def test_an_option_that_applies_reaches_the_model_and_defaults_leave_task_keys_a
     "settings",
     [{}, {"models": ("sample", "fit")}, {"models": ("bcfm",), "methods": ("averaging",), "kl_weight": 0.1},
      {"models": ("cfm",), "methods": ("truth", "averaging"), "ensemble": 4, "ensemble_mode": "seed",
-      "significance": 3.0}],
-    ids=["default", "baselines", "bayesian", "ensemble"],
+      "significance": 3.0},
+     {"models": ("sample", "cfm", "gan", "bcfm"), "kl_weight": 0.5,
+      "settings": {"cfm": {"steps": "8000", "hidden": "64,64"}, "gan": {"betas": (0.4, 0.8), "epochs": 100},
+                   "bcfm": {"prior_var": 2, "hidden": (32,)}}}],
+    ids=["default", "baselines", "bayesian", "ensemble", "settings"],
 )  # fmt: skip
 def test_a_written_config_reads_back_as_the_same_study(settings):
     """What study.json holds rebuilds the study, though options resolved to their defaults

@@ -120,6 +120,7 @@ class FlakyFit(ParametricFit):
 
 
 def test_failed_repetitions_are_reported_by_name_and_the_rest_is_used(tmp_path, monkeypatch):
+    # a deliberately failing model registered for the test (not a setting of a real one)
     monkeypatch.setitem(MODEL_REGISTRY, "flaky", ModelEntry(FlakyFit, sampled=False, description="test"))
     config = StudyConfig(**{**SMALL, "models": ("fit", "flaky"), "repetitions": 10, "n_gen": None})
     result = run_study(config, tmp_path, workers=1, plots=False)
@@ -142,6 +143,7 @@ class BuggyFit(ParametricFit):
 
 
 def test_a_crash_names_the_task_keeps_the_traceback_and_the_finished_work(tmp_path, monkeypatch):
+    # a deliberately broken model registered for the test of crash handling (no setting makes one)
     monkeypatch.setitem(MODEL_REGISTRY, "buggy", ModelEntry(BuggyFit, sampled=False, description="test"))
     config = StudyConfig(**{**SMALL, "models": ("sample", "buggy"), "repetitions": 10, "n_gen": None})
     with pytest.raises(GenampError, match=r"task buggy rep \d+ crashed \(ZeroDivisionError"):

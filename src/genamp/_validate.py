@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -120,3 +121,83 @@ def pool_events_per_volume(n: int, quantiles: int, dim: int, what: str) -> None:
     warning = events_per_volume(n, quantiles, dim, what)
     if warning is not None:
         raise GenampError(f"{warning}; a pool, the truth, needs at least that")
+
+
+#: the kinds of value a setting takes: a flag, a whole number, a number, a name, or a tuple of
+#: one of the last three (``(tuple, int)``); see :func:`kind_of` and :func:`coerce`
+Kind = type | tuple[type, type]
+
+_TRUE, _FALSE = ("true", "yes", "on"), ("false", "no", "off")
+
+
+def kind_of(default: object) -> Kind:
+    """The kind of value a setting with this default takes: its type, or a tuple of its elements'."""
+    if isinstance(default, tuple):
+        kinds = {type(v) for v in default}
+        return (tuple, str if str in kinds else float if float in kinds else int)
+    return type(default)
+
+
+def coerce(value: object, kind: Kind, name: str) -> object:
+    """``value`` as a value of ``kind``, or a clear error naming the setting.
+
+    Strings (from the command line, or a YAML number PyYAML leaves as text, like ``1e-3``) are
+    read by the kind: ``8000`` or ``1e4`` a whole number, ``true``/``false`` a flag, ``64,64``
+    a tuple; a single number stands for a tuple of one.
+    """
+    if isinstance(kind, tuple):
+        element = kind[1]
+        if isinstance(value, str):
+            items: list[object] = [v.strip() for v in value.split(",")]
+            if not all(items):
+                raise GenampError(f"{name}: an empty item in {value!r}; give values separated by single commas")
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        elif element is not str and _is_number(value):
+            items = [value]
+        else:
+            items = None  # type: ignore[assignment]
+        what = {int: "whole numbers separated by commas (e.g. 64,64)", float: "numbers separated by commas (e.g. 0.5,0.9)",
+                str: "names separated by commas (e.g. sample,fit)"}[element]  # fmt: skip
+        if not items:
+            raise GenampError(f"{name} must be {what}, got {value!r}")
+        try:
+            return tuple(coerce(v, element, name) for v in items)
+        except GenampError:
+            raise GenampError(f"{name} must be {what}, got {value!r}") from None
+    if kind is bool:
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise GenampError(f"{name} must be true or false, got {value!r}")
+    if kind is str:
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        raise GenampError(f"{name} must be a name, got {value!r}")
+    if kind in (int, float):
+        number: float | None = None
+        if _is_number(value):
+            number = value  # type: ignore[assignment]
+        elif isinstance(value, str):
+            try:
+                number = int(value.strip()) if kind is int and value.strip().lstrip("+-").isdigit() else float(value)
+            except ValueError:
+                number = None
+        exact = isinstance(number, (int, np.integer))
+        if number is None or not (exact or math.isfinite(number)):
+            raise GenampError(f"{name} must be a {'whole number' if kind is int else 'number'}, got {value!r}")
+        if kind is float:
+            try:
+                return float(number)
+            except OverflowError:
+                raise GenampError(f"{name} must be a number, got {value!r}") from None
+        if not (exact or float(number).is_integer()):
+            raise GenampError(f"{name} must be a whole number, got {value!r}")
+        return int(number)
+    raise TypeError(f"no reading of a {kind} from text")  # a model whose default is of another kind
+
+
+def _is_number(value: object) -> bool:
+    """An int or a float (numpy's too), not a flag."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))

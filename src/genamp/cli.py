@@ -66,6 +66,22 @@ def _names(text: str) -> list[str]:
     return [v.strip() for v in text.split(",")]
 
 
+def _model_settings(items: list[str]) -> dict[str, dict[str, str]]:
+    """``--set MODEL.KEY=VALUE`` items as {model: {key: text}}; the study reads each text by the
+    type of the setting's default."""
+    settings: dict[str, dict[str, str]] = {}
+    for item in items:
+        target, sep, value = item.partition("=")
+        model, dot, key = target.strip().partition(".")
+        model, key, value = model.strip(), key.strip(), value.strip()
+        if not (sep and dot and model and key and value):
+            raise GenampError(f"--set: expected MODEL.KEY=VALUE (e.g. cfm.steps=8000), got {item!r}")
+        if key in settings.get(model, {}):
+            raise GenampError(f"--set: {model}.{key} given twice; give each setting once")
+        settings.setdefault(model, {})[key] = value
+    return settings
+
+
 def _density_params(dim: int | None, params: list[str]) -> dict[str, Any]:
     out_params: dict[str, Any] = {}
     if dim is not None:
@@ -95,6 +111,7 @@ ParamOpt = Annotated[
 
 @app.command()
 def run(
+    ctx: typer.Context,
     density: Annotated[
         str | None, typer.Argument(help="Toy truth: camel, ring, shell, camels [default: camel; none with --pool].")
     ] = None,
@@ -155,33 +172,57 @@ def run(
     ] = None,
     plateau: Annotated[str | None, typer.Option("--plateau", help="Plateau estimate: corrected or fit [default: corrected].")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo repetitions whose fit failed.")] = False,
+    settings: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            help="A model's setting as MODEL.KEY=VALUE, repeatable: --set cfm.steps=8000 --set cfm.hidden=64,64 "
+            "(genamp models lists each model's settings and defaults).",
+        ),
+    ] = [],  # noqa: B006 - typer needs a literal default
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A YAML file of the study's settings (density, models, methods, quantiles, n_train, repetitions, "
+            "seed, n_gen, settings, ...); options given here override it, --set and --density-param merge into it.",
+        ),
+    ] = None,
 ) -> None:
     """Run (or resume) a truth-based amplification study and write results.json and plots."""
-    from genamp.study.config import StudyConfig
+    from genamp.study.config import StudyConfig, read_config
     from genamp.study.runner import run_study
 
-    config = StudyConfig(
-        density=density,
-        density_params=_density_params(dim, density_param),
-        pool=None if pool is None else str(pool),
-        dataset=dataset,
-        observables=None if observables is None else tuple(_names(observables)),
-        pairs=() if pairs is None else tuple(_names(pairs)),
-        models=None if model is None else tuple(_names(model)),
-        methods=tuple(_names(method)),
-        ensemble=ensemble,
-        ensemble_mode=ensemble_mode,
-        bayesian=bayesian,
-        kl_weight=kl_weight,
-        init_logvar=init_logvar,
-        significance=significance,
-        quantiles=tuple(_ints(quantiles, "--quantiles")),
-        n_train=n_train,
-        repetitions=repetitions,
-        seed=seed,
-        n_gen=None if n_gen is None else tuple(_ints(n_gen, "--n-gen")),
-        plateau=plateau,
-    )
+    fields = read_config(config_file) if config_file is not None else {}
+    options = {  # the study as the command line gives it (its defaults where nothing is typed)
+        "density": density,
+        "pool": None if pool is None else str(pool),
+        "dataset": dataset,
+        "observables": None if observables is None else tuple(_names(observables)),
+        "pairs": () if pairs is None else tuple(_names(pairs)),
+        "models": None if model is None else tuple(_names(model)),
+        "methods": tuple(_names(method)),
+        "ensemble": ensemble,
+        "ensemble_mode": ensemble_mode,
+        "bayesian": bayesian,
+        "kl_weight": kl_weight,
+        "init_logvar": init_logvar,
+        "significance": significance,
+        "quantiles": tuple(_ints(quantiles, "--quantiles")),
+        "n_train": n_train,
+        "repetitions": repetitions,
+        "seed": seed,
+        "n_gen": None if n_gen is None else tuple(_ints(n_gen, "--n-gen")),
+        "plateau": plateau,
+    }
+    for name, value in options.items():
+        # an option typed on the command line wins; one left at its default gives way to the file
+        if name not in fields or _on_command_line(ctx, {"models": "model", "methods": "method"}.get(name, name)):
+            fields[name] = value
+    fields["density_params"] = _merged(fields.get("density_params", {}), _density_params(dim, density_param))
+    fields["settings"] = _merged_settings(fields.get("settings", {}), _model_settings(settings))
+    config = StudyConfig(**fields)
+    density, n_train = config.density, config.n_train  # the file's where the command line gave none
     # the bar appears with the first progress report: a setting that run_study refuses (a
     # folder it cannot write, no workers) stays a single error line
     bar = Progress(
@@ -192,7 +233,7 @@ def run(
         TimeRemainingColumn(),
         console=err,
     )
-    truth = config.density if config.pool is None else f"pool {pool}"
+    truth = config.density if config.pool is None else f"pool {config.pool}"
     handle = bar.add_task(f"{truth}: tasks", total=None)
 
     for warning in config.warnings:
@@ -211,7 +252,7 @@ def run(
 
     try:
         result = run_study(
-            config, out_dir if out_dir is not None else Path("runs") / (config.density or Path(str(pool)).stem),
+            config, out_dir if out_dir is not None else Path("runs") / (config.density or Path(str(config.pool)).stem),
             workers=workers, progress=progress, retry_failed=retry_failed,
         )
     finally:
@@ -244,6 +285,48 @@ def run(
     _say("results", str(result.results_path))
     for p in result.plots:
         _say("plot", str(p))
+
+
+@app.command()
+def models() -> None:
+    """The models a study can run, and the settings each takes (genamp run --set MODEL.KEY=VALUE)."""
+    from genamp.models.registry import BAYESIAN_OPTIONS
+
+    table = Table(title="models and their settings (defaults)")
+    for column in ("model", "what it is", "settings"):
+        table.add_column(column, overflow="fold")
+    for name, entry in MODEL_REGISTRY.items():
+        defaults = entry.settable().defaults if entry.settable is not None else {}
+        text = ", ".join(f"{k}={_setting_text(v)}" for k, v in defaults.items()) or "none"
+        if entry.bayesian:
+            text += f"; {', '.join(BAYESIAN_OPTIONS)}: the options {', '.join('--' + o.replace('_', '-') for o in BAYESIAN_OPTIONS)}"
+        table.add_row(name, entry.description, text)
+    out.print(table)
+
+
+def _setting_text(value: Any) -> str:
+    """A default as --set takes it: 64,64 for a tuple."""
+    if isinstance(value, tuple):
+        return ",".join(_setting_text(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _on_command_line(ctx: typer.Context, option: str) -> bool:
+    """Whether ``option`` was given (on the command line or from the environment), not defaulted."""
+    source = ctx.get_parameter_source(option)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _merged(base: Any, over: dict[str, Any]) -> Any:
+    """``over`` merged into the mapping ``base`` (anything else is left for the study to refuse)."""
+    return {**base, **over} if isinstance(base, dict) else base
+
+
+def _merged_settings(base: Any, over: dict[str, dict[str, Any]]) -> Any:
+    """``--set`` items merged into a file's settings, model by model."""
+    if not isinstance(base, dict):
+        return base
+    return {**base, **{model: _merged(base.get(model, {}), values) for model, values in over.items()}}
 
 
 def _print_table(records: list[dict[str, Any]], title: str) -> None:

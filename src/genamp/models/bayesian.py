@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import torch
@@ -32,14 +32,15 @@ from torch import Tensor, nn
 from zuko.bayesian import BayesianModel
 
 from genamp.errors import GenampError
-from genamp.models.cfm import VelocityField, at_time, ode_log_prob, rk4, straight_path
-from genamp.models.flow import SplineNetwork, sample_flow
+from genamp.models.base import Limits
+from genamp.models.cfm import CFM_LIMITS, VelocityField, at_time, ode_log_prob, rk4, straight_path
+from genamp.models.flow import FLOW_LIMITS, SplineNetwork, sample_flow
 from genamp.models.neural import (
     DTYPE,
     LossMonitor,
     MemberStreams,
-    NeuralGenerator,
     TrainingDiverged,
+    WithLikelihood,
     as_seed_sequence,
     minibatches,
     minimise,
@@ -48,8 +49,13 @@ from genamp.models.neural import (
 from genamp.seeding import SeedLike, child
 
 
-class BayesianGenerator(NeuralGenerator):
-    """A network generator with variational Gaussian weights; the model is its posterior.
+#: the prior's variance; kl_weight and init_logvar are checked with the study's options of that name
+PRIOR_LIMITS: dict[str, Limits] = {"prior_var": Limits(0, low_open=True)}
+
+
+class BayesianGenerator(WithLikelihood):
+    """A network generator with variational Gaussian weights; the model is its posterior
+    (a :class:`~genamp.models.base.Posterior`: one network, no member axis, :meth:`draws`).
 
     A subclass says what its network is (``_network``), its loss per event on a minibatch
     (``_loss``), and how a network with fixed weights samples (``_generate``) and gives the
@@ -149,7 +155,7 @@ class BayesianGenerator(NeuralGenerator):
         return self._density(self._posterior_mean, z)
 
 
-class PosteriorDraw(NeuralGenerator):
+class PosteriorDraw(WithLikelihood):
     """One fixed weight draw ``w_m ~ q`` of a trained Bayesian model, as a plain generator."""
 
     def __init__(self, model: BayesianGenerator, index: int, net: nn.Module) -> None:
@@ -163,9 +169,6 @@ class PosteriorDraw(NeuralGenerator):
 
     def fit(self, x_train: np.ndarray, seed: SeedLike) -> Self:
         raise GenampError(f"{self.name} is a fixed posterior draw: fit its Bayesian model instead")
-
-    def fit_members(self, xs: np.ndarray, seeds: Sequence[SeedLike]) -> Self:
-        return self.fit(xs, 0)
 
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         raise GenampError(f"{self.name} is a fixed posterior draw: fit its Bayesian model instead")
@@ -194,6 +197,7 @@ class BayesianSplineFlow(BayesianGenerator):
     """
 
     name = "bflow"
+    limits: ClassVar[dict[str, Limits]] = {**FLOW_LIMITS, **PRIOR_LIMITS}
 
     def __init__(
         self,
@@ -238,6 +242,7 @@ class BayesianFlowMatching(BayesianGenerator):
     """
 
     name = "bcfm"
+    limits: ClassVar[dict[str, Limits]] = {**CFM_LIMITS, **PRIOR_LIMITS}
 
     def __init__(
         self,

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from genamp.models.base import Limits
 from genamp.models.neural import (
     DTYPE,
     MLP,
+    NETWORK_LIMITS,
     LossMonitor,
     MemberStreams,
-    NeuralGenerator,
     Stacked,
+    Vectorised,
+    WithLikelihood,
     minibatches,
     minimise,
 )
@@ -115,7 +119,11 @@ def ode_log_prob(v: Velocity, x: Tensor, steps: int) -> Tensor:
     return log_base + integral
 
 
-class FlowMatching(NeuralGenerator):
+#: where flow matching's hyper-parameters make sense (the plain and the Bayesian model)
+CFM_LIMITS: dict[str, Limits] = {**NETWORK_LIMITS, "ode_steps": Limits(1), "n_frequencies": Limits(0)}
+
+
+class FlowMatching(Vectorised, WithLikelihood):
     """Conditional flow matching with an MLP velocity field.
 
     Parameters
@@ -131,9 +139,12 @@ class FlowMatching(NeuralGenerator):
         Training events per step.
     ode_steps:
         RK4 steps for sampling and the likelihood.
+    n_frequencies:
+        Fourier features ``sin/cos(2^j π t)`` of the time, j < n_frequencies (0: the time alone).
     """
 
     name = "cfm"
+    limits: ClassVar[dict[str, Limits]] = CFM_LIMITS
 
     def __init__(
         self,

@@ -13,8 +13,8 @@ from typing import Self
 import numpy as np
 
 from genamp import _validate
-from genamp.models.neural import Member, NeuralGenerator, TrainingDiverged, as_seed_sequence
 from genamp.models.base import ENSEMBLE_MODES, ensemble_training_sets
+from genamp.models.neural import Member, TrainingDiverged, Vectorised, as_seed_sequence
 from genamp.seeding import SeedLike, child, rng
 
 __all__ = ["ENSEMBLE_MODES", "Ensemble", "ensemble_training_sets"]
@@ -27,7 +27,7 @@ class Ensemble:
     in ``diverged``; sampling it, or the mixture it belongs to, raises :class:`TrainingDiverged`.
     """
 
-    def __init__(self, model: NeuralGenerator, n_members: int = 10, mode: str = "seed") -> None:
+    def __init__(self, model: Vectorised, n_members: int = 10, mode: str = "seed") -> None:
         self.model = model
         self.n_members = n_members
         self.mode = mode

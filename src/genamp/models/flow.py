@@ -13,17 +13,21 @@ identity outside [−5, 5], so the features are standardised first (the base cla
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch
 import zuko
 from torch import Tensor, nn
 
+from genamp.models.base import Limits
 from genamp.models.neural import (
     DTYPE,
+    NETWORK_LIMITS,
     LossMonitor,
     MemberStreams,
-    NeuralGenerator,
     Stacked,
+    Vectorised,
+    WithLikelihood,
     minibatches,
     minimise,
 )
@@ -65,7 +69,11 @@ def sample_flow(inverse: Callable[[Tensor], Tensor], n: int, dim: int, generator
     return inverse(z)
 
 
-class SplineFlow(NeuralGenerator):
+#: where the spline flow's hyper-parameters make sense (the plain and the Bayesian model)
+FLOW_LIMITS: dict[str, Limits] = {**NETWORK_LIMITS, "transforms": Limits(1), "bins": Limits(1)}
+
+
+class SplineFlow(Vectorised, WithLikelihood):
     """A neural spline flow trained by maximum likelihood.
 
     Parameters
@@ -87,6 +95,7 @@ class SplineFlow(NeuralGenerator):
     """
 
     name = "flow"
+    limits: ClassVar[dict[str, Limits]] = FLOW_LIMITS
 
     def __init__(
         self,

@@ -26,19 +26,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genamp.errors import GenampError
+from genamp.models.base import Limits
 from genamp.models.neural import (
     DTYPE,
     MLP,
     LossMonitor,
     MemberStreams,
-    NeuralGenerator,
     Stacked,
+    Vectorised,
     adam,
     descend,
     dropout_masks,
@@ -88,11 +90,29 @@ class Discriminator(nn.Module):
         return self.net(torch.cat([x, spread], dim=-1), masks)[..., 0]
 
 
-class GAN(NeuralGenerator):
-    """The GANplification GAN; ``GAN(PAPER)`` is the paper's setup, ``GAN()`` the CPU default."""
+class GAN(Vectorised):
+    """The GANplification GAN; ``GAN(PAPER)`` is the paper's setup, ``GAN()`` the CPU default.
+
+    Any field of :class:`GANSettings` may be overridden by keyword (``GAN(PAPER, epochs=100)``).
+    """
 
     name = "gan"
     standardise = False
+    #: where the fields of :class:`GANSettings` make sense (a batch needs two events for its spread)
+    limits: ClassVar[dict[str, Limits]] = {
+        "latent": Limits(1),
+        "hidden": Limits(1),
+        "embedding": Limits(1),
+        "dropout": Limits(0, 1, high_open=True),
+        "epochs": Limits(1),
+        "batch_size": Limits(2),
+        "lr": Limits(0, low_open=True),
+        "lr_decay": Limits(0, 1, low_open=True),
+        "decay_every": Limits(1),
+        "betas": Limits(0, 1, high_open=True, length=2),
+        "gradient_penalty": Limits(0),
+        "noise": Limits(0),
+    }
 
     def __init__(self, settings: GANSettings | None = None, **overrides: object) -> None:
         super().__init__()

@@ -22,7 +22,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from genamp import _validate
 from genamp.errors import GenampError
+from genamp.models.base import Divergence, Limits
 from genamp.seeding import SeedLike, child
 
 #: events generated per random block when sampling: fixed, so a member's numbers do not depend
@@ -207,18 +208,6 @@ def _method(module: nn.Module, method: str, p: dict[str, Tensor], b: dict[str, T
     return functional_call(wrapper, (pp, bb), args, strict=True)
 
 
-@dataclass
-class Divergence:
-    """Where a member's training stopped making sense."""
-
-    member: int
-    step: int
-    loss: float
-
-    def message(self, model: str) -> str:
-        return f"{model} member {self.member} diverged at step {self.step} (loss {self.loss})"
-
-
 class LossMonitor:
     """Watches per-member losses; a non-finite loss marks the member as diverged, once."""
 
@@ -252,17 +241,28 @@ def silence_dead(params: Sequence[Tensor], alive: Tensor) -> None:
             p.grad[dead] = 0.0
 
 
-class NeuralGenerator(ABC):
-    """A network generator that trains K members in one vectorised model.
+#: the hyper-parameters every network has, and where they make sense
+NETWORK_LIMITS: dict[str, Limits] = {
+    "steps": Limits(1),
+    "lr": Limits(0, low_open=True),
+    "batch_size": Limits(1),
+    "hidden": Limits(1),
+}
 
-    ``fit(x, seed)`` trains one member; ``fit_members(xs, seeds)`` trains ``len(seeds)``
-    members, member k on ``xs[k]`` with seed ``seeds[k]``. ``member(k)`` is a plain generator
-    (``sample``, ``log_prob``); the model itself behaves as its member 0.
+
+class NeuralGenerator(ABC):
+    """A network generator whose parameters carry a leading member axis.
+
+    ``fit(x, seed)`` trains one member. What a model offers beyond that is stated by the
+    mixins, one per protocol of :mod:`genamp.models.base`: :class:`Vectorised` (``fit_members``,
+    ``member``: K members at once) and :class:`WithLikelihood` (``log_prob``).
     """
 
     name: str = "neural"
     #: whether the features are standardised per member before training
     standardise: bool = True
+    #: where the constructor's hyper-parameters make sense (checked on a study's settings)
+    limits: ClassVar[dict[str, Limits]] = NETWORK_LIMITS
 
     def __init__(self) -> None:
         self._mean: Tensor | None = None
@@ -279,29 +279,20 @@ class NeuralGenerator(ABC):
     def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
         """``n`` events of member ``k`` in standardised coordinates."""
 
-    def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
-        raise GenampError(f"{self.name} has no likelihood")
-
-    @property
-    def has_log_prob(self) -> bool:
-        return type(self)._log_prob_member is not NeuralGenerator._log_prob_member
-
     # ---- training -------------------------------------------------------------------------
     def fit(self, x_train: np.ndarray, seed: SeedLike) -> Self:
         """Train one network on ``x_train`` (n_train, dim); a divergence raises."""
         x = np.asarray(x_train, dtype=np.float64)
         x = _validate.events(x, x.shape[-1] if x.ndim == 2 else 1, what="training set", min_events=2)
-        self.fit_members(x[None], [seed])
+        self._fit_stacked(x[None], [seed])
         if self.diverged:
             raise TrainingDiverged(self.diverged[0].message(self.name))
         return self
 
-    def fit_members(self, xs: np.ndarray, seeds: Sequence[SeedLike]) -> Self:
-        """Train K members at once: member k on ``xs[k]`` (n, dim) with ``seeds[k]``.
-
-        A member whose loss turns NaN/inf is recorded in ``self.diverged`` (by member index) and
-        frozen; the others train on unaffected.
-        """
+    def _fit_stacked(self, xs: np.ndarray, seeds: Sequence[SeedLike]) -> Self:
+        """Train member k on ``xs[k]`` (n, dim) with ``seeds[k]``: what ``fit`` (one member) and
+        :meth:`Vectorised.fit_members` (K) run. A member whose loss turns NaN/inf is recorded in
+        ``self.diverged`` (by member index) and frozen; the others train on unaffected."""
         xs = np.asarray(xs, dtype=np.float64)
         if xs.ndim != 3 or xs.shape[0] != len(seeds):
             raise GenampError(f"fit_members wants (K, n, dim) training sets and K seeds, got {xs.shape} and {len(seeds)}")
@@ -329,20 +320,9 @@ class NeuralGenerator(ABC):
             raise GenampError(f"{self.name}: call fit before using the model")
         return self._mean.shape[0]
 
-    # ---- sampling and likelihood ------------------------------------------------------------
-    def member(self, k: int) -> Member:
-        if not 0 <= k < self.n_members:
-            raise GenampError(f"{self.name} has {self.n_members} members, no member {k}")
-        return Member(self, k)
-
-    def members(self) -> list[Member]:
-        return [Member(self, k) for k in range(self.n_members)]
-
+    # ---- sampling -------------------------------------------------------------------------
     def sample(self, n: int, seed: SeedLike) -> np.ndarray:
         return self.sample_member(0, n, seed)
-
-    def log_prob(self, x: np.ndarray) -> np.ndarray:
-        return self.log_prob_member(0, x)
 
     def sample_member(self, k: int, n: int, seed: SeedLike) -> np.ndarray:
         """``n`` events of member ``k``; a pure function of ``seed`` (blocks of SAMPLE_BLOCK events)."""
@@ -362,6 +342,39 @@ class NeuralGenerator(ABC):
             raise TrainingDiverged(f"{self.name} member {k} generated NaN or infinite events")
         return out
 
+
+class Vectorised(NeuralGenerator):
+    """A network that trains K members in one vectorised model (a
+    :class:`~genamp.models.base.VectorisedGenerator`); the model itself behaves as its member 0."""
+
+    def fit_members(self, xs: np.ndarray, seeds: Sequence[SeedLike]) -> Self:
+        """Train K members at once: member k on ``xs[k]`` (n, dim) with ``seeds[k]``.
+
+        A member whose loss turns NaN/inf is recorded in ``self.diverged`` (by member index) and
+        frozen; the others train on unaffected.
+        """
+        return self._fit_stacked(xs, seeds)
+
+    def member(self, k: int) -> Member:
+        """Member ``k`` as a plain generator (with ``log_prob`` when the model has a likelihood)."""
+        if not 0 <= k < self.n_members:
+            raise GenampError(f"{self.name} has {self.n_members} members, no member {k}")
+        return (LikelihoodMember if isinstance(self, WithLikelihood) else Member)(self, k)
+
+    def members(self) -> list[Member]:
+        return [self.member(k) for k in range(self.n_members)]
+
+
+class WithLikelihood(NeuralGenerator):
+    """A network that gives its log density (a :class:`~genamp.models.base.Likelihood`)."""
+
+    @abstractmethod
+    def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
+        """``log p(z)`` of member ``k`` at standardised events ``z``."""
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        return self.log_prob_member(0, x)
+
     def log_prob_member(self, k: int, x: np.ndarray, chunk: int = 65536) -> np.ndarray:
         """log density of member ``k`` at ``x`` (n, dim), in the data's coordinates."""
         x = _validate.events(np.asarray(x, dtype=np.float64), self.dim, what="events")
@@ -377,7 +390,7 @@ class NeuralGenerator(ABC):
 class Member:
     """Member ``k`` of a trained model, as a plain generator."""
 
-    model: NeuralGenerator
+    model: Vectorised
     k: int
 
     @property
@@ -390,8 +403,13 @@ class Member:
     def sample(self, n: int, seed: SeedLike) -> np.ndarray:
         return self.model.sample_member(self.k, n, seed)
 
+
+@dataclass(frozen=True)
+class LikelihoodMember(Member):
+    """Member ``k`` of a trained model with a likelihood: ``sample`` and ``log_prob``."""
+
     def log_prob(self, x: np.ndarray) -> np.ndarray:
-        return self.model.log_prob_member(self.k, x)
+        return self.model.log_prob_member(self.k, x)  # type: ignore[attr-defined]
 
 
 def descend(opt: torch.optim.Optimizer, params: Sequence[Tensor], losses: Tensor, monitor: LossMonitor, step: int) -> Tensor:

@@ -1,8 +1,12 @@
-"""What a study is: density, models, resolutions, sizes, repetitions, seed."""
+"""What a study is: density, models, their settings, resolutions, sizes, repetitions, seed."""
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +16,7 @@ from genamp.densities import Density, make_density
 from genamp.errors import GenampError
 from genamp.estimators.averaging import SIGNIFICANCE
 from genamp.models.base import ENSEMBLE_MODES
-from genamp.models.registry import MODEL_REGISTRY
+from genamp.models.registry import BAYESIAN_OPTIONS, MODEL_REGISTRY, Settable
 
 METHODS = ("truth", "averaging", "differential")
 
@@ -95,6 +99,12 @@ class StudyConfig:
         Initial log-variance of every Bayesian weight (zuko's −9; larger starts the posterior wider).
     significance:
         Standard errors σ²_model must lie above zero before the forecast gives a number.
+    settings:
+        Hyper-parameters per model, ``{"cfm": {"steps": 8000, "hidden": (64, 64)}}``: keywords of
+        the model's constructor (:attr:`genamp.models.registry.ModelEntry.settable` names them),
+        each read as the type of its default and checked against the model's limits. Those that
+        differ from the defaults enter the model's task key; the Bayesian models' ``kl_weight``
+        and ``init_logvar`` are the options above, not settings.
 
     Options left ``None`` take their value from :data:`DEFAULTS`. An option given for a study
     that does not use it (a KL weight without a Bayesian model, ``n_gen`` without a sampled
@@ -122,6 +132,7 @@ class StudyConfig:
     kl_weight: float | None = None
     init_logvar: float | None = None
     significance: float | None = None
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # normalise and check everything up front: a bad value must fail before any work is done
@@ -137,6 +148,7 @@ class StudyConfig:
                 default = tuple(m for m in default if m != "fit")
             set_(self, "models", default + (("bcfm",) if self.bayesian and "bcfm" not in default else ()))
         set_(self, "models", _names(self.models, "model", tuple(MODEL_REGISTRY)))
+        set_(self, "settings", _settings(self.settings, self.models))
         set_(self, "ensemble", _validate.positive_int(self.ensemble, "ensemble", minimum=0))
         set_(self, "bayesian", _validate.positive_int(self.bayesian, "bayesian", minimum=0))
         self._check_options_apply()
@@ -343,17 +355,24 @@ class StudyConfig:
         return {"members": self.ensemble, "mode": self.ensemble_mode} if self.ensemble else None
 
     def options_of(self, model: str) -> dict[str, Any]:
-        """Settings of a single network that differ from its defaults (they enter its task key).
+        """What the model's build takes beyond the density, where it differs from the defaults
+        (it enters the task key; at the defaults the key is the one of a study without them).
 
-        Only the Bayesian models have such settings outside their spread: without posterior
-        draws, ``kl_weight`` and ``init_logvar`` still shape their posterior predictive.
+        These are the model's :attr:`settings` that differ from its defaults and, for a
+        Bayesian model without posterior draws, ``kl_weight`` and ``init_logvar`` (they still
+        shape its posterior predictive; with draws they are part of its spread).
         """
         entry = MODEL_REGISTRY[model]
-        if not entry.bayesian or self.spread_of(model) is not None:
-            return {}
-        options = {"kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
-        defaults = {k: DEFAULTS[k] for k in options}
-        return options if options != defaults else {}
+        options = {}
+        if entry.bayesian and self.spread_of(model) is None:
+            bayesian = {"kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
+            if bayesian != {k: DEFAULTS[k] for k in bayesian}:
+                options.update(bayesian)
+        given = self.settings.get(model, {})
+        if given:
+            defaults = entry.settable().defaults  # type: ignore[misc]
+            options.update({k: v for k, v in given.items() if v != defaults[k]})
+        return options
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StudyConfig:
@@ -371,7 +390,7 @@ class StudyConfig:
         for key in ("models", "methods", "quantiles", "n_gen", "observables", "pairs"):
             if isinstance(kwargs.get(key), list):
                 kwargs[key] = tuple(kwargs[key])
-        return cls(**kwargs)
+        return cls(**kwargs)  # settings: a list read back becomes a tuple by its default's type
 
     def make_density(self) -> Density:
         if self.density is None:
@@ -389,6 +408,55 @@ class StudyConfig:
         return d
 
 
+def _settings(settings: object, models: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """The settings per model, each value of its default's type and within the model's limits."""
+    if not isinstance(settings, Mapping):
+        raise GenampError(f"settings must map model names to their settings (cfm: {{steps: 8000}}), got {settings!r}")
+    settable = [m for m, e in MODEL_REGISTRY.items() if e.settable is not None]
+    out: dict[str, dict[str, Any]] = {}
+    for model, values in settings.items():
+        if model not in MODEL_REGISTRY:
+            raise GenampError(f"settings for an unknown model {model!r}; the models with settings are {', '.join(settable)}")
+        entry = MODEL_REGISTRY[model]
+        if entry.settable is None:
+            raise GenampError(f"{model} takes no settings; the models with settings are {', '.join(settable)}")
+        if model not in models:
+            raise GenampError(
+                f"settings for {model}, which is not a model of this study ({', '.join(models)}); "
+                f"add it with --model or drop its settings"
+            )
+        if not isinstance(values, Mapping):
+            raise GenampError(f"the settings of {model} must map names to values (steps: 8000), got {values!r}")
+        known = entry.settable()
+        checked = {key: _setting(model, key, value, known) for key, value in values.items()}
+        if checked:
+            out[model] = checked
+    return out
+
+
+def _setting(model: str, key: Any, value: object, known: Settable) -> Any:
+    """One setting of ``model``, read as the type of its default and within its limits."""
+    name = f"{model}.{key}"
+    if key in BAYESIAN_OPTIONS and MODEL_REGISTRY[model].bayesian:
+        raise GenampError(
+            f"{name} is the study option {key} (--{key.replace('_', '-')}), one value for its Bayesian models; give it there"
+        )
+    if key not in known.defaults:
+        raise GenampError(f"{model} has no setting {key!r}; its settings are {', '.join(known.defaults)}")
+    read = _validate.coerce(value, _validate.kind_of(known.defaults[key]), name)
+    limits = known.limits.get(key)
+    if limits is None:
+        return read
+    elements = read if isinstance(read, tuple) else (read,)
+    if limits.length is not None and len(elements) != limits.length:
+        raise GenampError(f"{name} takes {limits.length} values, got {len(elements)}")
+    if not all(limits.admits(v) for v in elements):
+        if isinstance(read, tuple):
+            raise GenampError(f"each of {name} must be {limits.describe()}, got {value!r}")
+        raise GenampError(f"{name} must be {limits.describe()}, got {read!r}")
+    return read
+
+
 def _names(values: tuple[str, ...] | list[str], what: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
     out = tuple(v.strip() for v in values)
     if not out:
@@ -401,3 +469,103 @@ def _names(values: tuple[str, ...] | list[str], what: str, allowed: tuple[str, .
     if len(set(out)) != len(out):
         raise GenampError(f"{what}s repeat in {', '.join(out)}")
     return out
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The study of a YAML file (``genamp run --config``): a mapping of :class:`StudyConfig`
+    fields, each value read as its field's type (``quantiles: 10,20`` or ``[10, 20]``).
+
+    Every problem is one :class:`GenampError` naming the file: unreadable, not YAML (or a key
+    given twice), not a mapping, a key that is no field, a value of the wrong type. The file is
+    read by ``yaml.safe_load``: plain data, never Python objects.
+    """
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GenampError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise GenampError(f"{path}: is a directory, not a YAML file") from None
+    except UnicodeDecodeError:
+        raise GenampError(f"{path}: is not a text file (YAML is UTF-8 text)") from None
+    except OSError as exc:
+        raise GenampError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        _no_repeated_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise GenampError(f"{path}: is not valid YAML ({_yaml_problem(exc)})") from None
+    if data is None:
+        raise GenampError(f"{path}: holds no settings; give a mapping such as 'models: [cfm]' and 'n_train: 100'")
+    if not isinstance(data, dict):
+        raise GenampError(
+            f"{path}: holds {type(data).__name__} {data!r:.40}, not a mapping of study settings "
+            "(lines such as 'n_train: 100')"
+        )
+    kinds = _field_kinds()
+    unknown = [repr(k) for k in data if k not in kinds]
+    if unknown:
+        raise GenampError(f"{path}: unknown key {', '.join(unknown)}; the keys are {', '.join(kinds)}")
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        kind, optional = kinds[key]
+        name = f"{path}: {key}"
+        if value is None and optional:
+            out[key] = None
+        elif kind is dict:
+            if not isinstance(value, dict):
+                raise GenampError(f"{name} must be a mapping (key: value lines), got {value!r}")
+            out[key] = value if key == "settings" else {
+                str(k): v if isinstance(v, int) and not isinstance(v, bool) else _validate.coerce(v, float, f"{name}.{k}")
+                for k, v in value.items()
+            }  # fmt: skip
+        else:
+            out[key] = _validate.coerce(value, kind, name)
+    return out
+
+
+def _field_kinds() -> dict[str, tuple[Any, bool]]:
+    """Each field of a study: the kind of its value (see :func:`genamp._validate.coerce`, or
+    ``dict``) and whether it may be left ``None``, from the dataclass's annotations."""
+    out = {}
+    for name, hint in typing.get_type_hints(StudyConfig).items():
+        args = typing.get_args(hint)
+        optional = isinstance(hint, types.UnionType) and type(None) in args
+        if optional:
+            (hint,) = (a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+        if origin is tuple:
+            out[name] = ((tuple, typing.get_args(hint)[0]), optional)
+        else:
+            out[name] = (origin or hint, optional)
+    return out
+
+
+def _no_repeated_keys(node: Any, path: Path) -> None:
+    """A key given twice in one mapping is an error (PyYAML would keep the last, silently)."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise GenampError(
+                        f"{path}: is not valid YAML (key {key.value!r} given twice, on lines "
+                        f"{seen[key.value] + 1} and {key.start_mark.line + 1})"
+                    )
+                seen[key.value] = key.start_mark.line
+            _no_repeated_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _no_repeated_keys(item, path)
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """PyYAML's message on one line: what is wrong, and where."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(str(problem).split()) + where
+

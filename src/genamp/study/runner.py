@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +227,12 @@ def keep_previous_results(root: Path, config: StudyConfig) -> tuple[Path, list[s
             raise TypeError
     except (OSError, ValueError, KeyError, TypeError):
         old = None
+    if old is not None:
+        # a field added since the old study.json was written (settings) was at its default there
+        for f in fields(StudyConfig):
+            if f.name in new and f.name not in old:
+                default = f.default if f.default_factory is MISSING else f.default_factory()
+                old[f.name] = store.to_json_safe(default)
     if old == new:
         return None
     if old is None:

@@ -21,7 +21,7 @@ import numpy as np
 from genamp.densities import Density, make_density
 from genamp.errors import GenampError
 from genamp.models.base import ExactOccupancies, ensemble_training_sets
-from genamp.models.registry import MODEL_REGISTRY
+from genamp.models.registry import BAYESIAN_OPTIONS, MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
 from genamp.study.config import StudyConfig
 from genamp.volumes import DEFAULT_CHUNK, Occupancy, QuantileGrid, Volumes, count_occupancy, sample_chunks
@@ -102,6 +102,7 @@ def plan(config: StudyConfig) -> list[Task]:
             spread = config.spread_of(model)
             if spread is not None:
                 spec["spread"] = spread
+            # settings that differ from the model's defaults: a study at the defaults keeps its keys
             options = config.options_of(model)
             if options:
                 spec["options"] = options
@@ -205,7 +206,7 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
     k = tasks[0].n_members
     seeds = [model_seed(spec, name, t.repetition) for t in tasks]
     xs = np.concatenate([training_sets(t, s) for t, s in zip(tasks, seeds, strict=True)])
-    model = MODEL_REGISTRY[name].build(density)  # type: ignore[misc]
+    model = MODEL_REGISTRY[name].build(density, **spec.get("options", {}))  # type: ignore[misc]
     try:
         model.fit_members(xs, [s for t, seed in zip(tasks, seeds, strict=True) for s in member_seeds(t, seed, 0)])
     except GenampError as exc:
@@ -340,15 +341,16 @@ def _run(task: Task) -> TaskOutput:
     spread = task.spread or {}
     if "draws" in spread:
         # one Bayesian training; its generators are fixed draws from the weight posterior
-        options = {k: spread[k] for k in ("kl_weight", "init_logvar")}
-        bayes = entry.build(density, **options).fit(x_train, child(seed, 0))
+        options = {k: spread[k] for k in BAYESIAN_OPTIONS}
+        bayes = entry.build(density, **options, **spec.get("options", {})).fit(x_train, child(seed, 0))
         draws = bayes.draws(spread["draws"], child(seed, 2))
         out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids)
         out.differential = _differential(task, draws, seed, density, grids)
         return out
     if "members" in spread:
         xs = training_sets(task, seed)
-        fitted = [entry.build(density).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)]
+        options = spec.get("options", {})
+        fitted = [entry.build(density, **options).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)]
         out = _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids)
         out.differential = _differential(task, fitted, seed, density, grids)
         return out
