@@ -140,7 +140,7 @@ def test_bad_pool_study_input_is_one_line(capsys, pool, tmp_path):
         (["--pool", pool, "-m", "sample,fit"], "fit is the parametric fit of a toy's true family"),
         (["--pool", pool, "--method", "differential", "-m", "cfm"], "the differential method's truth check on a pool"),
         (["--pool", pool, "--observables", "pt"], "no observable 'pt'; the events have a, b"),
-        (["--pool", pool, "--pairs", "a"], "a pair is two observables joined by ':', like pt:eta; got 'a'"),
+        (["--pool", pool, "--pairs", "a"], "--pairs: a pair is two observables joined by ':', like pt:eta; got 'a'"),
         (["--pool", pool, "--pairs", "a:a"], "names an observable twice"),
         (["--pool", pool, "--pairs", "a:x7"], "no observable 'x7'"),
         (["--pool", pool, "-r", "100", "--n-train", "1000"], "take 100000 of the 100000 events"),

@@ -545,18 +545,14 @@ def _estimate_on_pool(
     """``genamp estimate --pool``: every check first, then one record per observable (or pair) and Q."""
     from genamp.data.io import open_events
     from genamp.observables import columns, select
+    from genamp.observables import pairs as observable_pairs
     from genamp.study.external import measure_against_pool, sample_files
     from genamp.truths import Pool
 
     truth = Pool.from_file(pool_path, dataset)
     files, n_gen, warnings = sample_files(samples, dataset, n_train)
     obs = columns(truth.dim, truth.features) if observables is None else select(observables, truth.dim, truth.features)
-    groups = []
-    for item in [] if pairs is None else pairs.split(","):
-        parts = [p.strip() for p in item.split(":")]
-        if len(parts) != 2 or not all(parts):
-            raise GenampError(f"--pairs: a pair is two observables joined by ':', like pt:eta; got {item.strip()!r}")
-        groups.append(tuple(select(",".join(parts), truth.dim, truth.features)))
+    groups = [] if pairs is None else observable_pairs(pairs, truth.dim, truth.features)
     if any(f.path.resolve() == truth.path.resolve() for f in files if truth.path is not None):
         raise GenampError(f"{pool_path} is given as the pool and as a generated sample")
     training = open_events(training_path, dataset).read() if training_path is not None else None

@@ -19,7 +19,7 @@ import numpy as np
 
 from genamp.errors import GenampError
 
-__all__ = ["Observable", "column", "columns", "select"]
+__all__ = ["Observable", "column", "columns", "pairs", "select"]
 
 
 @dataclass(frozen=True)
@@ -65,4 +65,21 @@ def select(text: str, n_features: int, features: Sequence[str] | None = None) ->
         out.append(by_name[item])
     if len({o.name for o in out}) != len(out):
         raise GenampError(f"--observables: {text!r} names an observable twice")
+    return out
+
+
+def pairs(text: str, n_features: int, features: Sequence[str] | None = None) -> list[tuple[Observable, Observable]]:
+    """Pairs of observables from ``"a:b,c:d"`` (each side as in :func:`select`), for ``Q × Q``
+    volumes; a malformed pair, an unknown name, a pair of one observable twice or a pair given
+    twice is one clear error."""
+    out = []
+    for item in text.split(","):
+        parts = [p.strip() for p in item.split(":")]
+        if len(parts) != 2 or not all(parts):
+            raise GenampError(f"--pairs: a pair is two observables joined by ':', like pt:eta; got {item.strip()!r}")
+        a, b = select(",".join(parts), n_features, features)
+        out.append((a, b))
+    names = [f"{a.name}:{b.name}" for a, b in out]
+    if len(set(names)) != len(names):
+        raise GenampError(f"--pairs: pairs repeat in {', '.join(names)}")
     return out

@@ -250,7 +250,7 @@ class StudyConfig:
 
     def _check_pool(self) -> None:
         """The pool file, its observables and pairs, and that it keeps enough events as the truth."""
-        from genamp.observables import select
+        from genamp.observables import pairs, select
         from genamp.study.pooltruth import MAX_TRAINING_SHARE, describe
 
         pool = describe(self.pool, self.dataset)
@@ -258,16 +258,9 @@ class StudyConfig:
         dim, features = pool["dim"], pool["features"]
         if self.observables is not None:
             object.__setattr__(self, "observables", tuple(o.name for o in select(",".join(self.observables), dim, features)))
-        pairs = []
-        for item in self.pairs:
-            parts = [p.strip() for p in str(item).split(":")]
-            if len(parts) != 2 or not all(parts):
-                raise GenampError(f"a pair is two observables joined by ':', like pt:eta; got {item!r}")
-            a, b = select(",".join(parts), dim, features)  # an unknown name or the same one twice: one error
-            pairs.append(f"{a.name}:{b.name}")
-        if len(set(pairs)) != len(pairs):
-            raise GenampError(f"pairs repeat in {', '.join(pairs)}")
-        object.__setattr__(self, "pairs", tuple(pairs))
+        if self.pairs:
+            found = pairs(",".join(self.pairs), dim, features)
+            object.__setattr__(self, "pairs", tuple(f"{a.name}:{b.name}" for a, b in found))
         used = self.repetitions * self.n_train
         if used > MAX_TRAINING_SHARE * pool["events"]:
             raise GenampError(

@@ -118,15 +118,15 @@ def _truth_spec(config: StudyConfig) -> dict[str, Any]:
     if config.pool is None:
         return {"density": config.make_density().spec()}
     from genamp.data.io import open_events
-    from genamp.observables import columns, select
+    from genamp.observables import columns, pairs, select
     from genamp.study import pooltruth
 
     pool = config.pool_spec
     f = open_events(pool["path"], pool["dataset"])
     names = pool["features"]
     obs = columns(pool["dim"], names) if config.observables is None else select(",".join(config.observables), pool["dim"], names)
-    pairs = [tuple(select(p.replace(":", ","), pool["dim"], names)) for p in config.pairs]
-    return {"pool": pool, "volumes": pooltruth.volume_specs(f, obs, pairs, sorted(config.quantiles))}  # type: ignore[arg-type]
+    groups = pairs(",".join(config.pairs), pool["dim"], names) if config.pairs else []
+    return {"pool": pool, "volumes": pooltruth.volume_specs(f, obs, groups, sorted(config.quantiles))}
 
 
 def volume_sets(spec: dict[str, Any]) -> dict[int, Volumes]:
