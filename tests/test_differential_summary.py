@@ -26,6 +26,7 @@ from genamp.estimators import (
     summarise_distances,
 )
 from genamp.study import store
+from genamp.study.tasks import TaskOutput
 
 #: the mean of Kolmogorov's distribution, written out here rather than imported
 KAPPA = math.sqrt(math.pi / 2) * math.log(2)
@@ -199,6 +200,27 @@ def test_older_task_files_and_damaged_ones():
         DifferentialRepetition.from_arrays({n: a for n, a in arrays.items() if n != "mixture"})
     with pytest.raises(GenampError, match="'classifier' has shape"):
         DifferentialRepetition.from_arrays({**arrays, "classifier": arrays["classifier"][:8]})
+
+
+def test_the_store_keeps_the_task_file_layout(tmp_path):
+    """A task file holds the measurement's arrays as ``diff_*``, unchanged; one whose measurement
+    lacks a part is not trusted (read_task gives None: the task is redone)."""
+    arrays = repetition(np.random.default_rng(19), 2).to_arrays()
+    path = tmp_path / "rep.npz"
+    store.write_task(path, TaskOutput({}, {"status": "ok"}, differential=DifferentialRepetition.from_arrays(arrays)))
+    with np.load(path) as data:
+        assert all(data[f"diff_{n}"].tobytes() == a.tobytes() for n, a in arrays.items())
+    assert store.read_task(path).differential.to_arrays().keys() == arrays.keys()
+
+    def by_hand(parts: dict[str, np.ndarray]) -> None:
+        content = {"meta": np.array(json.dumps({"status": "ok"})), **{f"diff_{n}": a for n, a in parts.items()}}
+        with path.open("wb") as fh:
+            np.savez(fh, **content, checksum=np.array(store.content_digest(content)))
+
+    by_hand(arrays)
+    assert store.read_task(path).differential.mixture.delta == arrays["mixture"][1]
+    by_hand({n: a for n, a in arrays.items() if n != "curve"})
+    assert store.read_task(path) is None
 
 
 def test_repetitions_that_do_not_fit_together():
