@@ -39,8 +39,9 @@ def test_one_record_per_model_beside_the_others(study):
     assert (out / "differential_cfm.png").is_file()
     assert [r["method"] for r in assert_valid_results(out / "results.json")["records"]] == methods
     task = plan(StudyConfig(**STUDY))[0]
-    arrays = store.read_task(task.path(out)).differential
-    assert arrays["pairs"].shape == (3, 3) and arrays["members"].shape == (3, 3)
+    measured = store.read_task(task.path(out)).differential
+    assert measured.pairs.delta.shape == (3, 3) and measured.members.delta.shape == (3,)
+    assert measured.to_arrays()["members"].shape == (3, 3)
 
 
 def test_a_differential_study_resumes_without_work(study):

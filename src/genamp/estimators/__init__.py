@@ -11,7 +11,11 @@ What to use when:
   bounds where it is not resolved (§2). Over repetitions with a truth, :func:`summarise` gives
   :class:`AveragingSummary` with the closure and the calibration (§2.7, §2.8).
 - **Likelihoods instead of volumes**: :func:`distance` (KS along the log-likelihood ratio),
-  :func:`pair_forecast` between members, :func:`profile` along the ratio (§3).
+  :func:`pair_forecast` between members, :func:`profile` along the ratio (§3). One repetition's
+  measurement is a :class:`DifferentialRepetition` (it reads and writes a task file's arrays);
+  over repetitions, :func:`summarise_differential` gives :class:`DifferentialAmplification`, the
+  forecast and the truth check as :class:`DistanceSummary` (:func:`summarise_distances`), with
+  the classifier's numbers (§3, §4).
 - **Only a sample of the truth and a classifier**: ``classifier_test`` in
   :mod:`genamp.estimators.classifier` (needs torch; imported on first use) (§4).
 - **What a record's reader must be told**: :func:`averaging_warnings`, :func:`differential_warnings`.
@@ -34,6 +38,23 @@ from genamp.estimators.differential import (
     profile,
     reference_distance,
 )
+from genamp.estimators.differential_summary import (
+    WEIGHT_BINS,
+    ClassifierMeasurement,
+    ClassifierSummary,
+    DifferentialAmplification,
+    DifferentialRepetition,
+    DistanceSummary,
+    KSCurve,
+    KSCurveSummary,
+    MappedProfile,
+    MemberDistances,
+    MixtureDistance,
+    PairDistances,
+    ReweightedMSE,
+    summarise_differential,
+    summarise_distances,
+)
 from genamp.estimators.truth import (
     CellProbabilities,
     RepetitionSummary,
@@ -49,12 +70,15 @@ from genamp.estimators.truth import (
 from genamp.estimators.verdicts import averaging_warnings, differential_warnings, standard_errors_apart
 
 __all__ = [
-    "AveragingForecast", "AveragingSummary", "CellProbabilities", "ClassifierTest", "Distance", "PairForecast",
-    "Profile", "RepetitionSummary", "TruthAmplification", "averaging_warnings", "classifier_test",
-    "combine_repetitions", "coverage", "differential_warnings", "distance", "forecast", "kolmogorov_null",
-    "ks_statistic", "member_plateau", "pair_forecast", "plateau", "pool_error", "profile", "quantile_mse",
-    "reference_distance", "reference_pulls", "resolution_advice", "standard_errors_apart", "summarise",
-    "summarise_repetition", "truth_amplification", "truth_line",
+    "WEIGHT_BINS", "AveragingForecast", "AveragingSummary", "CellProbabilities", "ClassifierMeasurement",
+    "ClassifierSummary", "ClassifierTest", "DifferentialAmplification", "DifferentialRepetition", "Distance",
+    "DistanceSummary", "KSCurve", "KSCurveSummary", "MappedProfile", "MemberDistances", "MixtureDistance",
+    "PairDistances", "PairForecast", "Profile", "RepetitionSummary", "ReweightedMSE", "TruthAmplification",
+    "averaging_warnings", "classifier_test", "combine_repetitions", "coverage", "differential_warnings", "distance",
+    "forecast", "kolmogorov_null", "ks_statistic", "member_plateau", "pair_forecast", "plateau", "pool_error",
+    "profile", "quantile_mse", "reference_distance", "reference_pulls", "resolution_advice",
+    "standard_errors_apart", "summarise", "summarise_differential", "summarise_distances", "summarise_repetition",
+    "truth_amplification", "truth_line",
 ]  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from genamp import __version__
 from genamp.errors import GenampError
 from genamp.estimators.averaging import AveragingForecast, forecast, resolution_advice
 from genamp.estimators.calibration import LEVELS, AveragingSummary, member_plateau, summarise
+from genamp.estimators.differential_summary import DifferentialRepetition, summarise_differential
 from genamp.estimators.verdicts import averaging_warnings, differential_warnings
 from genamp.estimators.truth import (
     RepetitionSummary,
@@ -179,8 +180,8 @@ def pictures(config: StudyConfig, root: Path, tasks: list[Task], metas: dict[Tas
             continue
         if t.repetition == first and output.preview is not None:
             out.generated[t.model] = output.preview
-        if needs_map and "mapped_events" in output.differential:
-            out.mapped[t.model] = (output.differential["mapped_events"], output.differential["mapped_n_equiv"])
+        if needs_map and output.differential is not None and output.differential.mapped is not None:
+            out.mapped[t.model] = (output.differential.mapped.events, output.differential.mapped.n_equiv)
     return out
 
 
@@ -284,7 +285,7 @@ def aggregate(
         forecasts: dict[int, list[AveragingForecast]] = {q: [] for q in grids}
         member_b: dict[int, list[float]] = {q: [] for q in grids}
         n_gen: dict[int, np.ndarray] = {}
-        measured: list[dict[str, np.ndarray]] = []
+        measured: list[DifferentialRepetition] = []
         for t in ok:
             try:
                 output = store.load_task(t.path(root), t)
@@ -292,7 +293,7 @@ def aggregate(
                 raise GenampError(f"{exc} (changed while the study ran); the same command redoes it") from None
             if output is None:
                 raise GenampError(f"{t.path(root)} was removed while the study ran; the same command redoes it")
-            if output.differential:
+            if output.differential is not None:
                 measured.append(output.differential)
             for q, grid in grids.items():
                 occ = output.occupancies[q]
@@ -323,14 +324,12 @@ def aggregate(
                 tables.append({"model": model, "grid": grid, "p": cells(truths[q]).p, "summary": summary,
                                "first": forecasts[q][0]})  # fmt: skip
         if "differential" in config.methods and ok and mine[0].spec.get("differential"):
-            from genamp.study.differential import record as differential_record
-
             header = {k: v for k, v in record_header(model, next(iter(grids.values())), config.n_train, len(ok)).items()
                       if k not in ("quantiles", "n_cells")}  # fmt: skip
             header.update(method="differential", quantiles=None, n_failed=len(mine) - len(ok),
                           spread=spread)  # fmt: skip
             events = mine[0].spec["differential"]["events"]
-            rec = {**header, **differential_record(measured, mine[0].n_members, config.n_train, events)}
+            rec = {**header, **summarise_differential(measured, mine[0].n_members, config.n_train, events).to_record()}
             records.append({**rec, "warnings": differential_warnings(store.to_json_safe(rec))})
     if tables:
         write_volume_table(root / VOLUME_TABLE, tables)

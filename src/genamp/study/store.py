@@ -3,9 +3,10 @@
 A task file is an ``.npz`` (``allow_pickle=False`` on reading) with, per set of volumes ``Q`` (the
 number of quantiles of a toy's grid; on a pool, the position of the observable bins in the
 task's spec), the arrays ``q{Q}_n`` and ``q{Q}_fractions`` (with several generators, their
-mixture, and ``q{Q}_members``: every generator's occupancies), the task's metadata as a JSON string (with the
-identity it was written for: setting key, model, repetition), and ``checksum``, the SHA-256 of
-all the rest (:func:`content_digest`).
+mixture, and ``q{Q}_members``: every generator's occupancies), with the differential method the
+arrays of its measurement prefixed ``diff_`` (:meth:`DifferentialRepetition.to_arrays`), the
+task's metadata as a JSON string (with the identity it was written for: setting key, model,
+repetition), and ``checksum``, the SHA-256 of all the rest (:func:`content_digest`).
 
 Files are written to a temporary name in the same folder, flushed to disk, then renamed over
 the final name: a study stopped at any moment leaves either a whole task or none, so running
@@ -32,6 +33,7 @@ from typing import IO, Any
 import numpy as np
 
 from genamp.errors import GenampError
+from genamp.estimators.differential_summary import DifferentialRepetition
 from genamp.study.tasks import Task, TaskOutput, volume_keys
 from genamp.volumes import Occupancy
 
@@ -131,8 +133,9 @@ def write_task(path: Path, output: TaskOutput) -> None:
         arrays[f"q{q}_fractions"] = occ.fractions
     for q, members in output.members.items():
         arrays[f"q{q}_members"] = members
-    for name, value in output.differential.items():
-        arrays[f"diff_{name}"] = value
+    if output.differential is not None:
+        for name, value in output.differential.to_arrays().items():
+            arrays[f"diff_{name}"] = value
     if output.preview is not None:
         arrays["preview"] = output.preview
     arrays[CHECKSUM] = np.array(content_digest(arrays))
@@ -205,7 +208,7 @@ def _check_identity(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarr
         raise DamagedTask(path, "incomplete: no differential measurements")
 
 
-def _output(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> TaskOutput:
+def _output(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> TaskOutput:
     occupancies, members = {}, {}
     for name, value in arrays.items():
         if name.startswith("q") and name.endswith("_n"):
@@ -213,7 +216,11 @@ def _output(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> TaskOutput:
             occupancies[q] = Occupancy(value, arrays[f"q{q}_fractions"])
         elif name.startswith("q") and name.endswith("_members"):
             members[int(name[1:-8])] = value
-    differential = {name[5:]: v for name, v in arrays.items() if name.startswith("diff_")}
+    measured = {name[5:]: v for name, v in arrays.items() if name.startswith("diff_")}
+    try:
+        differential = DifferentialRepetition.from_arrays(measured) if measured else None
+    except GenampError as exc:
+        raise DamagedTask(path, f"incomplete: {exc}") from None
     return TaskOutput(occupancies, meta, preview=arrays.get("preview"), members=members, differential=differential)
 
 
@@ -228,7 +235,7 @@ def load_task(path: Path, task: Task) -> TaskOutput | None:
     except FileNotFoundError:
         return None
     _check_identity(path, meta, arrays, task)
-    return _output(meta, arrays)
+    return _output(path, meta, arrays)
 
 
 def read_task(path: Path, task: Task | None = None) -> TaskOutput | None:
@@ -241,7 +248,7 @@ def read_task(path: Path, task: Task | None = None) -> TaskOutput | None:
             return load_task(path, task)
         if not path.is_file():
             return None
-        return _output(*_load_verified(path))
+        return _output(path, *_load_verified(path))
     except DamagedTask:
         return None
 

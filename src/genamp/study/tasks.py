@@ -20,6 +20,7 @@ import numpy as np
 
 from genamp.densities import Density, make_density
 from genamp.errors import GenampError
+from genamp.estimators.differential_summary import DifferentialRepetition
 from genamp.models.base import ExactOccupancies, ensemble_training_sets
 from genamp.models.registry import BAYESIAN_OPTIONS, MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
@@ -84,8 +85,8 @@ class TaskOutput:
     #: per number of quantiles, every generator's occupancies (K, n_gen sizes, cells) when the
     #: task ran several (``occupancies`` then holds their mixture, K·n_gen events per size)
     members: dict[int, np.ndarray] = field(default_factory=dict)
-    #: the differential method's measurements (:func:`genamp.study.differential.measure`)
-    differential: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the differential method's measurement (:func:`genamp.study.differential.measure`), if it ran
+    differential: DifferentialRepetition | None = None
 
 
 def plan(config: StudyConfig) -> list[Task]:
@@ -367,10 +368,10 @@ def _run(task: Task) -> TaskOutput:
 
 def _differential(
     task: Task, generators: list[Any], seed: np.random.SeedSequence, density: Density, grids: list[QuantileGrid]
-) -> dict[str, np.ndarray]:
-    """The differential method's arrays, when the study asks for them (likelihood models only)."""
+) -> DifferentialRepetition | None:
+    """The differential method's measurement, when the study asks for it (likelihood models only)."""
     if "differential" not in task.spec:
-        return {}
+        return None
     from genamp.study.differential import measure
 
     return measure(generators, density, child(seed, 4), task.spec["differential"]["events"], grids)
