@@ -83,3 +83,10 @@ def test_a_true_sample_is_worth_its_size_against_a_pool_on_unequal_volumes():
     fractions = np.stack([bins.count(truth.sample(n, 100 + r)) / n for r in range(reps)])[:, None, :]
     res = truth_amplification(fractions, np.array([np.inf]), cells, n_train=n)
     assert res.resolved and abs(res.G - 1.0) < 4 * res.G_std
+
+
+def test_a_features_own_name_wins_over_the_index_alias():
+    """Columns named x1, x2 (a common choice): x1 is the column named so, not index 1."""
+    a, b = select("x1,x2", 2, ("x1", "x2"))
+    assert (a.reads, b.reads) == ((0,), (1,))
+    assert select("x0", 2, ("x1", "x2"))[0].reads == (0,)

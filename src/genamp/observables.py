@@ -54,7 +54,8 @@ def select(text: str, n_features: int, features: Sequence[str] | None = None) ->
     """Observables from a comma-separated list of feature names or ``x{index}``; a name that is
     not there is one clear error naming those that are."""
     known = columns(n_features, features)
-    by_name = {o.name: o for o in known} | {f"x{i}": o for i, o in enumerate(known)}
+    # a feature's own name wins over the index alias x{i} (a file may name its columns x1, x2, ...)
+    by_name = {f"x{i}": o for i, o in enumerate(known)} | {o.name: o for o in known}
     out = []
     for item in text.split(","):
         item = item.strip()
