@@ -255,6 +255,7 @@ class StudyConfig:
 
         pool = describe(self.pool, self.dataset)
         object.__setattr__(self, "_pool_spec", pool)
+        object.__setattr__(self, "pool", pool["path"])  # absolute: study.json reads back from anywhere
         dim, features = pool["dim"], pool["features"]
         if self.observables is not None:
             object.__setattr__(self, "observables", tuple(o.name for o in select(",".join(self.observables), dim, features)))
