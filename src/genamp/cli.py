@@ -121,7 +121,7 @@ def run(
     ] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside the pool's HDF5/.npz file.")] = None,
     observables: Annotated[
-        str | None, typer.Option("--observables", help="On a pool: the observables, comma-separated [default: every column].")
+        str | None, typer.Option("--observables", help="On a pool: the observables, comma-separated: feature names, x0,x1,..., or on four-momenta t_m, Wp_m, b_pt, dR_b_q1, ... [default: every column].")
     ] = None,
     pairs: Annotated[
         str | None, typer.Option("--pairs", help="On a pool: pairs of observables for Q×Q volumes, e.g. pt:eta,m:pt.")
@@ -457,7 +457,7 @@ def estimate(
         Path | None, typer.Option("--pool", help="True events (.h5, .npy, .npz) as the truth, instead of a toy.")
     ] = None,
     observables: Annotated[
-        str | None, typer.Option("--observables", help="With --pool: feature names or x0,x1,... [default: every column].")
+        str | None, typer.Option("--observables", help="With --pool: feature names, x0,x1,..., or on four-momenta t_m, Wp_m, b_pt, dR_b_q1, ... [default: every column].")
     ] = None,
     pairs: Annotated[
         str | None, typer.Option("--pairs", help="With --pool: pairs of observables for Q×Q volumes, e.g. pt:eta,m:pt.")

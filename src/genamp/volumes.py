@@ -190,15 +190,27 @@ class ObservableBins(_ProductVolumes):
     def from_quantiles(
         cls, observables: Sequence[Observable], reference: np.ndarray, quantiles: int, what: str = "reference events"
     ) -> ObservableBins:
-        """``quantiles`` bins per observable at the quantiles of ``reference`` events (named ``what``)."""
+        """``quantiles`` bins per observable at the quantiles of ``reference`` events (named ``what``).
+
+        An observable that is constant there (to its :attr:`~Observable.rtol`) is an error: one
+        bin would hold every event, and a generator has nothing to learn of it. So is one whose
+        quantiles coincide (a few distinct values)."""
         q = _validate.positive_int(quantiles, "quantiles", minimum=2)
         reference = np.asarray(reference)
         reference = _validate.events(reference, reference.shape[1] if reference.ndim == 2 else 1,
                                      what=what, min_events=q)  # fmt: skip
         edges = []
         for o in observables:
-            inner = np.quantile(_values(o, reference), np.linspace(0.0, 1.0, q + 1)[1:-1])
-            if not (np.diff(inner) > 0).all():
+            values = _values(o, reference)
+            # values that differ by the observable's rounding only (a mass computed from momenta) are one
+            if np.ptp(values) <= o.rtol * float(np.abs(values).max()):
+                raise GenampError(
+                    f"observable {o.name} is constant ({values[0]:.6g}) in {what}: its bins would hold every event in "
+                    "one, with nothing to measure (c = 0), and a generator is not judged on a value it need not learn "
+                    "(such as a quark's fixed mass at parton level, or pT(tt̄) without ISR); leave it out of the observables"
+                )
+            inner = np.quantile(values, np.linspace(0.0, 1.0, q + 1)[1:-1])
+            if not (np.diff(inner) > o.rtol * float(np.abs(inner).max())).all():
                 raise GenampError(
                     f"observable {o.name}: its reference values have too few distinct values for {q} quantile bins"
                 )

@@ -8,6 +8,13 @@ named as one), and its values real numbers (booleans, complex numbers, strings a
 refused by dtype, never cast). Large
 files are read chunk by chunk (HDF5 slices, memory-mapped ``.npy``), so counting occupancies of a
 file never holds all of it in memory.
+
+An HDF5 array of shape (events, objects, components), such as the four-momenta
+``(E, px, py, pz)`` of a top pair's six quarks or jets, is read with its attributes ``objects``
+and ``components`` as events of ``objects × components`` features, flattened per event in C
+order (``b_E, b_px, ..., q4_pz``); the :class:`Layout` stays on the :class:`EventFile`, so the
+physics observables (:mod:`genamp.physics`) find the objects by name. Any other 3D array is an
+error.
 """
 
 from __future__ import annotations
@@ -32,13 +39,33 @@ ROW_BLOCK = 4096
 
 
 @dataclass(frozen=True)
+class Layout:
+    """How a stored array (events, objects, components) is laid out: the names of its objects
+    (``b, q1, q2, bbar, q3, q4``) and of their components (``E, px, py, pz``), and the file's
+    ``layout`` and ``level`` attributes where it has them (``ttbar``; ``parton`` or ``jet``)."""
+
+    objects: tuple[str, ...]
+    components: tuple[str, ...]
+    name: str | None = None
+    level: str | None = None
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The names of the flattened columns, ``{object}_{component}`` in C order."""
+        return tuple(f"{o}_{c}" for o in self.objects for c in self.components)
+
+
+@dataclass(frozen=True)
 class EventFile:
-    """An events dataset inside a file: where it is, its shape, its feature names if stored."""
+    """An events dataset inside a file: where it is, its shape (events, features), its feature
+    names if stored, and the layout of a stored (events, objects, components) array, whose
+    events are read flattened to ``objects × components`` features."""
 
     path: Path
     dataset: str | None
     shape: tuple[int, ...]
     features: tuple[str, ...] | None
+    layout: Layout | None = None
 
     @property
     def n_events(self) -> int:
@@ -48,7 +75,7 @@ class EventFile:
         """The events, ``chunk_size`` rows at a time."""
         with _open(self.path, self.dataset) as arr:
             for start in range(0, self.n_events, chunk_size):
-                yield np.asarray(arr[start : start + chunk_size], dtype=np.float64)
+                yield self._flat(arr[start : start + chunk_size])
 
     def read(self) -> np.ndarray:
         return np.concatenate(list(self.chunks())) if self.n_events else np.empty(self.shape)
@@ -70,10 +97,15 @@ class EventFile:
             lo = 0
             for start in starts:
                 hi = int(np.searchsorted(wanted, start + block))
-                rows = np.asarray(arr[start : min(start + block, self.n_events)], dtype=np.float64)
+                rows = self._flat(arr[start : min(start + block, self.n_events)])
                 out[order[lo:hi]] = rows[wanted[lo:hi] - start]
                 lo = hi
         return out
+
+    def _flat(self, block: np.ndarray) -> np.ndarray:
+        """Stored rows as float64 events of this file's shape (a layout's objects flattened)."""
+        block = np.asarray(block, dtype=np.float64)
+        return block.reshape(block.shape[0], *self.shape[1:])
 
 
 class _open:
@@ -128,8 +160,12 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
                 if not isinstance(ds, h5py.Dataset):
                     raise GenampError(f"{path}:{dataset}: is a group, not an array; name an array inside it")
                 real_dtype(ds.dtype, f"{path}:{dataset}")
+                if ds.ndim == 3:
+                    layout = _layout(f"{path}:{dataset}", tuple(ds.shape), ds.attrs)
+                    return EventFile(path, dataset, (ds.shape[0], ds.shape[1] * ds.shape[2]), layout.features, layout)
+                _not_3d(f"{path}:{dataset}", tuple(ds.shape))
                 raw = ds.attrs.get("features", ds.attrs.get("feature_names"))
-                features = tuple(v.decode() if isinstance(v, bytes) else str(v) for v in raw) if raw is not None else None
+                features = _strings(raw) if raw is not None else None
                 return EventFile(path, dataset, tuple(ds.shape), features)
         if suffix == ".npz":
             with zipfile.ZipFile(path) as z:
@@ -138,6 +174,7 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
                 with z.open(dataset + ".npy") as member:
                     shape, dtype = _npy_header(member)
                 real_dtype(dtype, f"{path}:{dataset}")
+                _not_3d(f"{path}:{dataset}", tuple(shape))
                 features = None
                 if "features" in names and dataset != "features":
                     with np.load(path, allow_pickle=False) as arrays:
@@ -146,11 +183,47 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
         with path.open("rb") as fh:
             shape, dtype = _npy_header(fh)
         real_dtype(dtype, str(path))
+        _not_3d(str(path), tuple(shape))
         return EventFile(path, None, tuple(shape), None)
     except GenampError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise _unreadable(path, exc) from None
+
+
+def _strings(raw: object) -> tuple[str, ...]:
+    """An attribute's list of names as str (h5py gives bytes or str)."""
+    values = [raw] if isinstance(raw, (str, bytes)) else list(np.atleast_1d(raw))  # type: ignore[call-overload]
+    return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+
+
+def _layout(what: str, shape: tuple[int, ...], attrs: h5py.AttributeManager) -> Layout:
+    """The layout of a 3D array from its attributes ``objects`` and ``components`` (one name per
+    object and per component, each once), with ``layout`` and ``level`` where given."""
+    objects = _strings(attrs["objects"]) if "objects" in attrs else None
+    components = _strings(attrs["components"]) if "components" in attrs else None
+    if objects is None or components is None or len(objects) != shape[1] or len(components) != shape[2]:
+        raise GenampError(
+            f"{what}: a 3D array of shape {shape} is read as (events, objects, components) only with the attributes "
+            f"objects ({shape[1]} names) and components ({shape[2]} names, such as E, px, py, pz)"
+            + ("" if objects is None or components is None else f"; it has {len(objects)} objects and {len(components)} components")
+        )
+    for kind, names in (("objects", objects), ("components", components)):
+        if len(set(names)) != len(names) or not all(names):
+            raise GenampError(f"{what}: its {kind} must be distinct, non-empty names; got {', '.join(names)}")
+    name, level = (_strings(attrs[k])[0] if k in attrs else None for k in ("layout", "level"))
+    return Layout(objects, components, name, level)
+
+
+def _not_3d(what: str, shape: tuple[int, ...]) -> None:
+    """Events are (events, features): a 3D array is read only as an HDF5 layout, nothing deeper."""
+    if len(shape) == 3:
+        raise GenampError(
+            f"{what}: a 3D array of shape {shape} is read as (events, objects, components) only from HDF5 with the "
+            "attributes objects and components; store it so, or as (events, features)"
+        )
+    if len(shape) > 3:
+        raise GenampError(f"{what}: expected events of shape (events, features) or (events, objects, components), got shape {shape}")
 
 
 #: the first bytes of each format (HDF5 may also carry a user block before its signature)

@@ -63,8 +63,9 @@ class StudyConfig:
         repetitions' training sets are drawn from it, and the rows no repetition trained on are
         the truth (:mod:`genamp.study.pooltruth`, docs/formulas.md §7).
     observables, pairs:
-        On a pool, the volumes: ``Q`` bins of each observable (feature names or ``x{i}``; every
-        column by default), and ``Q × Q`` bins of each pair ``"a:b"``.
+        On a pool, the volumes: ``Q`` bins of each observable (feature names or ``x{i}``, or
+        the physics observables of four-momenta, ``t_m``, ``Wp_m``, ``b_pt``: :mod:`genamp.physics`;
+        every column by default), and ``Q × Q`` bins of each pair ``"a:b"``.
     models:
         Names in :data:`genamp.models.registry.MODEL_REGISTRY`: ``sample`` (the training set
         itself), ``fit`` (the parametric benchmark), ``resample`` (the bootstrap generator),

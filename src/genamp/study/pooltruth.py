@@ -8,7 +8,8 @@ On data there is no formula to sample training sets from, and no grid of exact c
   draw depends only on ``r``, so adding repetitions extends a study without changing the ones
   done. Two repetitions share a row with probability about ``n_train/M`` each: the repetitions
   are (very nearly) independent samples of the truth the file was drawn from;
-- **volumes**: ``Q`` bins of each observable (a column of the file; every column by default), or
+- **volumes**: ``Q`` bins of each observable (a column of the file, every column by default; or a
+  physics observable of four-momenta, such as ``t_m``, stored by name), or
   ``Q × Q`` bins of a pair, with edges at the quantiles of the file, fixed when the study is
   planned (a strided subsample of at most :data:`REFERENCE_EVENTS` rows, which a sorted file
   does not bias). They sit in every task's spec, so a task's occupancies always belong to them;
@@ -34,7 +35,7 @@ from genamp import _validate
 from genamp.data.io import EventFile, fingerprint, open_events
 from genamp.errors import GenampError
 from genamp.estimators.truth import CellProbabilities
-from genamp.observables import Observable, column
+from genamp.observables import Observable, column, select
 from genamp.seeding import TRAINING_DATA, seed_sequence
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, count_occupancy
@@ -91,7 +92,8 @@ def volume_specs(
     f: EventFile, observables: Sequence[Observable], pairs: Sequence[tuple[Observable, Observable]], quantiles: Sequence[int]
 ) -> list[dict[str, Any]]:
     """The volumes of a pool study, one entry per (observable or pair, Q): names, columns and
-    inner edges at the quantiles of :meth:`Pool.reference` (the outer edges are ±inf)."""
+    inner edges at the quantiles of :meth:`Pool.reference` (the outer edges are ±inf). A derived
+    observable (``t_m``) has no column (``None``): it is rebuilt by its name from the pool's features."""
     reference = Pool(f).reference(REFERENCE_EVENTS)
     out = []
     for group in [(o,) for o in observables] + [tuple(p) for p in pairs]:
@@ -99,7 +101,7 @@ def volume_specs(
             bins = ObservableBins.from_quantiles(list(group), reference, q, what=f"the pool {f.path}")
             out.append({
                 "observables": [o.name for o in group],
-                "columns": [o.reads[0] for o in group],
+                "columns": [o.reads[0] if o.is_column else None for o in group],
                 "quantiles": int(q),
                 "edges": [e[1:-1].tolist() for e in bins.edges],
             })  # fmt: skip
@@ -108,10 +110,11 @@ def volume_specs(
 
 def volumes(spec: dict[str, Any]) -> dict[int, ObservableBins]:
     """The observable bins of a pool study's task, by their position in its spec."""
-    dim = spec["pool"]["dim"]
+    dim, features = spec["pool"]["dim"], spec["pool"]["features"]
     out = {}
     for i, v in enumerate(spec["volumes"]):
-        obs = [column(c, name) for c, name in zip(v["columns"], v["observables"], strict=True)]
+        obs = [column(c, name) if c is not None else select(name, dim, features)[0]
+               for c, name in zip(v["columns"], v["observables"], strict=True)]  # fmt: skip
         out[i] = ObservableBins(obs, [np.concatenate([[-np.inf], e, [np.inf]]) for e in v["edges"]], dim)
     return out
 
