@@ -159,7 +159,10 @@ def test_ctrl_c_on_a_real_run_then_the_same_command_resumes(tmp_path):
     cmd = [sys.executable, "-m", "genamp.cli", "run", "camel", "--out", str(out), "-r", "60", "-j", "2",
            "-m", "sample,fit,resample", "-q", "10", "--n-gen", "1e3,1e6", "--seed", "5"]
     env = {**os.environ, "COLUMNS": "200"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # as in an interactive shell: a shell without job control starts background jobs with SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt (CI run as `.ci/run &` did that)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(out.glob("tasks/*/*.npz"))) < 4:
         time.sleep(0.05)
