@@ -386,6 +386,7 @@ def test_an_output_folder_is_refused(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("module, level, install", [("pythia8mc", "parton", "pip install pythia8mc==8.317.2"),
+                                                    ("awkward", "parton", "pip install awkward"),
                                                     ("fastjet", "jet", "pip install fastjet")])  # fmt: skip
 def test_a_missing_library_says_what_to_install(capsys, tmp_path, monkeypatch, module, level, install):
     monkeypatch.setitem(sys.modules, module, None)  # import fails as if it were not installed

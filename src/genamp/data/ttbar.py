@@ -7,12 +7,17 @@ hadronic). An event is six four-momenta ``(E, px, py, pz)`` in GeV in the fixed 
 pair the quark before the antiquark — q1 is the W⁺'s up-type quark and q2 its down-type
 antiquark, q3 the W⁻'s down-type quark and q4 its up-type antiquark.
 
-**Parton level.** The quarks are read from the event record, not the process record: the last
-copy of each top (after the recoil against initial-state radiation and the primordial kT), its
-daughters W and b, the last copy of the W, its two daughters. ISR is on by default: without it
-the six quarks balance exactly in pT, a constraint no generator meets by chance (SPEC §8). FSR,
-MPI and hadronisation are off, so these quarks are final-state particles (checked on one event
-of every chunk).
+**Parton level.** The quarks are read from the event record, not the process record, so they
+carry the tops' recoil against initial-state radiation and the primordial kT: the daughters of
+the last copy of each top (W and b) and of the last copy of each W. Pythia hands over a batch of
+events as one awkward record (``nextBatch``); its columns are flattened to numpy, and the
+daughters of the last copies are the particles whose mother is a top or a W (a copy's mother is
+the previous copy, a shower quark's mother a quark). Every role must be filled exactly once per
+event, and on the first batch of every chunk the last event is also followed copy by copy
+(``iBotCopyId``) and must give the same six momenta. ISR is on by default: without it the six
+quarks balance in pT up to the primordial kT, a constraint no generator meets by chance
+(SPEC §8). FSR, MPI and hadronisation are off, so the quarks are final-state particles (checked
+on every event).
 
 **Jet level.** Shower (ISR, FSR) and hadronisation, with multi-parton interactions on by
 default: the underlying event is part of every LHC event and Pythia's default, and the
@@ -124,16 +129,26 @@ def _import_pythia() -> Any:
     return pythia8mc
 
 
-def _import_fastjet() -> tuple[Any, Any]:
+def _import_awkward() -> Any:
     try:
         import awkward
+    except Exception as exc:
+        raise GenampError(
+            f"top-pair events need awkward (Pythia's batches of events), which cannot be imported ({type(exc).__name__}: {exc}); "
+            "install it with: pip install awkward"
+        ) from None
+    return awkward
+
+
+def _import_fastjet() -> tuple[Any, Any]:
+    ak = _import_awkward()
+    try:
         import fastjet
     except Exception as exc:
         raise GenampError(
-            f"jet-level events need fastjet (with awkward), which cannot be imported ({type(exc).__name__}: {exc}); "
-            f"install it with: {FASTJET_INSTALL}"
+            f"jet-level events need fastjet, which cannot be imported ({type(exc).__name__}: {exc}); install it with: {FASTJET_INSTALL}"
         ) from None
-    return fastjet, awkward
+    return fastjet, ak
 
 
 def pythia_version() -> str:
@@ -156,6 +171,7 @@ def check_events(n: int) -> int:
 def require(level: str) -> None:
     """Fail with one line naming what to install before any work starts."""
     _import_pythia()
+    _import_awkward()
     if level == "jet":
         _import_fastjet()
 
@@ -295,76 +311,79 @@ class TtbarSpec:
 # ----------------------------------------------------------------------------- parton level
 
 
-def _parton_batch(pythia: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` events' six quarks, as (E, px, py, pz) and PDG ids in the event record's order.
-
-    This loop is the parton level's cost beside Pythia's own: a few dozen attribute calls per
-    event, the values gathered in one list and converted once.
-    """
-    ev, nxt = pythia.event, pythia.next
-    values: list[float] = []
-    add = values.extend
-    attempts, limit, done = 0, ATTEMPTS_PER_EVENT * n, 0
-    while done < n:
-        attempts += 1
-        if not nxt():
-            if attempts > limit:
-                raise GenampError(f"Pythia failed to generate {attempts - done} of {attempts} events; see its settings")
-            continue
-        for i in (5, 6):  # the hard process's t and tbar, in either order
-            top = ev[ev[i].iBotCopyId()]
-            w, b = ev[top.daughter1()], ev[top.daughter2()]
-            if w.idAbs() != 24:
-                w, b = b, w
-            w = ev[w.iBotCopyId()]
-            q, qb = ev[w.daughter1()], ev[w.daughter2()]
-            add((b.id(), b.e(), b.px(), b.py(), b.pz(), q.id(), q.e(), q.px(), q.py(), q.pz(),
-                 qb.id(), qb.e(), qb.px(), qb.py(), qb.pz()))  # fmt: skip
-        done += 1
-    raw = np.array(values, dtype=np.float64).reshape(n, 6, 5)
-    return raw[..., 1:], raw[..., 0].astype(np.int64)
+def _next_batch(pythia: Any, n: int) -> Any:
+    """``n`` events from Pythia as one awkward record (``nextBatch``, failed events retried)."""
+    try:
+        return pythia.nextBatch(n, ATTEMPTS_PER_EVENT)["prt"]
+    except Exception as exc:  # Pythia gave up after ATTEMPTS_PER_EVENT x n attempts
+        raise GenampError(f"Pythia failed to generate a batch of {n} events ({exc}); see its settings") from None
 
 
-def _ordered(p4: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """The quarks in the order ``(b, q1, q2, bbar, q3, q4)``, the quark before the antiquark in
-    each W pair; every event's flavours are checked against the decay chain."""
-    # the hard process lists t and tbar in either order
-    flip = ids[:, 0] < 0
-    p4, ids = p4.copy(), ids.copy()
-    p4[flip], ids[flip] = p4[flip][:, [3, 4, 5, 0, 1, 2]], ids[flip][:, [3, 4, 5, 0, 1, 2]]
-    for a in (1, 4):
-        swap = ids[:, a] < 0
-        p4[swap, a], p4[swap, a + 1] = p4[swap, a + 1], p4[swap, a].copy()
-        ids[swap, a], ids[swap, a + 1] = ids[swap, a + 1], ids[swap, a].copy()
-    ok = (
-        (ids[:, 0] == 5) & (ids[:, 3] == -5)
-        & np.isin(ids[:, 1], (2, 4)) & np.isin(ids[:, 2], (-1, -3, -5))
-        & np.isin(ids[:, 4], (1, 3, 5)) & np.isin(ids[:, 5], (-2, -4))
-    )  # fmt: skip
-    if not ok.all():
-        bad = ids[np.flatnonzero(~ok)[0]].tolist()
-        raise GenampError(f"an event's quarks are not t -> W+ b, tbar -> W- bbar, W -> q qbar' (PDG ids {bad}); the settings do not give this process")
-    return p4
+def _columns(prt: Any, n: int) -> dict[str, np.ndarray]:
+    """A batch's record as flat numpy columns, ``event`` naming each particle's event and
+    ``mother_id`` the PDG id of its first mother (awkward's jagged operations would cost more
+    than Pythia's own work at this size)."""
+    ak = _import_awkward()
+    counts = ak.to_numpy(ak.num(prt, axis=1))
+    cols = {c: ak.to_numpy(ak.flatten(prt[c])) for c in ("id", "mother1", "status")}
+    cols.update({c: ak.to_numpy(ak.flatten(prt["p"][c])) for c in ("e", "px", "py", "pz")})
+    cols["event"] = np.repeat(np.arange(n), counts)
+    cols["mother_id"] = cols["id"][cols["mother1"] + np.repeat(np.cumsum(counts) - counts, counts)]
+    return cols
 
 
-def _check_record(pythia: Any, level: str) -> None:
-    """The decay chain of the event in ``pythia.event`` in full: last copies of t and W, their
-    daughters; at parton level every quark a final-state particle."""
+def _role_masks(pid: np.ndarray, mid: np.ndarray) -> list[np.ndarray]:
+    """Per particle and role (b, q1, q2, bbar, q3, q4): is it that quark? The daughters of the
+    last copy of a top or W are exactly the particles whose mother is a top or W (a copy's
+    mother is the previous copy; a shower's quarks have a quark as mother)."""
+    return [
+        (pid == 5) & (mid == 6),
+        (mid == 24) & (pid > 0) & (pid <= 5),
+        (mid == 24) & (pid < 0) & (pid >= -5),
+        (pid == -5) & (mid == -6),
+        (mid == -24) & (pid > 0) & (pid <= 5),
+        (mid == -24) & (pid < 0) & (pid >= -5),
+    ]
+
+
+def _decay_quarks(cols: dict[str, np.ndarray], n: int, final: bool) -> np.ndarray:
+    """The six quarks of every event (n, 6, 4) in the order (b, q1, q2, bbar, q3, q4); each role
+    must be filled exactly once per event, and at parton level by a final-state particle."""
+    quarks = np.empty((n, 6, 4))
+    for j, mask in enumerate(_role_masks(cols["id"], cols["mother_id"])):
+        where = np.flatnonzero(mask)
+        if len(where) != n or (cols["event"][where] != np.arange(n)).any() or (final and (cols["status"][where] <= 0).any()):
+            raise GenampError(f"an event record is not t -> W b, W -> q qbar' with one {'final ' if final else ''}"
+                              f"{OBJECTS[j]} per event; the settings do not give this process")  # fmt: skip
+        quarks[:, j] = np.stack([cols[c][where] for c in ("e", "px", "py", "pz")], axis=-1)
+    return quarks
+
+
+def _parton_batch(pythia: Any, n: int, check: bool = False) -> np.ndarray:
+    """``n`` events' six quarks (n, 6, 4); ``check``: also follow the last event's record."""
+    quarks = _decay_quarks(_columns(_next_batch(pythia, n), n), n, final=True)
+    if check:
+        _check_record(pythia, quarks[-1])
+    return quarks
+
+
+def _check_record(pythia: Any, last: np.ndarray) -> None:
+    """The quarks of a batch's last event (``last``, found by their mothers) are those found by
+    following its record: the last copy of each top, its daughters W and b, the last copy of
+    the W, its daughters (run on the first batch of every chunk)."""
     ev = pythia.event
-    if sorted((ev[5].id(), ev[6].id())) != [-6, 6]:
-        raise GenampError("an event's hard process is not t tbar; the settings do not give this process")
-    for i in (5, 6):
-        sign = 1 if ev[i].id() > 0 else -1
+    found = np.full((6, 4), np.nan)
+    for i in (5, 6):  # the hard process's t and tbar, in either order
         top = ev[ev[i].iBotCopyId()]
-        kids = sorted((ev[top.daughter1()], ev[top.daughter2()]), key=lambda p: p.idAbs())
-        w = ev[kids[1].iBotCopyId()]
-        quarks = [kids[0], ev[w.daughter1()], ev[w.daughter2()]]
-        ok = [k.id() for k in kids] == [5 * sign, 24 * sign]
-        ok = ok and all(1 <= q.idAbs() <= 5 for q in quarks)
-        if level == "parton":
-            ok = ok and all(ev[q.iBotCopyId()].index() == q.index() and q.isFinal() for q in quarks)
-        if not ok:
-            raise GenampError("an event record is not t -> W b, W -> q qbar' with final quarks; the settings do not give this process")
+        sign = 1 if top.id() > 0 else -1
+        w, b = sorted((ev[top.daughter1()], ev[top.daughter2()]), key=lambda p: -p.idAbs())
+        w = ev[w.iBotCopyId()]
+        q, qb = sorted((ev[w.daughter1()], ev[w.daughter2()]), key=lambda p: -p.id())
+        if (top.idAbs(), w.id(), b.id(), q.id() > 0 > qb.id()) != (6, 24 * sign, 5 * sign, True):
+            raise GenampError("an event record is not t -> W b, W -> q qbar'; the settings do not give this process")
+        found[[0, 1, 2] if sign > 0 else [3, 4, 5]] = [[p.e(), p.px(), p.py(), p.pz()] for p in (b, q, qb)]
+    if not np.array_equal(found, last):
+        raise GenampError("the quarks found by their mothers are not those of the last top and W copies (a bug)")
 
 
 # ----------------------------------------------------------------------------- jet level
@@ -416,52 +435,26 @@ def select_jets(quarks: np.ndarray, jets: np.ndarray, n_jets: np.ndarray) -> tup
     return stage, chosen
 
 
-def _role_masks(pid: Any, mid: Any) -> list[Any]:
-    """Per particle: is it this role's quark? The top-decay b is the b whose mother is a top;
-    a W's daughters are the quarks whose mother is that W (their shower copies have a quark as
-    mother)."""
-    return [
-        (pid == 5) & (mid == 6),
-        (mid == 24) & (pid > 0) & (pid <= 5),
-        (mid == 24) & (pid < 0) & (pid >= -5),
-        (pid == -5) & (mid == -6),
-        (mid == -24) & (pid > 0) & (pid <= 5),
-        (mid == -24) & (pid < 0) & (pid >= -5),
-    ]
-
-
-def _jet_batch(pythia: Any, n: int, timing: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _jet_batch(pythia: Any, n: int, timing: dict[str, float] | None = None, check: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``n`` events through shower and hadronisation; returns the kept events' six jets
-    (selected, 6, 4) and every event's cut stage (n,). ``timing`` (benchmarks) adds up the
+    (selected, 6, 4) and every event's cut stage (n,); ``check``: also follow the last event's
+    record to its quarks (:func:`_check_record`). ``timing`` (benchmarks) adds up the
     seconds spent in Pythia (``shower``: ``nextBatch``, which also builds the awkward record),
     reading the quarks (``quarks``), clustering (``cluster``) and choosing the jets (``select``)."""
     fastjet, ak = _import_fastjet()
     clock = [time.process_time()]
-    try:
-        batch = pythia.nextBatch(n, ATTEMPTS_PER_EVENT)
-    except Exception as exc:  # Pythia gave up after ATTEMPTS_PER_EVENT x n attempts
-        raise GenampError(f"Pythia failed to generate a batch of {n} events ({exc}); see its settings") from None
+    prt = _next_batch(pythia, n)
     clock.append(time.process_time())
-    # the record's columns as flat numpy arrays (awkward's jagged operations cost more than
-    # Pythia's shower at this size); event_of names each particle's event
-    prt = batch["prt"]
-    counts = ak.to_numpy(ak.num(prt, axis=1))
-    event_of = np.repeat(np.arange(n), counts)
-    pid, mother1, status = (ak.to_numpy(ak.flatten(prt[c])) for c in ("id", "mother1", "status"))
-    momenta = {c: ak.to_numpy(ak.flatten(prt["p"][c])) for c in ("e", "px", "py", "pz")}
-    mid = pid[mother1 + np.repeat(np.cumsum(counts) - counts, counts)]
-    quarks = np.empty((n, 6, 4))
-    for j, mask in enumerate(_role_masks(pid, mid)):
-        where = np.flatnonzero(mask)
-        if len(where) != n or (event_of[where] != np.arange(n)).any():
-            raise GenampError("an event record is not t -> W b, W -> q qbar' with one quark per role; the settings do not give this process")
-        quarks[:, j] = np.stack([momenta[c][where] for c in ("e", "px", "py", "pz")], axis=-1)
+    cols = _columns(prt, n)
+    quarks = _decay_quarks(cols, n, final=False)
+    if check:
+        _check_record(pythia, quarks[-1])
     clock.append(time.process_time())
-    apid = np.abs(pid)
-    visible = (status > 0) & (apid != 12) & (apid != 14) & (apid != 16)
+    apid = np.abs(cols["id"])
+    visible = (cols["status"] > 0) & (apid != 12) & (apid != 14) & (apid != 16)
     particles = ak.unflatten(
-        ak.zip({"px": momenta["px"][visible], "py": momenta["py"][visible], "pz": momenta["pz"][visible], "E": momenta["e"][visible]}),
-        np.bincount(event_of[visible], minlength=n),
+        ak.zip({"px": cols["px"][visible], "py": cols["py"][visible], "pz": cols["pz"][visible], "E": cols["e"][visible]}),
+        np.bincount(cols["event"][visible], minlength=n),
     )
     with _quiet_stdout():  # fastjet's banner, once per process
         sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, JET_R))
@@ -587,12 +580,10 @@ def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Pr
     passed = np.zeros(len(CUTS) if spec.level == "jet" else 0, dtype=np.int64)
     for b in range(batches):
         if spec.level == "parton":
-            events = _ordered(*_parton_batch(pythia, spec.batch_events))
+            events = _parton_batch(pythia, spec.batch_events, check=b == 0)
         else:
-            events, stage = _jet_batch(pythia, spec.batch_events, timing)
+            events, stage = _jet_batch(pythia, spec.batch_events, timing, check=b == 0)
             passed += [(stage > c).sum() for c in range(len(CUTS))]
-        if b == 0:
-            _check_record(pythia, spec.level)
         pieces.append(events)
         generated += spec.batch_events
         selected += len(events)
