@@ -15,7 +15,10 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
+from rich.text import Text
 from rich.markup import escape
 from rich.table import Table
 
@@ -562,6 +565,109 @@ def _estimate_on_pool(
     return result, about, {"pool": str(pool_path), "files": [str(f.path) for f in files]}
 
 
+data_app = typer.Typer(
+    no_args_is_help=True,
+    help="Event samples to study: top-pair events from Pythia 8, kept in a cache ($GENAMP_CACHE, else ~/.cache/genamp).",
+)
+app.add_typer(data_app, name="data")
+
+
+class _RateColumn(ProgressColumn):
+    """Events generated per second in this run (reused chunks do not count)."""
+
+    def render(self, task: Any) -> Text:
+        rate = task.fields.get("rate")
+        return Text(f"{rate:,.0f} events/s" if rate else "", style="progress.data.speed")
+
+
+@data_app.command("ttbar")
+def data_ttbar(
+    level: Annotated[
+        str, typer.Option("--level", help="parton: the six quarks of the top decays (fast); jet: six anti-kT R=0.4 jets after shower and hadronisation.")
+    ],
+    events: Annotated[int, typer.Option("--events", "-n", help="Events in the file (at jet level: events that pass the selection).")],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The HDF5 file to write (default: the cache, $GENAMP_CACHE or else ~/.cache/genamp; the path is printed)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="The sample's seed: the same seed and --events give the same file, for any --workers.")] = 1,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", help="Worker processes (default: all cores).")] = None,
+    isr: Annotated[bool, typer.Option("--isr/--no-isr", help="Initial-state radiation (without it the six quarks balance exactly in pT).")] = True,
+    mpi: Annotated[
+        bool | None, typer.Option("--mpi/--no-mpi", help="Multi-parton interactions, jet level only (default: on, the underlying event of real collisions; off is ~5x faster).")
+    ] = None,
+    chunk_events: Annotated[
+        int | None,
+        typer.Option("--chunk-events", help="Generated events per chunk, the unit of resuming and of the workers (default: 100000 parton, 5000 jet); part of the sample's identity."),
+    ] = None,
+) -> None:
+    """Generate p p -> t tbar (13 TeV, both W -> q qbar') with Pythia 8 into an HDF5 file of shape (events, 6, 4).
+
+    The objects are (b, q1, q2, bbar, q3, q4), each (E, px, py, pz) in GeV. A stopped run resumes where it stopped (the same command); the file is written whole or not at all.
+    """
+    import time
+
+    from genamp.data import cache, ttbar
+    from genamp.study.runner import StudyInterrupted
+
+    spec = ttbar.TtbarSpec.make(level, seed, isr, mpi, chunk_events)
+    ttbar.check_events(events)
+    ttbar.require(level)
+    if out_file is None:
+        target = cache.cached_ttbar(spec, events)
+        if target is not None:
+            size = int(ttbar.read_sample(target)["events"])
+            if size > events:
+                _say("note", f"the cache holds {size} events of these settings; its first {events} are this sample (read events[:{events}])")
+            else:
+                _say("note", "found in the cache")
+            typer.echo(str(target))
+            return
+        out_file = cache.ttbar_path(spec, events)
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
+    )  # fmt: skip
+    handle = bar.add_task(f"{level}-level events", total=events, rate=None)
+    generated = [0]
+
+    def progress(new_generated: int, new_selected: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        generated[0] += new_generated
+        done = bar.tasks[0].completed + new_selected
+        bar.update(handle, completed=min(done, events), rate=generated[0] / (time.perf_counter() - start))
+
+    def note(text: str) -> None:
+        _say("note", text, console=bar.console)
+
+    start = time.perf_counter()  # the rate counts Pythia's start-up and the workers' too
+    try:
+        sample = ttbar.generate(level, events, out_file, seed=seed, isr=isr, mpi=mpi, workers=workers,
+                                chunk_events=chunk_events, progress=progress, note=note)  # fmt: skip
+    except KeyboardInterrupt:
+        raise StudyInterrupted(
+            f"interrupted; the finished chunks are kept in {ttbar.parts_folder(out_file)}, and the same command resumes from them"
+        ) from None
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+    if sample.file_reused:
+        _say("note", f"{out_file} already holds this sample")
+    if sample.chunks_reused:
+        _say("note", f"resumed: {sample.chunks_reused} of {sample.chunks} chunk(s) were on disk")
+    if generated[0]:
+        seconds = time.perf_counter() - start
+        _say("note", f"generated {generated[0]} events in {seconds:.1f} s ({generated[0] / seconds:,.0f} events/s)")
+    text = f"{sample.events} {level}-level events, sigma = {sample.sigma_pb:.4g} ± {sample.sigma_err_pb:.2g} pb"
+    if level == "jet":
+        cuts = ", ".join(f"{name.replace('_', ' ')} {eff:.1%}" for name, eff in sample.cut_efficiencies.items())
+        text += f", selection efficiency {sample.efficiency:.1%} of {sample.generated} generated ({cuts})"
+    _say("note", text)
+    typer.echo(str(sample.path))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one ``error:`` line for bad input, never a traceback for it."""
     from genamp.study.runner import StudyInterrupted
@@ -582,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = getattr(exc, "ctx", None)
         if type(exc).__name__ == "NoArgsIsHelpError":  # typer has printed the help already
             return 0
-        where = f"genamp {ctx.info_name} --help" if ctx is not None and ctx.info_name != "genamp" else "genamp --help"
+        where = f"{ctx.command_path} --help" if ctx is not None else "genamp --help"  # e.g. genamp data ttbar
         _say("error", f"{exc.format_message()}  (see {where})")
         return int(exc.exit_code) or 2
     if rv == 130:

@@ -7,17 +7,14 @@ same ``run(fn, items)`` for clusters.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import multiprocessing as mp
-import os
-import signal
-import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from genamp._processes import default_workers  # noqa: F401 - the runner's import
+from genamp._processes import worker_init as _worker_init
 from genamp.study.store import write_task
 from genamp.study.tasks import Task, run_block
 
@@ -41,25 +38,6 @@ def execute(block: list[Task], root: str) -> list[dict[str, Any]]:
         environment = isinstance(exc, (MemoryError, OSError))
         summaries.append({"task": labels, "status": "crashed", "error": traceback.format_exc(), "environment": environment})
     return summaries
-
-
-PR_SET_PDEATHSIG = 1
-
-
-def _worker_init() -> None:
-    # The parent decides what a Ctrl-C means (stop, keep what is finished); workers just die
-    # when it terminates them, without printing tracebacks of their own.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    # a parent killed outright (SIGKILL, SIGTERM) cannot terminate its pool: on Linux the kernel
-    # then sends the workers SIGTERM, so no orphan keeps training on the cores
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 class LocalExecutor:

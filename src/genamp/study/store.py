@@ -24,49 +24,18 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from genamp._files import TMP_PREFIX, prepare_output, prepare_output_file  # noqa: F401 - the store's API
+from genamp._files import atomic_write as _atomic_write
 from genamp.errors import GenampError
 from genamp.estimators.differential_summary import DifferentialRepetition
 from genamp.study.tasks import Task, TaskOutput, volume_keys
 from genamp.volumes import Occupancy
-
-TMP_PREFIX = ".tmp-"
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where Linux allows."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            # mkstemp makes 0600; the final file gets what open() would have given it
-            os.fchmod(fh.fileno(), 0o666 & ~_umask())
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_json_safe(obj: Any) -> Any:
@@ -257,32 +226,6 @@ def remove_stale_temporaries(root: Path) -> None:
     """Temporary files of tasks (and results) that were being written when a study was killed."""
     for tmp in [*root.glob(f"{TMP_PREFIX}*"), *root.glob(f"tasks/*/{TMP_PREFIX}*")]:
         tmp.unlink(missing_ok=True)
-
-
-def prepare_output(out: Path) -> Path:
-    """Create the output folder and prove it is writable before any work is done."""
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX, dir=out)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise GenampError(f"cannot write to output directory {out}: {reason}") from None
-    return out
-
-
-def prepare_output_file(path: Path) -> Path:
-    """Refuse an output file that cannot be written before any work is done: a directory, a
-    file without write permission, a folder that cannot take it (created if missing)."""
-    path = Path(path)
-    if path.is_dir():
-        raise GenampError(f"--out {path}: is a directory; give a file name, such as {path / 'results.json'}")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise GenampError(f"--out {path}: cannot be written (permission denied)")
-    prepare_output(path.parent)
-    return path
 
 
 def inspect(root: Path, task: Task) -> tuple[dict[str, Any] | None, str | None]:
