@@ -1,4 +1,4 @@
-"""Top-quark pair events from Pythia 8 (SPEC §8): six quarks at parton level, six jets at jet level.
+"""Top-quark pair events from Pythia 8, the physics case: six quarks at parton level, six jets at jet level.
 
 The process is ``p p → t t̄`` at √s = 13 TeV (Pythia's leading-order ``Top:gg2ttbar`` and
 ``Top:qqbar2ttbar``, its default NNPDF2.3 LO PDF), ``t → W⁺ b``, both ``W → q q̄′`` (fully
@@ -15,13 +15,13 @@ daughters of the last copies are the particles whose mother is a top or a W (a c
 the previous copy, a shower quark's mother a quark). Every role must be filled exactly once per
 event, and on the first batch of every chunk the last event is also followed copy by copy
 (``iBotCopyId``) and must give the same six momenta. ISR is on by default: without it the six
-quarks balance in pT up to the primordial kT, a constraint no generator meets by chance
-(SPEC §8). FSR, MPI and hadronisation are off, so the quarks are final-state particles (checked
+quarks balance in pT up to the primordial kT, a constraint no generator meets by chance.
+FSR, MPI and hadronisation are off, so the quarks are final-state particles (checked
 on every event).
 
 **Jet level.** Shower (ISR, FSR) and hadronisation, with multi-parton interactions on by
 default: the underlying event is part of every LHC event and Pythia's default, and the
-datasets of the generative-network papers include it; ``mpi=False`` is about five times faster
+datasets of the generative-network papers include it; ``mpi=False`` is about four times faster
 and gives narrower mass peaks. The final visible particles (every final-state particle but
 neutrinos) are clustered with ``fastjet``'s anti-kT, R = 0.4, a whole batch of events at a time;
 jets need pT > 22 GeV. The six jets are chosen by the hard process (choice): the jets are
@@ -62,7 +62,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -567,8 +567,7 @@ def read_chunk(path: Path, spec: TtbarSpec, k: int) -> Chunk | None:
                  complete=bool(generated[-1] == spec.chunk_events), path=path, reused=True)  # fmt: skip
 
 
-def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Progress | None = None,
-              timing: dict[str, float] | None = None) -> Chunk:  # fmt: skip
+def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Progress | None = None) -> Chunk:
     """Generate chunk ``k`` (stopping at the end of the sub-batch that reaches ``need`` kept
     events, or at the chunk's end) and write it into ``parts``."""
     seed = pythia_seed(spec.seed, k)
@@ -582,7 +581,7 @@ def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Pr
         if spec.level == "parton":
             events = _parton_batch(pythia, spec.batch_events, check=b == 0)
         else:
-            events, stage = _jet_batch(pythia, spec.batch_events, timing, check=b == 0)
+            events, stage = _jet_batch(pythia, spec.batch_events, check=b == 0)
             passed += [(stage > c).sum() for c in range(len(CUTS))]
         pieces.append(events)
         generated += spec.batch_events
@@ -794,10 +793,13 @@ def generate(level: str, n: int, out: Path | str, *, seed: int = 1, isr: bool = 
     attrs = read_sample(out)
     if attrs is not None and attrs.get("identity") == spec.identity_json() and int(attrs["events"]) == n:
         return _sample_from_attrs(out, attrs, file_reused=True)
+    note = note or (lambda text: None)
+    if out.exists():
+        note(f"{out} holds another sample (or none); it is replaced when this one is written")
     parts = parts_folder(out)
     parts.mkdir(parents=True, exist_ok=True)
     remove_temporaries(parts)
-    chunks = _run_chunks(spec, n, parts, workers, progress, note or (lambda text: None))
+    chunks = _run_chunks(spec, n, parts, workers, progress, note)
     summary = _write_sample(out, spec, chunks, n)
     shutil.rmtree(parts, ignore_errors=True)
     return Sample(out, n, summary["generated"], summary["efficiency"], summary["cut_efficiencies"], summary["sigma_pb"],
