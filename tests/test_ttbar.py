@@ -120,7 +120,7 @@ def test_parton_masses_peak_at_the_top_and_w(parton):
 
 @needs_pythia
 def test_isr_makes_the_tops_recoil(parton, tmp_path):
-    """Without ISR the six quarks balance in pT up to Pythia's primordial kT (SPEC §8)."""
+    """Without ISR the six quarks balance in pT up to Pythia's primordial kT."""
     events, _ = read(parton)
     no_isr, attrs = read(ttbar.generate("parton", 1000, tmp_path / "no-isr.h5", isr=False).path)
     assert not attrs["isr"] and "PartonLevel:ISR = off" in json.loads(attrs["settings"])

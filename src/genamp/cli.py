@@ -594,7 +594,7 @@ def data_ttbar(
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Worker processes (default: all cores).")] = None,
     isr: Annotated[bool, typer.Option("--isr/--no-isr", help="Initial-state radiation (without it the six quarks balance exactly in pT).")] = True,
     mpi: Annotated[
-        bool | None, typer.Option("--mpi/--no-mpi", help="Multi-parton interactions, jet level only (default: on, the underlying event of real collisions; off is ~5x faster).")
+        bool | None, typer.Option("--mpi/--no-mpi", help="Multi-parton interactions, jet level only (default: on, the underlying event of real collisions; off is ~4x faster).")
     ] = None,
     chunk_events: Annotated[
         int | None,

@@ -21,7 +21,7 @@ on every event).
 
 **Jet level.** Shower (ISR, FSR) and hadronisation, with multi-parton interactions on by
 default: the underlying event is part of every LHC event and Pythia's default, and the
-datasets of the generative-network papers include it; ``mpi=False`` is about five times faster
+datasets of the generative-network papers include it; ``mpi=False`` is about four times faster
 and gives narrower mass peaks. The final visible particles (every final-state particle but
 neutrinos) are clustered with ``fastjet``'s anti-kT, R = 0.4, a whole batch of events at a time;
 jets need pT > 22 GeV. The six jets are chosen by the hard process (choice): the jets are
@@ -567,8 +567,7 @@ def read_chunk(path: Path, spec: TtbarSpec, k: int) -> Chunk | None:
                  complete=bool(generated[-1] == spec.chunk_events), path=path, reused=True)  # fmt: skip
 
 
-def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Progress | None = None,
-              timing: dict[str, float] | None = None) -> Chunk:  # fmt: skip
+def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Progress | None = None) -> Chunk:
     """Generate chunk ``k`` (stopping at the end of the sub-batch that reaches ``need`` kept
     events, or at the chunk's end) and write it into ``parts``."""
     seed = pythia_seed(spec.seed, k)
@@ -582,7 +581,7 @@ def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Pr
         if spec.level == "parton":
             events = _parton_batch(pythia, spec.batch_events, check=b == 0)
         else:
-            events, stage = _jet_batch(pythia, spec.batch_events, timing, check=b == 0)
+            events, stage = _jet_batch(pythia, spec.batch_events, check=b == 0)
             passed += [(stage > c).sum() for c in range(len(CUTS))]
         pieces.append(events)
         generated += spec.batch_events
@@ -794,10 +793,13 @@ def generate(level: str, n: int, out: Path | str, *, seed: int = 1, isr: bool = 
     attrs = read_sample(out)
     if attrs is not None and attrs.get("identity") == spec.identity_json() and int(attrs["events"]) == n:
         return _sample_from_attrs(out, attrs, file_reused=True)
+    note = note or (lambda text: None)
+    if out.exists():
+        note(f"{out} holds another sample (or none); it is replaced when this one is written")
     parts = parts_folder(out)
     parts.mkdir(parents=True, exist_ok=True)
     remove_temporaries(parts)
-    chunks = _run_chunks(spec, n, parts, workers, progress, note or (lambda text: None))
+    chunks = _run_chunks(spec, n, parts, workers, progress, note)
     summary = _write_sample(out, spec, chunks, n)
     shutil.rmtree(parts, ignore_errors=True)
     return Sample(out, n, summary["generated"], summary["efficiency"], summary["cut_efficiencies"], summary["sigma_pb"],
