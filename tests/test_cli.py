@@ -87,3 +87,13 @@ def test_estimate_measures_a_generator_with_known_plateau(capsys, tmp_path):
     assert abs(rec["plateau"] - b_exact) < 4 * sd
     assert rec["n_equiv"] == pytest.approx(truth_line(p) / b_exact, rel=4 * sd / b_exact)
     assert rec["repetitions"] == 3 and rec["curve"]["n_gen"][-1] == n
+
+
+def test_help_shows_the_defaults_of_options_left_unset(capsys):
+    """Options whose default is resolved later say it in their help as '[default: …]': the help
+    is plain text, so the brackets are not taken for markup and dropped."""
+    rc = main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert rc == 0
+    for shown in ("[default: 1]", "[default: -9]", "[default: 2]", "[default: bootstrap]", "[default: corrected]"):
+        assert shown in text, shown

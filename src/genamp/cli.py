@@ -31,6 +31,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
+    # help texts are plain text: "[default: 2]" is shown, not read as rich markup and dropped
+    rich_markup_mode=None,
     help="How many true events is a generative network's sample worth? Amplification factors on toys.",
 )
 err = Console(stderr=True, highlight=False)
@@ -567,6 +569,7 @@ def _estimate_on_pool(
 
 data_app = typer.Typer(
     no_args_is_help=True,
+    rich_markup_mode=None,
     help="Event samples to study: top-pair events from Pythia 8, kept in a cache ($GENAMP_CACHE, else ~/.cache/genamp).",
 )
 app.add_typer(data_app, name="data")
