@@ -90,6 +90,26 @@ def jets(tmp_path_factory) -> Path:
 
 
 @needs_pythia
+@pytest.mark.parametrize("level", ["parton", "jet"])
+def test_a_generated_file_is_read_with_its_physics_observables(level, parton, jets):
+    """What genamp data ttbar writes is what open_events, select and the volumes read: 24
+    features, the top and W masses by name, peaked where the generated events put them."""
+    from genamp.data.io import open_events
+    from genamp.observables import select
+
+    path = parton if level == "parton" else jets
+    f = open_events(path)
+    assert f.shape[1] == 24 and f.features[:4] == ("b_E", "b_px", "b_py", "b_pz") and f.layout.level == level
+    t_m, w_m = select("t_m,Wp_m", 24, f.features)
+    x = f.read()
+    events, _ = read(path)
+    np.testing.assert_array_equal(x, events.reshape(len(events), 24))
+    low, high = ((170, 176), (78, 83)) if level == "parton" else ((130, 220), (60, 110))
+    assert low[0] < np.median(t_m(x)) < low[1] and high[0] < np.median(w_m(x)) < high[1]
+
+
+
+@needs_pythia
 def test_parton_file_holds_the_contract(parton):
     events, attrs = read(parton)
     assert events.shape == (N_PARTON, 6, 4) and events.dtype == np.float64

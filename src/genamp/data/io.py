@@ -20,10 +20,10 @@ error.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import h5py
 import numpy as np
@@ -161,7 +161,8 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
                     raise GenampError(f"{path}:{dataset}: is a group, not an array; name an array inside it")
                 real_dtype(ds.dtype, f"{path}:{dataset}")
                 if ds.ndim == 3:
-                    layout = _layout(f"{path}:{dataset}", tuple(ds.shape), ds.attrs)
+                    # the array's own attributes, else the file's (genamp data ttbar writes them there)
+                    layout = _layout(f"{path}:{dataset}", tuple(ds.shape), {**f.attrs, **ds.attrs})
                     return EventFile(path, dataset, (ds.shape[0], ds.shape[1] * ds.shape[2]), layout.features, layout)
                 _not_3d(f"{path}:{dataset}", tuple(ds.shape))
                 raw = ds.attrs.get("features", ds.attrs.get("feature_names"))
@@ -197,7 +198,7 @@ def _strings(raw: object) -> tuple[str, ...]:
     return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in values)
 
 
-def _layout(what: str, shape: tuple[int, ...], attrs: h5py.AttributeManager) -> Layout:
+def _layout(what: str, shape: tuple[int, ...], attrs: Mapping[str, Any]) -> Layout:
     """The layout of a 3D array from its attributes ``objects`` and ``components`` (one name per
     object and per component, each once), with ``layout`` and ``level`` where given."""
     objects = _strings(attrs["objects"]) if "objects" in attrs else None
