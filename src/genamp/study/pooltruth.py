@@ -25,6 +25,7 @@ the study was planned is an error, never a silent mix of two truths.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -64,23 +65,27 @@ def describe(path: Path | str, dataset: str | None = None) -> dict[str, Any]:
     f = open_events(path, dataset)
     if len(f.shape) != 2:
         raise GenampError(f"{f.path}: expected events of shape (events, features), got shape {f.shape}")
-    size, digest = fingerprint(f.path)
     return {
         "path": str(f.path.resolve()),
         "dataset": f.dataset,
         "events": int(f.shape[0]),
         "dim": int(f.shape[1]),
         "features": None if f.features is None else list(f.features),
-        "fingerprint": f"{size}:{digest}",
+        "fingerprint": _fingerprint(f.path),
     }
+
+
+def _fingerprint(path: Path) -> str:
+    """``size:sha256`` of the file's first and last MiB, as a spec holds it."""
+    size, digest = fingerprint(path)
+    return f"{size}:{digest}"
 
 
 def _file(pool: dict[str, Any]) -> EventFile:
     """The pool file of a spec, checked to be the one the study was planned on."""
     path = Path(pool["path"])
     f = open_events(path, pool["dataset"])
-    size, digest = fingerprint(path)
-    if f"{size}:{digest}" != pool["fingerprint"] or f.shape[0] != pool["events"]:
+    if _fingerprint(path) != pool["fingerprint"] or f.shape[0] != pool["events"]:
         raise GenampError(
             f"{path} changed since the study was planned (its size or bytes differ): the study's training sets "
             "and truth came from the old file; restore it, or start the study again with --out elsewhere"
@@ -127,21 +132,17 @@ def training_rows(spec: dict[str, Any], repetition: int) -> np.ndarray:
 
 def training_set(spec: dict[str, Any], repetition: int) -> np.ndarray:
     """The training events of a repetition, read from the pool file (identical for every model)."""
-    return _training_set(_frozen(spec["pool"]), spec["seed"], spec["n_train"], repetition).copy()
-
-
-def _frozen(pool: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in pool.items()))
+    pool = json.dumps(spec["pool"], sort_keys=True)  # the cache's key: a spec's pool is JSON
+    return _training_set(pool, spec["seed"], spec["n_train"], repetition).copy()
 
 
 @functools.lru_cache(maxsize=64)
-def _training_set(pool: tuple[tuple[str, Any], ...], seed: int, n_train: int, repetition: int) -> np.ndarray:
+def _training_set(pool_json: str, seed: int, n_train: int, repetition: int) -> np.ndarray:
     """Cached per process: a worker running a block of repetitions (or several models of one)
     reads each training set once."""
-    d = dict(pool)
-    d["features"] = None if d["features"] is None else list(d["features"])
-    rows = training_rows({"pool": d, "seed": seed, "n_train": n_train}, repetition)
-    x = _validate.events(_file(d).rows(rows), d["dim"], what=f"training set of repetition {repetition}", min_events=2)
+    pool = json.loads(pool_json)
+    rows = training_rows({"pool": pool, "seed": seed, "n_train": n_train}, repetition)
+    x = _validate.events(_file(pool).rows(rows), pool["dim"], what=f"training set of repetition {repetition}", min_events=2)
     x.flags.writeable = False
     return x
 
