@@ -309,13 +309,16 @@ def plot_amplification_per_observable(records: list[dict[str, Any]], path: Path)
                         == (model, method, q, o)), None)  # fmt: skip
             if rec is None:
                 continue
-            x = i - 0.4 + width * (k + 0.5)
             if method == "averaging":
-                xs.append(x), ys.append(rec["G_inf"]), errs.append(rec.get("G_inf_std") or 0.0), bounds.append(False)
+                y, err, bound = rec["G_inf"], rec.get("G_inf_std") or 0.0, False
             elif rec.get("resolved", True):
-                xs.append(x), ys.append(rec["G"]), errs.append(rec.get("G_std") or 0.0), bounds.append(False)
+                y, err, bound = rec["G"], rec.get("G_std") or 0.0, False
             else:
-                xs.append(x), ys.append(rec["n_equiv_lower"] / rec["n_train"]), errs.append(0.0), bounds.append(True)
+                y, err, bound = rec["n_equiv_lower"] / rec["n_train"], 0.0, True
+            xs.append(i - 0.4 + width * (k + 0.5))
+            ys.append(y)
+            errs.append(err)
+            bounds.append(bound)
         if not xs:
             continue
         colour = COLOURS.get(model)
