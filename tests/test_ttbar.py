@@ -234,6 +234,28 @@ def test_a_stopped_run_resumes_without_redoing_a_chunk(chunked, tmp_path, count_
     assert count_chunks == []
 
 
+@needs_pythia
+def test_a_larger_sample_takes_the_whole_chunks_of_a_smaller_one(chunked, tmp_path, count_chunks):
+    # 2500 events in chunks of 1000: chunks 0 and 1 whole, chunk 2 stopped at its first 500
+    small = ttbar.generate("parton", 2500, tmp_path / "small.h5", seed=5, chunk_events=SMALL_CHUNK).path
+    del count_chunks[:]
+    notes: list[str] = []
+    out = tmp_path / "large.h5"
+    sample = ttbar.generate("parton", 3 * SMALL_CHUNK, out, seed=5, chunk_events=SMALL_CHUNK, reuse=[small], note=notes.append)
+    assert count_chunks == [2] and sample.chunks_reused == 2
+    assert any("took 2 finished chunk(s)" in line and str(small) in line for line in notes)
+    (a, attrs_a), (b, attrs_b) = read(out), read(chunked)
+    assert a.tobytes() == b.tobytes() and attrs_a["sigma_pb"] == attrs_b["sigma_pb"]
+    # the file a sample replaces gives its chunks too; a changed event is not taken
+    with h5py.File(out, "r+") as f:
+        f["events"][1500, 0, 0] += 1.0  # inside chunk 1
+    del count_chunks[:]
+    sample = ttbar.generate("parton", 4 * SMALL_CHUNK, out, seed=5, chunk_events=SMALL_CHUNK)
+    assert count_chunks == [1, 2, 3] and sample.chunks_reused == 1
+    # another seed's sample gives nothing
+    assert ttbar.donate_chunks(small, ttbar.TtbarSpec.make("parton", 6, chunk_events=SMALL_CHUNK), tmp_path / "p", 5000) == 0
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "other-seed"])
 @needs_pythia
 def test_a_damaged_chunk_is_redone(chunked, tmp_path, count_chunks, damage):
@@ -275,7 +297,7 @@ def test_kill_9_then_resume(tmp_path):
     assert len(kept) >= 2
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert f"resumed: {len(kept)} of 8 chunk(s) were on disk" in again.stderr
+    assert f"reused {len(kept)} of 8 chunk(s) already made" in again.stderr
     reference = ttbar.generate("parton", 8 * SMALL_CHUNK, tmp_path / "ref.h5", chunk_events=SMALL_CHUNK)
     assert read(out)[0].tobytes() == read(reference.path)[0].tobytes()
 
@@ -439,6 +461,19 @@ def test_the_cache_serves_a_sample_and_any_smaller_one(capsys, tmp_path, monkeyp
     # other settings are another sample; a larger request is generated
     assert cache.cached_ttbar(ttbar.TtbarSpec.make("parton", 7, isr=False), 10) is None
     assert cache.cached_ttbar(ttbar.TtbarSpec.make("parton", 7), 1501) is None
+
+
+@needs_pythia
+def test_the_cache_grows_a_sample_from_a_smaller_one(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENAMP_CACHE", str(tmp_path / "cache"))
+    args = ("data", "ttbar", "--level", "parton", "--seed", "8", "--chunk-events", str(SMALL_CHUNK), "-j", "1")
+    rc, small, err = cli(capsys, *args, "--events", str(SMALL_CHUNK))
+    assert rc == 0, err
+    rc, large, err = cli(capsys, *args, "--events", str(2 * SMALL_CHUNK))
+    assert rc == 0, err
+    assert "took 1 finished chunk(s)" in err and "reused 1 of 2 chunk(s)" in err
+    assert Path(small.strip()).is_file() and Path(large.strip()) != Path(small.strip())
+    assert read(Path(large.strip()))[0][:SMALL_CHUNK].tobytes() == read(Path(small.strip()))[0].tobytes()
 
 
 def test_the_cache_folder(monkeypatch, tmp_path):

@@ -627,6 +627,7 @@ def data_ttbar(
             typer.echo(str(target))
             return
         out_file = cache.ttbar_path(spec, events)
+    smaller = cache.smaller_ttbar(spec, events)  # its whole chunks are this sample's first ones
 
     bar = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
@@ -648,7 +649,7 @@ def data_ttbar(
     start = time.perf_counter()  # the rate counts Pythia's start-up and the workers' too
     try:
         sample = ttbar.generate(level, events, out_file, seed=seed, isr=isr, mpi=mpi, workers=workers,
-                                chunk_events=chunk_events, progress=progress, note=note)  # fmt: skip
+                                chunk_events=chunk_events, progress=progress, note=note, reuse=[smaller] if smaller else [])  # fmt: skip
     except KeyboardInterrupt:
         raise StudyInterrupted(
             f"interrupted; the finished chunks are kept in {ttbar.parts_folder(out_file)}, and the same command resumes from them"
@@ -659,7 +660,7 @@ def data_ttbar(
     if sample.file_reused:
         _say("note", f"{out_file} already holds this sample")
     if sample.chunks_reused:
-        _say("note", f"resumed: {sample.chunks_reused} of {sample.chunks} chunk(s) were on disk")
+        _say("note", f"reused {sample.chunks_reused} of {sample.chunks} chunk(s) already made (by a stopped run, or for another size)")
     if generated[0]:
         seconds = time.perf_counter() - start
         _say("note", f"generated {generated[0]} events in {seconds:.1f} s ({generated[0] / seconds:,.0f} events/s)")

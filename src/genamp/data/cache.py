@@ -10,6 +10,8 @@ A request for ``n`` events is served by the smallest cached file of the same ide
 least ``n`` events. Its first ``n`` events are exactly the sample ``(seed, n)``: a sample is the
 chunks ``0, 1, …`` cut at its size, and the chunks do not depend on it. Read them as
 ``events[:n]``; the file's attributes (``events``, ``sigma_pb``, ``efficiency``) describe all of it.
+A larger request than any cached file is generated, taking the whole chunks of the largest
+smaller one instead of making them again; the smaller file stays (a study may name it).
 """
 
 from __future__ import annotations
@@ -33,21 +35,25 @@ def _ttbar_folder(cache: Path | str | None) -> Path:
     return cache_dir(cache) / "ttbar"
 
 
-def cached_ttbar(spec: _ttbar.TtbarSpec, n: int, cache: Path | str | None = None) -> Path | None:
-    """The smallest cached file of ``spec`` with at least ``n`` events, if there is one."""
+def _cached_sizes(spec: _ttbar.TtbarSpec, cache: Path | str | None) -> list[tuple[int, Path]]:
+    """The cached files of ``spec`` that verify, by size."""
     folder = _ttbar_folder(cache)
     pattern = re.compile(rf"{re.escape(spec.level)}-{spec.key}-(\d+)\.h5")
-    sizes = sorted(
-        (int(m.group(1)), p) for p in folder.glob(f"{spec.level}-{spec.key}-*.h5") if (m := pattern.fullmatch(p.name))
-    )
+    named = sorted((int(m.group(1)), p) for p in folder.glob(f"{spec.level}-{spec.key}-*.h5") if (m := pattern.fullmatch(p.name)))
     identity = spec.identity_json()
-    for size, path in sizes:
-        if size < n:
-            continue
-        attrs = _ttbar.read_sample(path)
-        if attrs is not None and attrs.get("identity") == identity and int(attrs["events"]) == size:
-            return path
-    return None
+    return [(size, path) for size, path in named
+            if (attrs := _ttbar.read_sample(path)) is not None and attrs.get("identity") == identity and int(attrs["events"]) == size]  # fmt: skip
+
+
+def cached_ttbar(spec: _ttbar.TtbarSpec, n: int, cache: Path | str | None = None) -> Path | None:
+    """The smallest cached file of ``spec`` with at least ``n`` events, if there is one."""
+    return next((path for size, path in _cached_sizes(spec, cache) if size >= n), None)
+
+
+def smaller_ttbar(spec: _ttbar.TtbarSpec, n: int, cache: Path | str | None = None) -> Path | None:
+    """The largest cached file of ``spec`` with fewer than ``n`` events: its whole chunks are the
+    first chunks of ``n`` events (``generate(..., reuse=[it])`` takes them)."""
+    return next((path for size, path in reversed(_cached_sizes(spec, cache)) if size < n), None)
 
 
 def ttbar_path(spec: _ttbar.TtbarSpec, n: int, cache: Path | str | None = None) -> Path:
@@ -68,4 +74,6 @@ def ttbar_events(level: str, n: int, seed: int = 1, isr: bool = True, mpi: bool 
     found = cached_ttbar(spec, n, cache)
     if found is not None:
         return found
-    return _ttbar.generate(level, n, ttbar_path(spec, n, cache), seed=seed, isr=isr, mpi=mpi, **options).path
+    smaller = smaller_ttbar(spec, n, cache)
+    return _ttbar.generate(level, n, ttbar_path(spec, n, cache), seed=seed, isr=isr, mpi=mpi,
+                           reuse=[smaller] if smaller else [], **options).path  # fmt: skip

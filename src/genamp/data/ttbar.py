@@ -71,7 +71,7 @@ import numpy as np
 
 from genamp import __version__
 from genamp._files import atomic_path, remove_temporaries
-from genamp._processes import default_workers, worker_init
+from genamp._processes import default_workers, keep_freed_memory, worker_init
 from genamp.errors import GenampError
 from genamp.seeding import seed_sequence, stable_id
 
@@ -321,14 +321,22 @@ def _next_batch(pythia: Any, n: int) -> Any:
 
 def _columns(prt: Any, n: int) -> dict[str, np.ndarray]:
     """A batch's record as flat numpy columns, ``event`` naming each particle's event and
-    ``mother_id`` the PDG id of its first mother (awkward's jagged operations would cost more
-    than Pythia's own work at this size)."""
-    ak = _import_awkward()
-    counts = ak.to_numpy(ak.num(prt, axis=1))
-    cols = {c: ak.to_numpy(ak.flatten(prt[c])) for c in ("id", "mother1", "status")}
-    cols.update({c: ak.to_numpy(ak.flatten(prt["p"][c])) for c in ("e", "px", "py", "pz")})
+    ``mother_id`` the PDG id of its first mother.
+
+    The columns are views of the record's buffers (its layout: a list of records per event),
+    not copies: awkward's jagged operations (``flatten`` of every field) cost more than
+    Pythia's own work per batch at parton level."""
+    layout = prt.layout  # ListOffsetArray of the events, over one RecordArray of every particle
+    offsets = np.asarray(layout.offsets)
+    first, last = int(offsets[0]), int(offsets[-1])
+    record, momentum = layout.content, layout.content.content("p")
+    cols = {c: np.asarray(record.content(c).data)[first:last] for c in ("id", "mother1", "status")}
+    cols.update({c: np.asarray(momentum.content(c).data)[first:last] for c in ("e", "px", "py", "pz")})
+    counts = np.diff(offsets)
+    if len(counts) != n:
+        raise GenampError(f"Pythia handed over {len(counts)} events for a batch of {n} (a bug)")
     cols["event"] = np.repeat(np.arange(n), counts)
-    cols["mother_id"] = cols["id"][cols["mother1"] + np.repeat(np.cumsum(counts) - counts, counts)]
+    cols["mother_id"] = cols["id"][cols["mother1"] + np.repeat(offsets[:-1] - first, counts)]
     return cols
 
 
@@ -350,8 +358,10 @@ def _decay_quarks(cols: dict[str, np.ndarray], n: int, final: bool) -> np.ndarra
     """The six quarks of every event (n, 6, 4) in the order (b, q1, q2, bbar, q3, q4); each role
     must be filled exactly once per event, and at parton level by a final-state particle."""
     quarks = np.empty((n, 6, 4))
-    for j, mask in enumerate(_role_masks(cols["id"], cols["mother_id"])):
-        where = np.flatnonzero(mask)
+    mother = np.abs(cols["mother_id"])
+    near = np.flatnonzero((mother == 6) | (mother == 24))  # a few per event: the roles are judged on these
+    for j, mask in enumerate(_role_masks(cols["id"][near], cols["mother_id"][near])):
+        where = near[mask]
         if len(where) != n or (cols["event"][where] != np.arange(n)).any() or (final and (cols["status"][where] <= 0).any()):
             raise GenampError(f"an event record is not t -> W b, W -> q qbar' with one {'final ' if final else ''}"
                               f"{OBJECTS[j]} per event; the settings do not give this process")  # fmt: skip
@@ -492,6 +502,7 @@ class Chunk:
     complete: bool  # it ran to the chunk's full length
     path: Path
     reused: bool = False
+    checksum: str = ""  # of its file's contents (:func:`_digest`)
 
     @property
     def kept(self) -> int:
@@ -526,18 +537,24 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
+_STATISTICS = _ARRAYS[1:]
+
+
+def _chunk_arrays(chunk: Chunk, events: np.ndarray) -> dict[str, np.ndarray]:
+    return {"events": events, **{name: getattr(chunk, name) for name in _STATISTICS}}
+
+
 def _write_chunk(path: Path, spec: TtbarSpec, chunk: Chunk, events: np.ndarray) -> None:
-    arrays = {
-        "events": events, "generated": chunk.generated, "selected": chunk.selected, "passed": chunk.passed,
-        "sigma_pb": chunk.sigma_pb, "sigma_err_pb": chunk.sigma_err_pb,
-    }  # fmt: skip
+    """Write ``chunk`` with its ``events`` to ``path`` atomically; sets ``chunk.checksum``."""
+    arrays = _chunk_arrays(chunk, events)
+    chunk.checksum = _digest(arrays)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for name, a in arrays.items():
             f.create_dataset(name, data=a)
         f.attrs["identity"] = spec.identity_json()
         f.attrs["chunk"] = chunk.index
         f.attrs["pythia_seed"] = chunk.pythia_seed
-        f.attrs["checksum"] = _digest(arrays)
+        f.attrs["checksum"] = chunk.checksum
 
 
 class DamagedChunk(Exception):
@@ -564,12 +581,52 @@ def read_chunk(path: Path, spec: TtbarSpec, k: int) -> Chunk | None:
     if not (len(generated) and len(arrays["events"]) == selected[-1] and generated[-1] <= spec.chunk_events):
         raise DamagedChunk("its event counts do not add up")
     return Chunk(k, int(attrs["pythia_seed"]), generated, selected, arrays["passed"], arrays["sigma_pb"], arrays["sigma_err_pb"],
-                 complete=bool(generated[-1] == spec.chunk_events), path=path, reused=True)  # fmt: skip
+                 complete=bool(generated[-1] == spec.chunk_events), path=path, reused=True, checksum=str(attrs["checksum"]))  # fmt: skip
+
+
+def donate_chunks(source: Path, spec: TtbarSpec, parts: Path, n: int) -> int:
+    """Put the chunks that the finished sample in ``source`` holds whole into ``parts``, where a
+    run of ``n`` events of ``spec`` takes them as its own; returns how many.
+
+    A sample's file keeps each chunk's statistics and checksum (``chunks/NNNNN``). A chunk that
+    ran to its full length and whose kept events all made it into the file is the same chunk in
+    every sample of these settings (chunk ``k`` does not depend on the sample's size), so a larger
+    request need not generate it again. Each is rebuilt from the file and must match the checksum
+    of the chunk file it was written from; the first that does not (or is short, or cut) ends the
+    donation. A chunk already in ``parts`` is left as it is (the resumed run judges it), and
+    chunks past the ``n`` events the run needs are not written.
+    """
+    attrs = read_sample(source)
+    if attrs is None or attrs.get("identity") != spec.identity_json():
+        return 0
+    given = kept = 0
+    try:
+        with h5py.File(source, "r") as f:
+            chunks = f.get("chunks")
+            while chunks is not None and kept < n and f"{given:05d}" in chunks:
+                g = chunks[f"{given:05d}"]
+                stats = {name: np.asarray(g.attrs[name]) for name in _STATISTICS}
+                first, taken = int(g.attrs["first"]), int(g.attrs["taken"])
+                k = given
+                chunk = Chunk(k, pythia_seed(spec.seed, k), **stats, complete=True, path=chunk_path(parts, k))
+                if first != kept or stats["generated"][-1] != spec.chunk_events or taken != chunk.kept:
+                    break  # the chunk stopped short, or the file holds only its first events
+                if not chunk.path.exists():
+                    events = np.asarray(f["events"][first : first + taken])
+                    if _digest(_chunk_arrays(chunk, events)) != g.attrs["checksum"]:
+                        break
+                    _write_chunk(chunk.path, spec, chunk, events)
+                given += 1
+                kept += taken
+    except (OSError, KeyError, ValueError, IndexError):  # a file damaged since: what was given stands
+        pass
+    return given
 
 
 def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Progress | None = None) -> Chunk:
     """Generate chunk ``k`` (stopping at the end of the sub-batch that reaches ``need`` kept
     events, or at the chunk's end) and write it into ``parts``."""
+    keep_freed_memory()  # every batch arrives in new buffers: reuse them rather than fault in fresh pages
     seed = pythia_seed(spec.seed, k)
     pythia = make_pythia(spec.settings, seed)
     batches = spec.chunk_events // spec.batch_events
@@ -653,6 +710,12 @@ def _write_sample(out: Path, spec: TtbarSpec, chunks: list[Chunk], n: int) -> di
             with h5py.File(c.path, "r") as part:
                 take = min(len(part["events"]), n - at)
                 ds[at : at + take] = part["events"][:take]
+            # what a larger sample of these settings needs to take this chunk instead of making it
+            # attributes, not datasets: the file's one array stays `events`
+            g = f.create_group(f"chunks/{c.index:05d}")
+            for name in _STATISTICS:
+                g.attrs[name] = getattr(c, name)
+            g.attrs["pythia_seed"], g.attrs["first"], g.attrs["taken"], g.attrs["checksum"] = c.pythia_seed, at, take, c.checksum
             at += take
         if at != n:
             raise GenampError(f"{out}: the chunks hold {at} of {n} events (a bug)")
@@ -771,12 +834,14 @@ def _too_rare(first: Chunk, n: int) -> str | None:
 
 def generate(level: str, n: int, out: Path | str, *, seed: int = 1, isr: bool = True, mpi: bool | None = None,
              workers: int | None = 1, chunk_events: int | None = None, progress: Progress | None = None,
-             note: Callable[[str], None] | None = None) -> Sample:  # fmt: skip
+             note: Callable[[str], None] | None = None, reuse: Sequence[Path | str] = ()) -> Sample:  # fmt: skip
     """Generate (or resume, or find already written) ``n`` top-pair events into ``out`` (HDF5).
 
     ``workers`` processes run the chunks (``None``: every core); the file is the same for any
     number. ``progress(generated, selected)`` is called with increments as sub-batches finish,
-    ``note(text)`` with what is reused or redone.
+    ``note(text)`` with what is reused or redone. The whole chunks of a finished sample of the same
+    settings, in ``out`` itself or in a file of ``reuse`` (another size), are taken rather than
+    generated again (:func:`donate_chunks`).
     """
     spec = TtbarSpec.make(level, seed, isr, mpi, chunk_events)
     n = check_events(n)
@@ -799,6 +864,9 @@ def generate(level: str, n: int, out: Path | str, *, seed: int = 1, isr: bool = 
     parts = parts_folder(out)
     parts.mkdir(parents=True, exist_ok=True)
     remove_temporaries(parts)
+    for source in dict.fromkeys(Path(r) for r in (out, *reuse)):
+        if source.exists() and (given := donate_chunks(source, spec, parts, n)):
+            note(f"took {given} finished chunk(s) of the sample in {source} (the same settings) instead of generating them")
     chunks = _run_chunks(spec, n, parts, workers, progress, note)
     summary = _write_sample(out, spec, chunks, n)
     shutil.rmtree(parts, ignore_errors=True)
