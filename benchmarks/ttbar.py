@@ -188,7 +188,7 @@ def main() -> None:
     chunk = chunk_rate(100_000)
     print(f"parton chunk of 100000 end to end (start-up, events, file): {chunk['events_per_second']:.0f} events/s per core", flush=True)
     results["parton_chunk"] = chunk
-    speed = workers_speedup(120_000, 15_000, pairs=4)
+    speed = workers_speedup(200_000, 25_000, pairs=3)
     print(f"workers: {speed['events']} parton events in chunks of {speed['chunk_events']}, alternated {speed['pairs']} times: "
           f"{speed['seconds_1']:.1f} s on 1, {speed['seconds_2']:.1f} s on 2 workers, speed-up x{speed['speedup']:.2f}; "
           f"two bare Pythia loops side by side against one: x{speed['bare_speedup']:.2f} (the machine's ceiling)", flush=True)  # fmt: skip

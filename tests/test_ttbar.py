@@ -140,13 +140,15 @@ def test_parton_masses_peak_at_the_top_and_w(parton):
 
 @needs_pythia
 def test_isr_makes_the_tops_recoil(parton, tmp_path):
-    """Without ISR the six quarks balance in pT up to Pythia's primordial kT."""
+    """Without ISR (and so without primordial kT) the six quarks balance exactly in pT; with it
+    the pair recoils by tens of GeV."""
     events, _ = read(parton)
     no_isr, attrs = read(ttbar.generate("parton", 1000, tmp_path / "no-isr.h5", isr=False).path)
-    assert not attrs["isr"] and "PartonLevel:ISR = off" in json.loads(attrs["settings"])
+    assert not attrs["isr"] and {"PartonLevel:ISR = off", "BeamRemnants:primordialKT = off"} <= set(json.loads(attrs["settings"]))
     recoil = np.median(np.hypot(*events[:, :, 1:3].sum(axis=1).T))
-    balance = np.median(np.hypot(*no_isr[:, :, 1:3].sum(axis=1).T))
-    assert balance < 5.0 < 15.0 < recoil, (balance, recoil)
+    balance = np.hypot(*no_isr[:, :, 1:3].sum(axis=1).T)
+    # rounding of momenta of up to a few TeV in double precision: far below a GeV
+    assert balance.max() < 1e-8 and recoil > 15.0, (balance.max(), recoil)
 
 
 @needs_pythia

@@ -595,7 +595,7 @@ def data_ttbar(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="The sample's seed: the same seed and --events give the same file, for any --workers.")] = 1,
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Worker processes (default: all cores).")] = None,
-    isr: Annotated[bool, typer.Option("--isr/--no-isr", help="Initial-state radiation (without it the six quarks balance exactly in pT).")] = True,
+    isr: Annotated[bool, typer.Option("--isr/--no-isr", help="Initial-state radiation (default: on, the tops recoil; --no-isr also turns off the primordial kT, so the six quarks balance exactly in pT).")] = True,
     mpi: Annotated[
         bool | None, typer.Option("--mpi/--no-mpi", help="Multi-parton interactions, jet level only (default: on, the underlying event of real collisions; off is ~4x faster).")
     ] = None,
@@ -663,7 +663,9 @@ def data_ttbar(
         _say("note", f"reused {sample.chunks_reused} of {sample.chunks} chunk(s) already made (by a stopped run, or for another size)")
     if generated[0]:
         seconds = time.perf_counter() - start
-        _say("note", f"generated {generated[0]} events in {seconds:.1f} s ({generated[0] / seconds:,.0f} events/s)")
+        beyond = generated[0] - sample.generated  # chunks that ran beside the last one, cut from the sample
+        _say("note", f"Pythia generated {generated[0]} events in {seconds:.1f} s ({generated[0] / seconds:,.0f} events/s)"
+             + (f", {beyond} of them past the end of the sample (chunks that ran beside its last one)" if beyond > 0 else ""))
     text = f"{sample.events} {level}-level events, sigma = {sample.sigma_pb:.4g} ± {sample.sigma_err_pb:.2g} pb"
     if level == "jet":
         cuts = ", ".join(f"{name.replace('_', ' ')} {eff:.1%}" for name, eff in sample.cut_efficiencies.items())

@@ -15,8 +15,10 @@ daughters of the last copies are the particles whose mother is a top or a W (a c
 the previous copy, a shower quark's mother a quark). Every role must be filled exactly once per
 event, and on the first batch of every chunk the last event is also followed copy by copy
 (``iBotCopyId``) and must give the same six momenta. ISR is on by default: without it the six
-quarks balance in pT up to the primordial kT, a constraint no generator meets by chance
-(docs/formulas.md §8.2). FSR, MPI and hadronisation are off, so the quarks are final-state particles (checked
+quarks balance exactly in pT, a constraint no generator meets by chance (docs/formulas.md §8.2).
+``isr=False`` also turns off the primordial kT of the incoming partons
+(``BeamRemnants:primordialKT``), which alone would give the pair a pT of about 2 GeV: without
+ISR the balance is exact (to rounding, 10⁻¹¹ GeV), as the coordinates that build it in assume. FSR, MPI and hadronisation are off, so the quarks are final-state particles (checked
 on every event).
 
 **Jet level.** Shower (ISR, FSR) and hadronisation, with multi-parton interactions on by
@@ -200,6 +202,8 @@ def pythia_settings(level: str, isr: bool, mpi: bool) -> list[str]:
         "24:onMode = off",
         "24:onIfAny = 1 2 3 4 5",
         f"PartonLevel:ISR = {on(isr)}",
+        # without ISR the hard system must not recoil at all: no primordial kT either
+        *([] if isr else ["BeamRemnants:primordialKT = off"]),
         f"PartonLevel:FSR = {on(shower)}",
         f"PartonLevel:MPI = {on(mpi)}",
         f"HadronLevel:all = {on(shower)}",
