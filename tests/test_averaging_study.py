@@ -202,9 +202,12 @@ def test_estimate_forecasts_a_users_ensemble_files(capsys, tmp_path):
     rc, out, err = run_cli(capsys, "estimate", "ring", *paths, "--n-train", "100", "-q", "5", "--members", "-o", str(out_file))
     assert rc == 0, err
     assert "averaging forecast" in out
-    records = assert_valid_results(out_file)["records"]
-    (rec,) = [r for r in records if r["method"] == "averaging"]
+    data = assert_valid_results(out_file)
+    (rec,) = [r for r in data["records"] if r["method"] == "averaging"]
     assert rec["members"] == 4 and rec["n_gen"] == 5000 and rec["repetitions"] == 1
+    # how many events to generate, from the same forecast, in the file and in one printed line
+    assert rec["n_gen_90"] is not None and data["generation"][rec["model"]]["n_gen"] <= rec["n_gen_90"]
+    assert sum(line.startswith("advice: ") for line in err.splitlines()) == len(data["generation"]) >= 1
     rc, _, err = run_cli(capsys, "estimate", "ring", *paths[:2], "--n-train", "100", "--members")
     assert rc == 2 and "at least 2 files" in err
 

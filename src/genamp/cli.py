@@ -276,6 +276,8 @@ def run(
     if differential:
         _print_differential(differential, f"differential G (KS along the likelihood ratio; {truth}, n_train = {n_train})",
                             skip=frozenset(config.warnings))
+    for model, advice in result.generation.items():
+        _say("advice", f"{model}: {advice['advice']}")
     if result.failures:
         by_model: dict[str, list[int]] = {}
         for f in result.failures:
@@ -531,10 +533,15 @@ def estimate(
     records = result.records
     for rec in records:
         rec["warnings"] = warnings + rec.get("warnings", [])
+    from genamp.study.runner import generation_advice
+
+    generation = generation_advice(records)
+    for model, advice in generation.items():
+        _say("advice", f"{model}: {advice['advice']}")
     if out_file is not None:
         from genamp.study.store import write_results
 
-        write_results(out_file, records, warnings, **fields)
+        write_results(out_file, records, warnings, **fields, generation=generation)
         _say("results", str(out_file))
     if plots is not None:
         from genamp.report.plots import estimate_plots

@@ -19,6 +19,7 @@ from genamp.errors import GenampError
 from genamp.estimators.averaging import AveragingForecast, forecast, resolution_advice
 from genamp.estimators.calibration import LEVELS, AveragingSummary, member_plateau, summarise
 from genamp.estimators.differential_summary import DifferentialRepetition, summarise_differential
+from genamp.estimators.generation import advise, n_gen_for, overall
 from genamp.estimators.verdicts import averaging_warnings, differential_warnings
 from genamp.estimators.truth import (
     RepetitionSummary,
@@ -57,6 +58,8 @@ class StudyResult:
     #: the settings differ (``None`` when the folder held this study or none)
     previous: Path | None = None
     changes: list[str] = field(default_factory=list)
+    #: per model, how many events to generate (:func:`genamp.estimators.generation.overall`)
+    generation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def results_path(self) -> Path:
@@ -148,8 +151,10 @@ def _run_locked(
         rec["warnings"] = warnings + rec.get("warnings", [])
     # what the caller holds is what results.json says: no number is null, never NaN
     records, failures = store.to_json_safe(records), store.to_json_safe(failures)
-    store.write_results(root / "results.json", records, warnings, config=config.to_dict(), failures=failures, redone=redone)
-    result = StudyResult(config, root, records, failures, ran=len(todo), resumed=resumed, redone=redone)
+    generation = generation_advice(records)
+    store.write_results(root / "results.json", records, warnings, config=config.to_dict(), failures=failures, redone=redone,
+                        generation=generation)  # fmt: skip
+    result = StudyResult(config, root, records, failures, ran=len(todo), resumed=resumed, redone=redone, generation=generation)
     if previous is not None:
         result.previous, result.changes = previous
     if plots:
@@ -336,6 +341,14 @@ def aggregate(
     return records, failures
 
 
+def generation_advice(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per model, the events beyond which generating more gains less than 10%, over its records
+    (docs/formulas.md §7.6); models without advice are left out."""
+    models = dict.fromkeys(r["model"] for r in records)
+    advice = {m: overall([r for r in records if r["model"] == m]) for m in models}
+    return {m: a for m, a in advice.items() if a is not None}
+
+
 def study_truth(tasks: list[Task], volumes: dict[int, Volumes]) -> dict[int, TruthLike]:
     """The truth of every set of volumes: a toy grid's exact ``p_j``, or on a pool the counts
     of the rows no repetition of the study trained on (:func:`genamp.study.pooltruth.truth_cells`)."""
@@ -369,8 +382,12 @@ def truth_record(res: TruthAmplification) -> dict[str, Any]:
     """The JSON fields of a truth-based result (inf and NaN become null on writing); against a
     pool also its size and its share of the plateau's error."""
     pool = {"pool_size": int(res.pool_size), "pool_error": res.pool_error} if np.isfinite(res.pool_size) else {}
+    # the plateau's n_equiv is the asymptote n_equiv,∞ of docs/formulas.md §7.6
+    std = res.n_equiv * res.G_std / res.G if res.resolved and res.G > 0 else None
+    gen = advise(res.n_equiv if res.resolved else None, std, res.n_equiv_lower)
     return {
         **pool,
+        **gen.to_record(),
         "n_equiv": res.n_equiv,
         "n_equiv_lower": res.n_equiv_lower,
         "G": res.G,
@@ -444,6 +461,9 @@ def averaging_record(
         },
         "one_training": single,
         "notes": list(summary.notes),
+        # docs/formulas.md §7.6: n_equiv,∞ = G∞ n_train of the mixture; one training's bound where unresolved
+        **advise(summary.G_inf * summary.n_train, summary.G_inf_std * summary.n_train,
+                 first.total_G_inf_lower * first.n_train).to_record(),
     }
     # verdicts read the record as results.json holds it (a number that is not there is None)
     record["warnings"] = averaging_warnings(store.to_json_safe({**header, **record})) if header is not None else []
@@ -463,7 +483,7 @@ def write_volume_table(path: Path, tables: list[dict[str, Any]]) -> None:
     writer.writerow(
         ["model", *(["observable"] if named else []), "quantiles", "cell", *[f"{k}{a}" for a in range(axes) for k in ("index", "lo", "hi")],
          "p_true", "m", "sigma2_model", "sigma2_model_error", "G_inf", "resolved_fraction",
-         "rep0_status", "rep0_G_inf", "rep0_G_inf_lower", "rep0_n_gen_needed", "rep0_members_needed"]
+         "n_gen_90", "rep0_status", "rep0_G_inf", "rep0_G_inf_lower", "rep0_n_gen_needed", "rep0_members_needed"]
     )  # fmt: skip
     for t in tables:
         grid, summary, first = t["grid"], t["summary"], t["first"]
@@ -479,7 +499,8 @@ def write_volume_table(path: Path, tables: list[dict[str, Any]]) -> None:
             writer.writerow(
                 [t["model"], *([grid.name] if named else []), grid.quantiles, j, *where, t["p"][j], summary.volume_mean[j],
                  summary.volume_sigma2[j], summary.volume_sigma2_error[j], summary.volume_G_inf[j],
-                 summary.volume_resolved_fraction[j], first.status[j], first.G_inf[j], first.G_inf_lower[j],
+                 summary.volume_resolved_fraction[j], n_gen_for(summary.volume_G_inf[j] * summary.n_train), first.status[j],
+                 first.G_inf[j], first.G_inf_lower[j],
                  first.n_gen_needed[j], first.members_needed[j]]
             )  # fmt: skip
     store.write_text(path, buf.getvalue())
