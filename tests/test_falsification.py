@@ -86,3 +86,53 @@ def test_bad_input_is_one_error(holdout, n, message):
     fc = forecast(members(np.random.default_rng(0), np.full(J, 0.1), 1e-3), N_GEN, N_TRAIN)
     with pytest.raises(GenampError, match=message):
         falsify(fc, holdout, n)
+
+
+# ---- in a study ------------------------------------------------------------------------------------
+
+
+def test_a_study_tests_every_forecast_against_its_holdout(tmp_path):
+    from genamp.study.config import StudyConfig
+    from genamp.study.runner import holdout_fractions, run_study
+    from genamp.study.tasks import volume_sets
+
+    cfg = StudyConfig(density="ring", models=("resample",), methods=("averaging",), ensemble=4, quantiles=(3,),
+                      n_train=2000, repetitions=3, seed=4, n_gen=(1000, 5000), holdout=500)  # fmt: skip
+    result = run_study(cfg, tmp_path, workers=1, plots=False)
+    (rec,) = result.records
+    assert rec["holdout"] == 500 and rec["falsified"] == (rec["falsification_p"] < rec["falsification"]["threshold"])
+    assert rec["n_equiv_reach"] == pytest.approx(reach(500, rec["falsification"]["volumes"]))
+    assert 0.0 <= rec["falsification"]["falsified_fraction"] <= 1.0
+    assert any("falsified by a holdout" in w for w in rec["warnings"]) == rec["falsified"]
+    assert cfg.to_dict()["holdout"] == 500 and "holdout" not in StudyConfig(density="ring").to_dict()
+    # the holdout is a stream of its own: not any repetition's training set, the same on every call
+    grids = volume_sets({"density": {"name": "ring"}, "quantiles": [3]})
+    a, b = holdout_fractions(cfg, grids, 0), holdout_fractions(cfg, grids, 0)
+    assert np.array_equal(a[3], b[3]) and not np.array_equal(a[3], holdout_fractions(cfg, grids, 1)[3])
+    # resuming reads the same tasks and gives the same verdict
+    (again,) = run_study(cfg, tmp_path, workers=1, plots=False).records
+    assert again["falsification_p"] == rec["falsification_p"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--method", "truth"], "--holdout tests the averaging forecast"),
+    (["--method", "averaging", "--holdout", "-5"], "holdout"),
+])  # fmt: skip
+def test_a_holdout_the_study_cannot_use_is_one_error(capsys, tmp_path, extra, message):
+    from test_cli import run_cli
+
+    args = ["run", "ring", "--out", str(tmp_path), "-m", "resample", "-K", "4", "-r", "2", "-q", "3", "--n-gen", "1000"]
+    if "--holdout" not in extra:
+        extra = [*extra, "--holdout", "100"]
+    rc, out, err = run_cli(capsys, *args, *extra)
+    assert rc == 2 and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+
+
+def test_a_holdout_on_a_pool_is_refused_until_it_leaves_the_truth(tmp_path):
+    from genamp.study.config import StudyConfig
+
+    np.save(tmp_path / "pool.npy", np.random.default_rng(0).normal(size=(5000, 2)))
+    with pytest.raises(GenampError, match="not built yet"):
+        StudyConfig(pool=str(tmp_path / "pool.npy"), models=("resample",), methods=("averaging",), ensemble=4, holdout=100)

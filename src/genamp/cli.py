@@ -160,6 +160,10 @@ def run(
         float | None,
         typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number [default: 2].")
     ] = None,
+    holdout: Annotated[
+        int,
+        typer.Option("--holdout", help="True events withheld from every member, per repetition, to falsify the averaging forecast (toys; 0: none).")
+    ] = 0,
     quantiles: QuantilesOpt = "10,20,50",
     n_train: Annotated[int, typer.Option("--n-train", help="Training events per repetition.")] = 100,
     repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Independent repetitions.")] = 100,
@@ -213,6 +217,7 @@ def run(
         "kl_weight": kl_weight,
         "init_logvar": init_logvar,
         "significance": significance,
+        "holdout": holdout,
         "quantiles": tuple(_ints(quantiles, "--quantiles")),
         "n_train": n_train,
         "repetitions": repetitions,

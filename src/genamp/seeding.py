@@ -17,6 +17,8 @@ SeedLike = int | np.random.SeedSequence | np.random.Generator
 # Purposes of the streams of one repetition.
 TRAINING_DATA = 0
 MODEL = 1
+#: true events withheld from every member, to falsify a forecast (docs/formulas.md §7.7)
+HOLDOUT = 2
 
 
 def seed_sequence(seed: int, *key: int) -> np.random.SeedSequence:

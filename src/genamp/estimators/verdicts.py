@@ -61,6 +61,14 @@ def averaging_warnings(rec: dict[str, Any]) -> list[str]:
             f"differ by {abs(z):.1f} standard errors: the members "
             + ("share a bias their spread cannot see" if z > 0 else "spread more than their mixture misses")
         )
+    if rec.get("falsified"):
+        failing = rec["falsification"]["failing_volumes"]
+        out.append(
+            f"falsified by a holdout of {rec['holdout']} true events (p = {rec['falsification_p']:.2g} < "
+            f"{rec['falsification']['threshold']:g}): the truth does not behave like one more member, the members share a bias"
+            + (f"; the volumes furthest off: {', '.join(map(str, failing[:10]))}{' ...' if len(failing) > 10 else ''}"
+               f"{' (see ' + rec['table'] + ')' if rec.get('table') else ''}" if failing else "")
+        )  # fmt: skip
     one = rec["one_training"]
     sparse = one["volumes_few_events"] + one["volumes_empty"]
     if rec["volumes_resolved_fraction"] < 0.5 or sparse:

@@ -134,6 +134,7 @@ class StudyConfig:
     init_logvar: float | None = None
     significance: float | None = None
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    holdout: int = 0
 
     def __post_init__(self) -> None:
         # normalise and check everything up front: a bad value must fail before any work is done
@@ -164,6 +165,11 @@ class StudyConfig:
             raise GenampError(f"init_logvar must be a number between -30 and 5, got {self.init_logvar}")
         if not (np.isfinite(self.significance) and self.significance > 0):
             raise GenampError(f"significance must be a positive number, got {self.significance}")
+        set_(self, "holdout", _validate.positive_int(self.holdout, "holdout", minimum=0))
+        if self.holdout and "averaging" not in self.methods:
+            raise GenampError("--holdout tests the averaging forecast: give --method averaging")
+        if self.holdout and self.pool is not None:
+            raise GenampError("--holdout on a pool is not built yet (its rows must leave the truth counts too); use it on a toy")
         for name, value in (("ensemble", self.ensemble), ("bayesian", self.bayesian)):
             if value == 1:
                 raise GenampError(f"--{name} 1 has no spread; give at least 2 (10 or more to resolve a forecast)")
@@ -394,6 +400,8 @@ class StudyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if not self.holdout:  # nor before holdouts
+            del d["holdout"]
         if self.pool is None:  # a toy study's config reads as it did before pools existed
             for name in ("pool", "dataset", "observables", "pairs"):
                 del d[name]

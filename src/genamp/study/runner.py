@@ -19,6 +19,7 @@ from genamp.errors import GenampError
 from genamp.estimators.averaging import AveragingForecast, forecast, resolution_advice
 from genamp.estimators.calibration import LEVELS, AveragingSummary, member_plateau, summarise
 from genamp.estimators.differential_summary import DifferentialRepetition, summarise_differential
+from genamp.estimators.falsification import Falsification, falsify
 from genamp.estimators.generation import advise, n_gen_for, overall
 from genamp.estimators.verdicts import averaging_warnings, differential_warnings
 from genamp.estimators.truth import (
@@ -33,7 +34,7 @@ from genamp.study import store
 from genamp.study.config import StudyConfig
 from genamp.study.executors import LocalExecutor, default_workers, execute
 from genamp.study.tasks import Task, blocks, plan, volume_sets
-from genamp.volumes import QuantileGrid, Volumes
+from genamp.volumes import QuantileGrid, Volumes, count_occupancy
 
 #: called after every finished task with (tasks done, tasks in total, summary of the task)
 ProgressCallback = Callable[[int, int, dict[str, Any]], None]
@@ -288,6 +289,7 @@ def aggregate(
         averaging = "averaging" in config.methods and spread is not None
         summaries: dict[int, list[RepetitionSummary]] = {q: [] for q in grids}
         forecasts: dict[int, list[AveragingForecast]] = {q: [] for q in grids}
+        verdicts: dict[int, list[Falsification]] = {q: [] for q in grids}
         member_b: dict[int, list[float]] = {q: [] for q in grids}
         n_gen: dict[int, np.ndarray] = {}
         measured: list[DifferentialRepetition] = []
@@ -300,6 +302,7 @@ def aggregate(
                 raise GenampError(f"{t.path(root)} was removed while the study ran; the same command redoes it")
             if output.differential is not None:
                 measured.append(output.differential)
+            held = holdout_fractions(config, grids, t.repetition) if averaging and config.holdout else None
             for q, grid in grids.items():
                 occ = output.occupancies[q]
                 summaries[q].append(summarise_repetition(occ.fractions, occ.n, truths[q], config.plateau))  # type: ignore[arg-type]
@@ -307,6 +310,8 @@ def aggregate(
                 if averaging:
                     last, size = output.members[q][:, -1], float(t.spec["n_gen"][-1])
                     forecasts[q].append(forecast(last, size, config.n_train, significance=config.significance))
+                    if held is not None:
+                        verdicts[q].append(falsify(forecasts[q][-1], held[q], config.holdout, seed=config.seed))
                     member_b[q].append(member_plateau(last, size, truths[q]))
         for q, grid in grids.items():
             base = {**record_header(model, grid, config.n_train, len(ok), config.pool), "n_failed": len(mine) - len(ok)}
@@ -325,7 +330,7 @@ def aggregate(
                     records.append({**failed, "warnings": averaging_warnings(failed)})
                     continue
                 summary = summarise(forecasts[q], truths[q], member_b[q], seed=config.seed)
-                records.append({**base, **averaging_record(summary, forecasts[q][0], base)})
+                records.append({**base, **averaging_record(summary, forecasts[q][0], base, verdicts[q])})
                 tables.append({"model": model, "grid": grid, "p": cells(truths[q]).p, "summary": summary,
                                "first": forecasts[q][0]})  # fmt: skip
         if "differential" in config.methods and ok and mine[0].spec.get("differential"):
@@ -347,6 +352,16 @@ def generation_advice(records: list[dict[str, Any]]) -> dict[str, Any]:
     models = dict.fromkeys(r["model"] for r in records)
     advice = {m: overall([r for r in records if r["model"] == m]) for m in models}
     return {m: a for m, a in advice.items() if a is not None}
+
+
+def holdout_fractions(config: StudyConfig, grids: dict[int, Volumes], repetition: int) -> dict[int, np.ndarray]:
+    """The occupancies of repetition ``repetition``'s holdout: ``config.holdout`` true events of
+    the toy, from a stream of their own that no training set draws from (docs/formulas.md §7.7)."""
+    from genamp.seeding import HOLDOUT, seed_sequence
+
+    events = config.make_density().sample(config.holdout, seed_sequence(config.seed, repetition, HOLDOUT))
+    keys = list(grids)
+    return dict(zip(keys, (o.fractions[0] for o in count_occupancy(events, [grids[k] for k in keys], what="holdout")), strict=True))
 
 
 def study_truth(tasks: list[Task], volumes: dict[int, Volumes]) -> dict[int, TruthLike]:
@@ -415,12 +430,16 @@ def _num(x: float) -> float | None:
 
 
 def averaging_record(
-    summary: AveragingSummary, first: AveragingForecast, header: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    summary: AveragingSummary, first: AveragingForecast, header: dict[str, Any] | None = None,
+    verdicts: list[Falsification] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The JSON fields of an averaging forecast over repetitions, with its closure and calibration.
 
     ``G_inf`` is ``None`` where the forecast is not resolved (``notes`` say why and what would
     resolve it); ``one_training`` is what a user with the first repetition's training alone sees.
+    ``verdicts`` (one per repetition, against its holdout) give ``falsified``, ``falsification_p``
+    and ``n_equiv_reach`` of the first training, the volumes it fails, and over repetitions the
+    fraction falsified (docs/formulas.md §7.7).
     """
     resolved = bool(np.isfinite(summary.G_inf))
     (c68, r68), (c95, r95) = summary.coverage_at(LEVELS[0]), summary.coverage_at(LEVELS[1])
@@ -465,6 +484,14 @@ def averaging_record(
         **advise(summary.G_inf * summary.n_train, summary.G_inf_std * summary.n_train,
                  first.total_G_inf_lower * first.n_train).to_record(),
     }
+    if verdicts:
+        one = verdicts[0]
+        record.update(
+            holdout=one.n_holdout, falsified=one.falsified, falsification_p=one.p_value, n_equiv_reach=one.n_equiv_reach,
+            falsification={"chi2": one.chi2, "volumes": one.dof + 1, "threshold": one.threshold,
+                           "failing_volumes": one.failing.tolist(),
+                           "falsified_fraction": float(np.mean([v.falsified for v in verdicts]))},
+        )  # fmt: skip
     # verdicts read the record as results.json holds it (a number that is not there is None)
     record["warnings"] = averaging_warnings(store.to_json_safe({**header, **record})) if header is not None else []
     return record
