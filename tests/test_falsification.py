@@ -130,9 +130,27 @@ def test_a_holdout_the_study_cannot_use_is_one_error(capsys, tmp_path, extra, me
     assert line.startswith("error: ") and message in line
 
 
-def test_a_holdout_on_a_pool_is_refused_until_it_leaves_the_truth(tmp_path):
+def test_a_pool_study_holds_out_rows_its_members_and_its_truth_do_not_use(tmp_path):
+    from genamp.study import pooltruth
     from genamp.study.config import StudyConfig
+    from genamp.study.runner import run_study
 
-    np.save(tmp_path / "pool.npy", np.random.default_rng(0).normal(size=(5000, 2)))
-    with pytest.raises(GenampError, match="not built yet"):
-        StudyConfig(pool=str(tmp_path / "pool.npy"), models=("resample",), methods=("averaging",), ensemble=4, holdout=100)
+    m = 20_000
+    np.save(tmp_path / "pool.npy", np.random.default_rng(0).normal(size=(m, 2)))
+    cfg = StudyConfig(pool=str(tmp_path / "pool.npy"), models=("resample",), methods=("truth", "averaging"), ensemble=4,
+                      n_train=500, repetitions=2, quantiles=(5,), n_gen=(1000, 5000), holdout=300, seed=3)  # fmt: skip
+    result = run_study(cfg, tmp_path / "study", workers=1, plots=False)
+    averaging = [r for r in result.records if r["method"] == "averaging"]
+    assert averaging and all(r["holdout"] == 300 and r["n_equiv_reach"] is not None for r in averaging)
+    spec = {"pool": cfg.pool_spec, "seed": cfg.seed, "n_train": cfg.n_train}
+    for r in range(2):
+        held = pooltruth.holdout_rows(spec, r, 300)
+        assert held.size == np.unique(held).size == 300 and not np.isin(held, pooltruth.training_rows(spec, r)).any()
+    used = np.unique(np.concatenate([pooltruth.training_rows(spec, r) for r in range(2)]
+                                    + [pooltruth.holdout_rows(spec, r, 300) for r in range(2)]))  # fmt: skip
+    truth = [r for r in result.records if r["method"] == "truth"]
+    assert truth and all(r["pool_size"] == m - used.size for r in truth)
+    # training and held-out rows together may take at most half of the file
+    with pytest.raises(GenampError, match="held out"):
+        StudyConfig(pool=str(tmp_path / "pool.npy"), models=("resample",), methods=("averaging",), ensemble=4,
+                    n_train=500, repetitions=10, holdout=600)  # fmt: skip

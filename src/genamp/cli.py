@@ -162,7 +162,7 @@ def run(
     ] = None,
     holdout: Annotated[
         int,
-        typer.Option("--holdout", help="True events withheld from every member, per repetition, to falsify the averaging forecast (toys; 0: none).")
+        typer.Option("--holdout", help="True events withheld from every member, per repetition, to falsify the averaging forecast (0: none).")
     ] = 0,
     quantiles: QuantilesOpt = "10,20,50",
     n_train: Annotated[int, typer.Option("--n-train", help="Training events per repetition.")] = 100,

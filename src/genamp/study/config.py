@@ -142,6 +142,9 @@ class StudyConfig:
         set_(self, "methods", _names(self.methods, "method", METHODS))
         averaging = "averaging" in self.methods
         differential = "differential" in self.methods
+        set_(self, "holdout", _validate.positive_int(self.holdout, "holdout", minimum=0))
+        if self.holdout and not averaging:
+            raise GenampError("--holdout tests the averaging forecast: give --method averaging")
         self._check_truth()
         if self.models is None:
             # the baselines have no spread of generators: a forecast-only study runs the network
@@ -165,11 +168,6 @@ class StudyConfig:
             raise GenampError(f"init_logvar must be a number between -30 and 5, got {self.init_logvar}")
         if not (np.isfinite(self.significance) and self.significance > 0):
             raise GenampError(f"significance must be a positive number, got {self.significance}")
-        set_(self, "holdout", _validate.positive_int(self.holdout, "holdout", minimum=0))
-        if self.holdout and "averaging" not in self.methods:
-            raise GenampError("--holdout tests the averaging forecast: give --method averaging")
-        if self.holdout and self.pool is not None:
-            raise GenampError("--holdout on a pool is not built yet (its rows must leave the truth counts too); use it on a toy")
         for name, value in (("ensemble", self.ensemble), ("bayesian", self.bayesian)):
             if value == 1:
                 raise GenampError(f"--{name} 1 has no spread; give at least 2 (10 or more to resolve a forecast)")
@@ -269,10 +267,11 @@ class StudyConfig:
         if self.pairs:
             found = pairs(",".join(self.pairs), dim, features)
             object.__setattr__(self, "pairs", tuple(f"{a.name}:{b.name}" for a, b in found))
-        used = self.repetitions * self.n_train
+        used = self.repetitions * (self.n_train + self.holdout)
         if used > MAX_TRAINING_SHARE * pool["events"]:
+            held = f" and {self.holdout} held out" if self.holdout else ""
             raise GenampError(
-                f"{self.repetitions} repetitions of {self.n_train} training events take {used} of the {pool['events']} "
+                f"{self.repetitions} repetitions of {self.n_train} training events{held} take {used} of the {pool['events']} "
                 f"events of {self.pool}: more than {MAX_TRAINING_SHARE:.0%}, too few would be left as the truth; "
                 "give fewer repetitions or a smaller n_train, or a larger pool"
             )

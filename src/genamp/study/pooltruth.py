@@ -37,7 +37,7 @@ from genamp.data.io import EventFile, fingerprint, open_events
 from genamp.errors import GenampError
 from genamp.estimators.truth import CellProbabilities
 from genamp.observables import Observable, column, select
-from genamp.seeding import TRAINING_DATA, seed_sequence
+from genamp.seeding import HOLDOUT, TRAINING_DATA, seed_sequence
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, count_occupancy
 
@@ -130,6 +130,26 @@ def training_rows(spec: dict[str, Any], repetition: int) -> np.ndarray:
     return rng.choice(spec["pool"]["events"], size=spec["n_train"], replace=False)
 
 
+def holdout_rows(spec: dict[str, Any], repetition: int, n_holdout: int) -> np.ndarray:
+    """The ``n_holdout`` file rows that test repetition ``repetition``'s forecast: drawn by the
+    stream ``(seed, r, HOLDOUT)`` among the rows its own members did not train on (docs/formulas.md
+    §7.7); like the training rows they leave the truth."""
+    rng = np.random.default_rng(seed_sequence(spec["seed"], repetition, HOLDOUT))
+    m = spec["pool"]["events"]
+    candidates = rng.choice(m, size=min(m, n_holdout + spec["n_train"]), replace=False)
+    free = candidates[~np.isin(candidates, training_rows(spec, repetition))][:n_holdout]
+    if free.size < n_holdout:
+        raise GenampError(f"the pool of {m} events has no {n_holdout} rows outside repetition {repetition}'s training set")
+    return free
+
+
+def holdout_set(spec: dict[str, Any], repetition: int, n_holdout: int) -> np.ndarray:
+    """The holdout events of a repetition, read from the pool file."""
+    pool = spec["pool"]
+    rows = np.sort(holdout_rows(spec, repetition, n_holdout))
+    return _validate.events(_file(pool).rows(rows), pool["dim"], what=f"holdout of repetition {repetition}", min_events=1)
+
+
 def training_set(spec: dict[str, Any], repetition: int) -> np.ndarray:
     """The training events of a repetition, read from the pool file (identical for every model)."""
     pool = json.dumps(spec["pool"], sort_keys=True)  # the cache's key: a spec's pool is JSON
@@ -147,15 +167,17 @@ def _training_set(pool_json: str, seed: int, n_train: int, repetition: int) -> n
     return x
 
 
-def truth_cells(spec: dict[str, Any], repetitions: Sequence[int]) -> dict[int, CellProbabilities]:
-    """``p̂_j`` of every volume of the study, counted from the rows no repetition trained on.
+def truth_cells(spec: dict[str, Any], repetitions: Sequence[int], holdout: int = 0) -> dict[int, CellProbabilities]:
+    """``p̂_j`` of every volume of the study, counted from the rows no repetition trained on
+    (nor held out, with ``holdout`` rows per repetition).
 
     One pass over the file counts it all; the training rows' counts are subtracted, so the truth
     holds ``M − |∪ training rows|`` events, disjoint from every training set.
     """
     bins = volumes(spec)
     f = _file(spec["pool"])
-    used = np.unique(np.concatenate([training_rows(spec, r) for r in repetitions]))
+    held = [holdout_rows(spec, r, holdout) for r in repetitions] if holdout else []
+    used = np.unique(np.concatenate([training_rows(spec, r) for r in repetitions] + held))
     n = f.n_events - used.size
     for v in bins.values():
         _validate.pool_events_per_volume(n, v.shape[0], len(v.shape), f"the pool {f.path} less its training rows")

@@ -98,7 +98,7 @@ def _run_locked(
 
     tasks = plan(config)
     # the truth first: a pool with a NaN or too few events per volume stops the study before training
-    truths = study_truth(tasks, volume_sets(tasks[0].spec))
+    truths = study_truth(tasks, volume_sets(tasks[0].spec), config.holdout)
     # only metadata is held in memory; occupancies are read back one task at a time
     metas: dict[Task, dict[str, Any]] = {}
     todo, redone = [], []
@@ -273,7 +273,7 @@ def aggregate(
     (:func:`study_truth`) are computed here when not given.
     """
     grids = volume_sets(tasks[0].spec)
-    truths = study_truth(tasks, grids) if truths is None else truths
+    truths = study_truth(tasks, grids, config.holdout) if truths is None else truths
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     tables: list[dict[str, Any]] = []
@@ -355,16 +355,23 @@ def generation_advice(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def holdout_fractions(config: StudyConfig, grids: dict[int, Volumes], repetition: int) -> dict[int, np.ndarray]:
-    """The occupancies of repetition ``repetition``'s holdout: ``config.holdout`` true events of
-    the toy, from a stream of their own that no training set draws from (docs/formulas.md §7.7)."""
+    """The occupancies of repetition ``repetition``'s holdout: ``config.holdout`` true events, of
+    the toy from a stream of their own that no training set draws from, or rows of the pool that
+    its members did not train on and the truth leaves out (docs/formulas.md §7.7)."""
     from genamp.seeding import HOLDOUT, seed_sequence
 
-    events = config.make_density().sample(config.holdout, seed_sequence(config.seed, repetition, HOLDOUT))
+    if config.pool is not None:
+        from genamp.study.pooltruth import holdout_set
+
+        spec = {"pool": config.pool_spec, "seed": config.seed, "n_train": config.n_train}
+        events = holdout_set(spec, repetition, config.holdout)
+    else:
+        events = config.make_density().sample(config.holdout, seed_sequence(config.seed, repetition, HOLDOUT))
     keys = list(grids)
     return dict(zip(keys, (o.fractions[0] for o in count_occupancy(events, [grids[k] for k in keys], what="holdout")), strict=True))
 
 
-def study_truth(tasks: list[Task], volumes: dict[int, Volumes]) -> dict[int, TruthLike]:
+def study_truth(tasks: list[Task], volumes: dict[int, Volumes], holdout: int = 0) -> dict[int, TruthLike]:
     """The truth of every set of volumes: a toy grid's exact ``p_j``, or on a pool the counts
     of the rows no repetition of the study trained on (:func:`genamp.study.pooltruth.truth_cells`)."""
     spec = tasks[0].spec
@@ -372,7 +379,7 @@ def study_truth(tasks: list[Task], volumes: dict[int, Volumes]) -> dict[int, Tru
         return {k: v.probabilities for k, v in volumes.items()}  # type: ignore[union-attr]
     from genamp.study.pooltruth import truth_cells
 
-    return dict(truth_cells(spec, sorted({t.repetition for t in tasks})))
+    return dict(truth_cells(spec, sorted({t.repetition for t in tasks}), holdout))
 
 
 def record_header(model: str, grid: Volumes, n_train: int, repetitions: int, pool: str | None = None) -> dict[str, Any]:
