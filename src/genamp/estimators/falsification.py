@@ -74,8 +74,8 @@ class Falsification:
     #: per volume (J,); NaN where the volume holds no events in the members
     pulls: np.ndarray
     chi2: float
-    #: volumes in the test less one (for reading ``chi2``; the p-value is simulated)
-    dof: int
+    #: volumes in the test (those with events in the members or the holdout)
+    volumes: int
     p_value: float
     threshold: float
     falsified: bool
@@ -141,7 +141,6 @@ def falsify(
         z = np.where(scale > 0, (m - h) / np.sqrt(scale), np.where(h != m, np.copysign(np.inf, m - h), np.nan))
     used = ~np.isnan(z)
     j = int(used.sum())
-    dof = max(j - 1, 1)
     x2 = float(np.sum(z[used] ** 2))
     if j < 2:
         p = 1.0
@@ -152,4 +151,4 @@ def falsify(
         p = float((1 + np.sum(ref >= x2)) / (1 + draws))
     big = np.flatnonzero(np.abs(np.nan_to_num(z)) > FAILING_PULL)
     failing = big[np.argsort(-np.abs(z[big]))]
-    return Falsification(n_holdout, z, x2, dof, p, float(threshold), bool(p < threshold), failing, reach(n_holdout, j))
+    return Falsification(n_holdout, z, x2, j, p, float(threshold), bool(p < threshold), failing, reach(n_holdout, j))

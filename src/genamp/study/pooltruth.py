@@ -171,8 +171,9 @@ def truth_cells(spec: dict[str, Any], repetitions: Sequence[int], holdout: int =
     """``p̂_j`` of every volume of the study, counted from the rows no repetition trained on
     (nor held out, with ``holdout`` rows per repetition).
 
-    One pass over the file counts it all; the training rows' counts are subtracted, so the truth
-    holds ``M − |∪ training rows|`` events, disjoint from every training set.
+    One pass over the file counts it all; the training (and held-out) rows' counts are subtracted,
+    so the truth holds ``M − |∪ training and held-out rows|`` events, disjoint from every
+    training set and holdout.
     """
     bins = volumes(spec)
     f = _file(spec["pool"])

@@ -277,6 +277,7 @@ def aggregate(
     records: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     tables: list[dict[str, Any]] = []
+    held_out: dict[int, dict[int, np.ndarray]] = {}  # per repetition, shared by every model
     for model in config.models:
         mine = sorted((t for t in tasks if t.model == model), key=lambda t: t.repetition)
         ok = [t for t in mine if metas[t]["status"] == "ok"]
@@ -302,7 +303,9 @@ def aggregate(
                 raise GenampError(f"{t.path(root)} was removed while the study ran; the same command redoes it")
             if output.differential is not None:
                 measured.append(output.differential)
-            held = holdout_fractions(config, grids, t.repetition) if averaging and config.holdout else None
+            if averaging and config.holdout and t.repetition not in held_out:
+                held_out[t.repetition] = holdout_fractions(config, grids, t.repetition)
+            held = held_out.get(t.repetition)
             for q, grid in grids.items():
                 occ = output.occupancies[q]
                 summaries[q].append(summarise_repetition(occ.fractions, occ.n, truths[q], config.plateau))  # type: ignore[arg-type]
@@ -495,7 +498,7 @@ def averaging_record(
         one = verdicts[0]
         record.update(
             holdout=one.n_holdout, falsified=one.falsified, falsification_p=one.p_value, n_equiv_reach=one.n_equiv_reach,
-            falsification={"chi2": one.chi2, "volumes": one.dof + 1, "threshold": one.threshold,
+            falsification={"chi2": one.chi2, "volumes": one.volumes, "threshold": one.threshold,
                            "failing_volumes": one.failing.tolist(),
                            "falsified_fraction": float(np.mean([v.falsified for v in verdicts]))},
         )  # fmt: skip
