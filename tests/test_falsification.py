@@ -117,6 +117,8 @@ def test_a_study_tests_every_forecast_against_its_holdout(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--method", "truth"], "--holdout tests the averaging forecast"),
     (["--method", "averaging", "--holdout", "-5"], "holdout"),
+    (["--method", "averaging", "--holdout", "1.5"], "a fraction of n_train below 1"),
+    (["--method", "averaging", "--holdout", "a fifth"], "--holdout must be a number"),
 ])  # fmt: skip
 def test_a_holdout_the_study_cannot_use_is_one_error(capsys, tmp_path, extra, message):
     from test_cli import run_cli
@@ -128,6 +130,16 @@ def test_a_holdout_the_study_cannot_use_is_one_error(capsys, tmp_path, extra, me
     assert rc == 2 and "Traceback" not in err
     (line,) = err.strip().splitlines()
     assert line.startswith("error: ") and message in line
+
+
+@pytest.mark.parametrize("given, count", [(0.2, 400), (0.0001, 1), (2000, 2000), (2000.0, 2000), (0, 0)])
+def test_a_holdout_is_a_count_or_a_fraction_of_n_train(given, count):
+    from genamp.study.config import StudyConfig
+
+    cfg = StudyConfig(density="ring", models=("resample",), methods=("averaging",), ensemble=4, n_train=2000,
+                      repetitions=2, quantiles=(3,), n_gen=(1000,), holdout=given)  # fmt: skip
+    assert cfg.holdout == count and type(cfg.holdout) is int
+    assert StudyConfig.from_dict(cfg.to_dict()).holdout == count  # the study reads back as the count
 
 
 def test_a_pool_study_holds_out_rows_its_members_and_its_truth_do_not_use(tmp_path):

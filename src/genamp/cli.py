@@ -66,6 +66,14 @@ def _ints(text: str, option: str) -> list[int]:
     return values
 
 
+def _number(text: str, option: str) -> float:
+    """A number typed for ``option`` (``2000``, ``0.2``, ``1e4``)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise GenampError(f"{option} must be a number, got {text!r}") from None
+
+
 def _names(text: str) -> list[str]:
     """'sample,fit' as names; an empty item is left in, for the config to name it."""
     return [v.strip() for v in text.split(",")]
@@ -161,9 +169,10 @@ def run(
         typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number [default: 2].")
     ] = None,
     holdout: Annotated[
-        int,
-        typer.Option("--holdout", help="True events withheld from every member, per repetition, to falsify the averaging forecast (0: none).")
-    ] = 0,
+        str,
+        typer.Option("--holdout", help="True events withheld from every member, per repetition, to falsify the averaging forecast: "
+                     "a count (2000) or a fraction of --n-train (0.2) (0: none).")
+    ] = "0",
     quantiles: QuantilesOpt = "10,20,50",
     n_train: Annotated[int, typer.Option("--n-train", help="Training events per repetition.")] = 100,
     repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Independent repetitions.")] = 100,
@@ -217,7 +226,7 @@ def run(
         "kl_weight": kl_weight,
         "init_logvar": init_logvar,
         "significance": significance,
-        "holdout": holdout,
+        "holdout": _number(holdout, "--holdout"),
         "quantiles": tuple(_ints(quantiles, "--quantiles")),
         "n_train": n_train,
         "repetitions": repetitions,

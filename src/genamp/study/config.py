@@ -106,6 +106,10 @@ class StudyConfig:
         each read as the type of its default and checked against the model's limits. Those that
         differ from the defaults enter the model's task key; the Bayesian models' ``kl_weight``
         and ``init_logvar`` are the options above, not settings.
+    holdout:
+        True events per repetition that no member sees, to falsify the averaging forecast
+        (docs/formulas.md §7.7): a count, or a fraction of ``n_train`` below 1 (``0.2``), kept
+        as the count it gives; 0: none.
 
     Options left ``None`` take their value from :data:`DEFAULTS`. An option given for a study
     that does not use it (a KL weight without a Bayesian model, ``n_gen`` without a sampled
@@ -134,7 +138,7 @@ class StudyConfig:
     init_logvar: float | None = None
     significance: float | None = None
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    holdout: int = 0
+    holdout: float = 0
 
     def __post_init__(self) -> None:
         # normalise and check everything up front: a bad value must fail before any work is done
@@ -142,7 +146,6 @@ class StudyConfig:
         set_(self, "methods", _names(self.methods, "method", METHODS))
         averaging = "averaging" in self.methods
         differential = "differential" in self.methods
-        set_(self, "holdout", _validate.positive_int(self.holdout, "holdout", minimum=0))
         if self.holdout and not averaging:
             raise GenampError("--holdout tests the averaging forecast: give --method averaging")
         self._check_truth()
@@ -201,6 +204,7 @@ class StudyConfig:
         set_(self, "n_train", _validate.positive_int(self.n_train, "n_train", minimum=2))
         if self.n_train > MAX_N_TRAIN:
             raise GenampError(f"n_train {self.n_train:.3g} is more than a study can hold (at most {MAX_N_TRAIN:.0e})")
+        set_(self, "holdout", _holdout(self.holdout, self.n_train))
         set_(self, "repetitions", _validate.positive_int(self.repetitions, "repetitions", minimum=1))
         if self.repetitions > MAX_REPETITIONS:
             raise GenampError(
@@ -408,6 +412,16 @@ class StudyConfig:
         else:
             d["pool_spec"] = self.pool_spec
         return d
+
+
+def _holdout(value: object, n_train: int) -> int:
+    """The holdout's events per repetition: a count (``2000``), or a fraction of ``n_train``
+    below 1 (``0.2``: a fifth of ``n_train``, at least one event)."""
+    if isinstance(value, (float, np.floating)) and 0 < value < 1:
+        return max(1, round(float(value) * n_train))
+    if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+        raise GenampError(f"holdout must be a count of events or a fraction of n_train below 1, got {value!r}")
+    return _validate.positive_int(value, "holdout", minimum=0)
 
 
 def _settings(settings: object, models: tuple[str, ...]) -> dict[str, dict[str, Any]]:
