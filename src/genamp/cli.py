@@ -126,7 +126,23 @@ ParamOpt = Annotated[
 def run(
     ctx: typer.Context,
     density: Annotated[
-        str | None, typer.Argument(help="Toy truth: camel, ring, shell, camels [default: camel; none with --pool].")
+        str | None, typer.Argument(help="Toy truth: camel, ring, shell, camels; or ttbar, top pairs from Pythia 8 as a pool "
+                                   "(with --level) [default: camel; none with --pool].")
+    ] = None,
+    level: Annotated[
+        str | None, typer.Option("--level", help="ttbar: parton (the six quarks) or jet (six jets after shower and hadronisation).")
+    ] = None,
+    pool_events: Annotated[
+        int | None, typer.Option("--pool-events", help="ttbar: events of the pool, from the cache or generated once "
+                                 "[default: 10^6 parton, 2·10^5 jet].")
+    ] = None,
+    isr: Annotated[bool, typer.Option("--isr/--no-isr", help="ttbar: initial-state radiation in the pool's events [default: on].")] = True,
+    mpi: Annotated[
+        bool | None, typer.Option("--mpi/--no-mpi", help="ttbar at jet level: multi-parton interactions [default: on].")
+    ] = None,
+    coordinates: Annotated[
+        str | None, typer.Option("--coordinates", help="On top-pair four-momenta: what the networks train in, decay or objects "
+                                 "[default: decay for ttbar; the file's columns otherwise].")
     ] = None,
     pool: Annotated[
         Path | None,
@@ -227,6 +243,7 @@ def run(
         "init_logvar": init_logvar,
         "significance": significance,
         "holdout": _number(holdout, "--holdout"),
+        "coordinates": coordinates,
         "quantiles": tuple(_ints(quantiles, "--quantiles")),
         "n_train": n_train,
         "repetitions": repetitions,
@@ -240,6 +257,14 @@ def run(
             fields[name] = value
     fields["density_params"] = _merged(fields.get("density_params", {}), _density_params(dim, density_param))
     fields["settings"] = _merged_settings(fields.get("settings", {}), _model_settings(settings))
+    ttbar_options = {"--level": level, "--pool-events": pool_events, "--no-isr": None if isr else False, "--mpi/--no-mpi": mpi}
+    if fields.get("density") == "ttbar":
+        given = set(read_config(config_file)) if config_file is not None else set()
+        given |= {name for name in options if _on_command_line(ctx, {"models": "model"}.get(name, name))}
+        fields.update(_ttbar_study(level, pool_events, isr, mpi, workers, given))
+    elif any(v is not None for v in ttbar_options.values()):
+        typed = [k for k, v in ttbar_options.items() if v is not None]
+        raise GenampError(f"{', '.join(typed)} appl{'ies' if len(typed) == 1 else 'y'} to the top-pair study (genamp run ttbar --level parton)")
     config = StudyConfig(**fields)
     density, n_train = config.density, config.n_train  # the file's where the command line gave none
     # the bar appears with the first progress report: a setting that run_study refuses (a
@@ -271,7 +296,8 @@ def run(
 
     try:
         result = run_study(
-            config, out_dir if out_dir is not None else Path("runs") / (config.density or Path(str(config.pool)).stem),
+            config, out_dir if out_dir is not None else Path("runs") / (
+                config.density or (f"ttbar-{level}" if density == "ttbar" else Path(str(config.pool)).stem)),
             workers=workers, progress=progress, retry_failed=retry_failed,
         )
     finally:
@@ -306,6 +332,34 @@ def run(
     _say("results", str(result.results_path))
     for p in result.plots:
         _say("plot", str(p))
+
+
+def _ttbar_study(level: str | None, events: int | None, isr: bool, mpi: bool | None, workers: int | None,
+                 given: set[str]) -> dict[str, Any]:  # fmt: skip
+    """The fields of ``genamp run ttbar``: the pool from the cache (generated where it is not
+    there), and the top-pair defaults of :data:`genamp.study.ttbar.DEFAULTS` where nothing was given."""
+    from genamp.data import cache, ttbar
+    from genamp.study import ttbar as study
+
+    if level is None:
+        raise GenampError("genamp run ttbar needs --level parton or --level jet")
+    if level not in study.POOL_EVENTS:
+        raise GenampError(f"--level must be one of {', '.join(study.POOL_EVENTS)}, got {level!r}")
+    n = study.POOL_EVENTS[level] if events is None else ttbar.check_events(events)
+    spec = ttbar.TtbarSpec.make(level, 1, isr, mpi, None)
+    path = cache.cached_ttbar(spec, n)
+    if path is None:
+        ttbar.require(level)
+        _say("note", f"the pool of {n} {level}-level events is not in the cache ({cache.cache_dir()}): generating it now, once")
+        path = _generate_ttbar(level, n, cache.ttbar_path(spec, n), 1, isr, mpi, workers, None).path
+    fields: dict[str, Any] = {"density": None, "pool": str(path)}
+    fields.update({k: v for k, v in study.DEFAULTS.items() if k not in given})
+    if "observables" not in given:
+        names, skipped = study.observables(path)
+        fields["observables"] = tuple(names)
+        if skipped:
+            _say("note", f"{len(names)} observables; not binned: {', '.join(skipped)}")
+    return fields
 
 
 @app.command()
@@ -442,9 +496,9 @@ def _pct(x: float | None) -> str:
 
 
 def _cell(rec: dict[str, Any] | None) -> str:
-    if rec is None or rec.get("G") is None:
+    if rec is None or (rec.get("G") is None and rec.get("n_equiv_lower") is None):
         return "failed"
-    if not rec["resolved"]:
+    if not rec["resolved"] or rec.get("G") is None:
         return f"≥ {rec['n_equiv_lower'] / rec['n_train']:.3g}  (≥ {rec['n_equiv_lower']:.0f})"
     std = rec.get("G_std")
     err_txt = f" ± {std:.2g}" if std is not None and np.isfinite(std) else ""
@@ -629,10 +683,7 @@ def data_ttbar(
 
     The objects are (b, q1, q2, bbar, q3, q4), each (E, px, py, pz) in GeV. A stopped run resumes where it stopped (the same command); the file is written whole or not at all.
     """
-    import time
-
     from genamp.data import cache, ttbar
-    from genamp.study.runner import StudyInterrupted
 
     spec = ttbar.TtbarSpec.make(level, seed, isr, mpi, chunk_events)
     ttbar.check_events(events)
@@ -648,6 +699,20 @@ def data_ttbar(
             typer.echo(str(target))
             return
         out_file = cache.ttbar_path(spec, events)
+    sample = _generate_ttbar(level, events, out_file, seed, isr, mpi, workers, chunk_events)
+    typer.echo(str(sample.path))
+
+
+def _generate_ttbar(level: str, events: int, out_file: Path, seed: int, isr: bool, mpi: bool | None,
+                    workers: int | None, chunk_events: int | None) -> Any:  # fmt: skip
+    """Generate ``events`` top-pair events of these settings into ``out_file`` with a progress bar
+    and notes (resuming a stopped run, taking the whole chunks of a smaller cached sample)."""
+    import time
+
+    from genamp.data import cache, ttbar
+    from genamp.study.runner import StudyInterrupted
+
+    spec = ttbar.TtbarSpec.make(level, seed, isr, mpi, chunk_events)
     smaller = cache.smaller_ttbar(spec, events)  # its whole chunks are this sample's first ones
 
     bar = Progress(
@@ -692,7 +757,7 @@ def data_ttbar(
         cuts = ", ".join(f"{name.replace('_', ' ')} {eff:.1%}" for name, eff in sample.cut_efficiencies.items())
         text += f", selection efficiency {sample.efficiency:.1%} of {sample.generated} generated ({cuts})"
     _say("note", text)
-    typer.echo(str(sample.path))
+    return sample
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -221,9 +221,17 @@ class ObservableBins(_ProductVolumes):
     def name(self) -> str:
         return " × ".join(o.name for o in self.observables)
 
-    def values(self, x: np.ndarray) -> np.ndarray:
-        """The observables of validated events, (n, 1 or 2), C-contiguous; NaN is an error."""
-        return np.ascontiguousarray(np.stack([_values(o, x) for o in self.observables], axis=1))
+    def values(self, x: np.ndarray, known: dict[tuple[str, tuple[int, ...]], np.ndarray] | None = None) -> np.ndarray:
+        """The observables of validated events, (n, 1 or 2), C-contiguous; NaN is an error.
+
+        ``known`` keeps each observable's values of these events by name, so that volumes of one
+        observable at several Q (and its pairs) compute it once."""
+        if known is None:
+            return np.ascontiguousarray(np.stack([_values(o, x) for o in self.observables], axis=1))
+        for o in self.observables:
+            if (o.name, o.reads) not in known:
+                known[o.name, o.reads] = _values(o, x)
+        return np.ascontiguousarray(np.stack([known[o.name, o.reads] for o in self.observables], axis=1))
 
     def _coordinates(self, x: np.ndarray) -> np.ndarray:
         return self.values(x)
@@ -234,12 +242,13 @@ class ObservableBins(_ProductVolumes):
         o = self.observables[0]
         return o.reads[0] if len(self.observables) == 1 and o.is_column else None
 
-    def add_counts(self, x: np.ndarray, counts: np.ndarray) -> None:
-        """Add validated events (C-contiguous float64, (n, dim), finite) to ``counts`` in place."""
+    def add_counts(self, x: np.ndarray, counts: np.ndarray, known: dict | None = None) -> None:
+        """Add validated events (C-contiguous float64, (n, dim), finite) to ``counts`` in place
+        (``known``: the observables' values of these events computed so far, see :meth:`values`)."""
         if self.column is not None:  # the kernel reads the column in place, strided, with no copy
             _kernels.count_product(x[:, self.column : self.column + 1], *self._kernel, counts)
             return
-        _kernels.count_product(self.values(x), *self._kernel, counts)
+        _kernels.count_product(self.values(x, known), *self._kernel, counts)
 
     def __repr__(self) -> str:
         return f"ObservableBins({self.name}, shape={self.shape})"
@@ -360,8 +369,12 @@ def count_occupancy(
         while pos < x.shape[0]:
             stop = x.shape[0] if checkpoints is None else min(x.shape[0], pos + int(cps[next_cp]) - seen)
             columns.add_counts(x[pos:stop], counts)
+            known: dict = {}  # a derived observable is computed once for all its volumes
             for i in columns.others:
-                grids[i].add_counts(x[pos:stop], counts[i])
+                if isinstance(grids[i], ObservableBins):
+                    grids[i].add_counts(x[pos:stop], counts[i], known)
+                else:
+                    grids[i].add_counts(x[pos:stop], counts[i])
             seen += stop - pos
             pos = stop
             if checkpoints is not None and seen == cps[next_cp]:

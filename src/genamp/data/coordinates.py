@@ -16,7 +16,9 @@ fitted on the training set:
     z = coords.transform(train)                       # (n, features_out), for the generator
     events = coords.inverse_transform(generated_z)    # (n, objects, 4) four-momenta
 
-The four-vector arithmetic is :mod:`vector`'s. The transform is not wired into the models yet.
+The four-vector arithmetic is :mod:`vector`'s. A study trains its networks in these coordinates
+with ``--coordinates objects`` (:mod:`genamp.models.coordinates`); the events must then be
+flattened objects, ``(n, 4k)``, which :meth:`~PhysicsCoordinates.transform` also takes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 
 from genamp.errors import GenampError
 from genamp.physics import COMPONENTS, PRECISION, mass
+from genamp.seeding import SeedLike
 
 __all__ = ["PhysicsCoordinates", "wrap_phi"]
 
@@ -77,7 +80,7 @@ class PhysicsCoordinates:
 
     # -- fitting ------------------------------------------------------------------------------
 
-    def fit(self, events: np.ndarray) -> PhysicsCoordinates:
+    def fit(self, events: np.ndarray, seed: SeedLike | None = None) -> PhysicsCoordinates:
         """Fit on training four-momenta (n, k, 4): which masses are constant, means and scales."""
         p = self._momenta(events, "the training set", min_events=2)
         k = p.shape[1]
@@ -112,8 +115,10 @@ class PhysicsCoordinates:
 
     # -- the map and its inverse --------------------------------------------------------------
 
-    def transform(self, events: np.ndarray) -> np.ndarray:
-        """Four-momenta (n, k, 4) to standardised ``(log pT, η, φ[, log m])`` per object, (n, features_out).
+    def transform(self, events: np.ndarray, seed: SeedLike | None = None) -> np.ndarray:
+        """Four-momenta (n, k, 4) to standardised ``(log pT, η, φ[, log m])`` per object, (n, features_out);
+        the map is deterministic (``seed`` is taken, and unused, as by every map of
+        :data:`genamp.models.coordinates.COORDINATES`).
 
         A mass dropped as constant must be that constant in these events too (else they would
         not come back): another one is an error.
@@ -133,8 +138,9 @@ class PhysicsCoordinates:
                 )
         return (self._unscaled(pt, eta, phi, m, names, "events") - self.mean_) / self.scale_
 
-    def inverse_transform(self, z: np.ndarray) -> np.ndarray:
-        """Standardised coordinates (n, features_out) back to four-momenta (n, k, 4) ``(E, px, py, pz)``.
+    def inverse_transform(self, z: np.ndarray, seed: SeedLike | None = None) -> np.ndarray:
+        """Standardised coordinates (n, features_out) back to four-momenta (n, k, 4) ``(E, px, py, pz)``
+        (every ``φ`` is a coordinate: nothing is drawn, ``seed`` is unused).
 
         ``pT = exp(log pT)``, ``φ`` wrapped into (−π, π], ``m = exp(log m)`` or the constant, and
         ``(px, py, pz) = (pT cos φ, pT sin φ, pT sinh η)`` and ``E = sqrt(px² + py² + pz² + m²)``:

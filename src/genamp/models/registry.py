@@ -64,6 +64,11 @@ class ModelEntry:
     settable: Callable[[], Settable] | None = None
 
     @property
+    def network(self) -> bool:
+        """Whether it is a network (one with settings): what trains in a study's coordinates."""
+        return self.settable is not None
+
+    @property
     def ensembled(self) -> bool:
         """Whether ``--ensemble`` trains it several times per repetition (a sampled generator
         with a training; a Bayesian model spreads by posterior draws instead)."""

@@ -110,6 +110,11 @@ class StudyConfig:
         True events per repetition that no member sees, to falsify the averaging forecast
         (docs/formulas.md §7.7): a count, or a fraction of ``n_train`` below 1 (``0.2``), kept
         as the count it gives; 0: none.
+    coordinates:
+        On a pool of top-pair four-momenta, what the networks train in: ``decay`` (the decay
+        coordinates with the beam symmetry, :mod:`genamp.data.decay`) or ``objects``
+        (``log pT, η, φ, log m`` per object, :mod:`genamp.data.coordinates`); generated events
+        come back as four-momenta before they are counted. ``None``: the file's columns.
 
     Options left ``None`` take their value from :data:`DEFAULTS`. An option given for a study
     that does not use it (a KL weight without a Bayesian model, ``n_gen`` without a sampled
@@ -139,6 +144,7 @@ class StudyConfig:
     significance: float | None = None
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     holdout: float = 0
+    coordinates: str | None = None
 
     def __post_init__(self) -> None:
         # normalise and check everything up front: a bad value must fail before any work is done
@@ -224,6 +230,8 @@ class StudyConfig:
         if self.plateau not in PLATEAU_METHODS:
             raise GenampError(f"plateau must be one of {', '.join(PLATEAU_METHODS)}, got {self.plateau!r}")
         set_(self, "density_params", dict(self.density_params))
+        if self.coordinates is not None and self.pool is None:
+            raise GenampError("--coordinates applies to a pool of top-pair events (--pool FILE, or genamp run ttbar)")
         if self.pool is not None:
             self._check_pool()
         else:
@@ -279,6 +287,12 @@ class StudyConfig:
                 f"events of {self.pool}: more than {MAX_TRAINING_SHARE:.0%}, too few would be left as the truth; "
                 "give fewer repetitions or a smaller n_train, or a larger pool"
             )
+        if self.coordinates is not None:
+            from genamp.models.coordinates import check_coordinates
+
+            check_coordinates(self.coordinates, features, self.pool)
+            if not any(MODEL_REGISTRY[m].network for m in self.models):
+                raise GenampError(f"--coordinates are what the networks train in; {', '.join(self.models)} have none (add -m cfm)")
         rest = pool["events"] - used
         for q in self.quantiles:
             _validate.pool_events_per_volume(rest, q, 2 if self.pairs else 1, f"the pool {self.pool} less its training rows")
@@ -405,6 +419,8 @@ class StudyConfig:
         d = asdict(self)
         if not self.holdout:  # nor before holdouts
             del d["holdout"]
+        if self.coordinates is None:  # nor before coordinates
+            del d["coordinates"]
         if self.pool is None:  # a toy study's config reads as it did before pools existed
             for name in ("pool", "dataset", "observables", "pairs"):
                 del d[name]

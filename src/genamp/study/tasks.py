@@ -107,6 +107,8 @@ def plan(config: StudyConfig) -> list[Task]:
             options = config.options_of(model)
             if options:
                 spec["options"] = options
+            if config.coordinates is not None and MODEL_REGISTRY[model].network:
+                spec["coordinates"] = config.coordinates
             if "differential" in config.methods and MODEL_REGISTRY[model].likelihood:
                 spec["differential"] = {"events": DIFF_EVENTS}
             tasks.append(Task(model, rep, spec))
@@ -206,7 +208,8 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
     grids = list(volume_sets(spec).values())
     k = tasks[0].n_members
     seeds = [model_seed(spec, name, t.repetition) for t in tasks]
-    xs = np.concatenate([training_sets(t, s) for t, s in zip(tasks, seeds, strict=True)])
+    maps = [fit_coordinates(t, s) for t, s in zip(tasks, seeds, strict=True)]
+    xs = np.concatenate([encode(c, training_sets(t, s), s) for t, s, c in zip(tasks, seeds, maps, strict=True)])
     model = MODEL_REGISTRY[name].build(density, **spec.get("options", {}))  # type: ignore[misc]
     try:
         model.fit_members(xs, [s for t, seed in zip(tasks, seeds, strict=True) for s in member_seeds(t, seed, 0)])
@@ -224,7 +227,7 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
             d = bad[0][1]
             yield t, _failed(t, f"{name} training of repetition {t.repetition} diverged{which} at step {d.step} (loss {d.loss})", start)
             continue
-        generators = [model.member(m) for m in mine]
+        generators = decode(maps[i], [model.member(m) for m in mine])
         try:
             out = _generated([g.sample for g in generators], member_seeds(t, seeds[i], 1), t, grids)
             out.differential = _differential(t, generators, seeds[i], density, grids)
@@ -255,6 +258,40 @@ def training_sets(task: Task, seed: np.random.SeedSequence) -> np.ndarray:
     if spread is None or "members" not in spread:
         return x[None]
     return ensemble_training_sets(x, spread["members"], spread["mode"], child(seed, 2))
+
+
+def fit_coordinates(task: Task, seed: np.random.SeedSequence) -> Any | None:
+    """The map of the task's coordinates (:mod:`genamp.models.coordinates`), fitted on its
+    repetition's training set; ``None`` where the network trains on the pool's columns."""
+    name = task.spec.get("coordinates")
+    if name is None:
+        return None
+    from genamp.models.coordinates import make_coordinates
+
+    x = training_set(task.spec, task.repetition)
+    return make_coordinates(name, task.spec["pool"]["features"]).fit(_objects(x), child(seed, 5))
+
+
+def _objects(x: np.ndarray) -> np.ndarray:
+    """Pool rows (n, 4k) of k four-momenta as (n, k, 4)."""
+    return x.reshape(x.shape[0], -1, 4)
+
+
+def encode(coords: Any | None, xs: np.ndarray, seed: np.random.SeedSequence) -> np.ndarray:
+    """The generators' training sets (K, n, dim) in the coordinates (each member's own
+    dequantisation stream); as they are without a map."""
+    if coords is None:
+        return xs
+    return np.stack([coords.transform(_objects(x), child(seed, 5, k)) for k, x in enumerate(xs)])
+
+
+def decode(coords: Any | None, generators: list[Any]) -> list[Any]:
+    """Trained generators that sample the pool's columns: wrapped in the map, where there is one."""
+    if coords is None:
+        return generators
+    from genamp.models.coordinates import InCoordinates
+
+    return [InCoordinates(g, coords) for g in generators]
 
 
 def member_seeds(task: Task, seed: np.random.SeedSequence, stream: int) -> list[np.random.SeedSequence]:
@@ -340,22 +377,25 @@ def _run(task: Task) -> TaskOutput:
         return _exact(task, exact, {})
     seed = model_seed(spec, task.model, task.repetition)
     spread = task.spread or {}
+    coords = fit_coordinates(task, seed)
     if "draws" in spread:
         # one Bayesian training; its generators are fixed draws from the weight posterior
         options = {k: spread[k] for k in BAYESIAN_OPTIONS}
-        bayes = entry.build(density, **options, **spec.get("options", {})).fit(x_train, child(seed, 0))
-        draws = bayes.draws(spread["draws"], child(seed, 2))
+        z_train = encode(coords, x_train[None], seed)[0]
+        bayes = entry.build(density, **options, **spec.get("options", {})).fit(z_train, child(seed, 0))
+        draws = decode(coords, bayes.draws(spread["draws"], child(seed, 2)))
         out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids)
         out.differential = _differential(task, draws, seed, density, grids)
         return out
     if "members" in spread:
-        xs = training_sets(task, seed)
+        xs = encode(coords, training_sets(task, seed), seed)
         options = spec.get("options", {})
-        fitted = [entry.build(density, **options).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)]
+        fitted = decode(coords, [entry.build(density, **options).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)])
         out = _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids)
         out.differential = _differential(task, fitted, seed, density, grids)
         return out
-    model = entry.build(density, **spec.get("options", {})).fit(x_train, child(seed, 0))
+    model = entry.build(density, **spec.get("options", {})).fit(encode(coords, x_train[None], seed)[0], child(seed, 0))
+    (model,) = decode(coords, [model])
     info = getattr(model, "info", None)
     extra = {} if info is None else {"info": info()}
     if isinstance(model, ExactOccupancies):
