@@ -4,6 +4,8 @@ isotropic, and every generated point a valid event; and a study whose networks t
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -89,6 +91,16 @@ def test_any_point_is_a_valid_event_and_a_balanced_training_set_generates_balanc
     # the thresholds hold: each W at least its quarks' masses, each top its W and b
     w = gen[:, 1] + gen[:, 2]
     assert (w[:, 0] ** 2 - (w[:, 1:] ** 2).sum(axis=1) >= -1e-6 * w[:, 0] ** 2).all()
+    # a top at its threshold (the lightest top, the heaviest W of wide peaks): the W at rest in its frame
+    wide = DecayCoordinates().fit(ttbar_events(2000, 9, isr=False, width=12.0))
+    edge = np.zeros((1, len(wide.feature_names_out_)))
+    edge[0, [wide.feature_names_out_.index("t_m"), wide.feature_names_out_.index("Wp_m")]] = -40.0, 40.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        at_rest = wide.inverse_transform(edge, seed=12)
+    t, w = at_rest[0, :3].sum(axis=0), at_rest[0, 1:3].sum(axis=0)
+    assert np.isfinite(at_rest).all() and np.sqrt(t[0] ** 2 - (t[1:] ** 2).sum()) == pytest.approx(
+        np.sqrt(w[0] ** 2 - (w[1:] ** 2).sum()) + 4.8, rel=1e-9)
     # generated angles about the beam are uniform
     phi = np.arctan2(gen[:, 0, 2] + gen[:, 1, 2] + gen[:, 2, 2], gen[:, 0, 1] + gen[:, 1, 1] + gen[:, 2, 1])
     assert stats.kstest(phi, "uniform", args=(-np.pi, 2 * np.pi)).statistic < stats.kstwobign.ppf(0.999) / np.sqrt(5000)

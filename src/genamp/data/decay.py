@@ -22,8 +22,10 @@ numbers and back, exactly, each mapped so that a generator meets a near-normal v
   width Γ lie at ``M ± Γ/2``), ``[a, b]`` the training set's range widened by half of itself
   on each side (``a ≥ 0``): a peak of 1–2 GeV becomes a near unit normal, not a spike a network
   must resolve, and no generated mass leaves ``[a, b]``;
-- **the decays**: the W's direction in its top's rest frame and the first quark's in its W's
-  (reached from the lab by pure boosts; axes those of the turned lab), as
+- **the decays**: the W's direction in its top's rest frame (axes those of the turned lab) and
+  the first quark's in its W's rest frame, reached from the top's, about the W's direction
+  there (the helicity angle θ*, whose V−A distribution is the same in every event, and the
+  azimuth from the plane of the W and the beam), as
   ``Φ⁻¹((1 + cos θ)/2)`` and ``Φ⁻¹((φ + π)/2π)``: uniform angles, as an unpolarised decay gives
   them, become unit normals. The momenta follow from two-body kinematics,
   ``p* = λ^{1/2}(M², m₁², m₂²)/2M``;
@@ -107,6 +109,19 @@ def _rotate(p: np.ndarray, angle: np.ndarray) -> np.ndarray:
     out[..., 1] = c * p[..., 1] - s * p[..., 2]
     out[..., 2] = s * p[..., 1] + c * p[..., 2]
     return out
+
+
+def _helicity_axes(axis: np.ndarray) -> np.ndarray:
+    """Rows (n, 3, 3) ``x', y', z'`` of the frame whose ``z'`` is along ``axis`` (n, 3) and whose
+    ``x'`` lies in the plane of ``axis`` and the beam: ``R @ v`` are a vector's components there
+    (a zero ``axis``, a W at rest in its top's frame at threshold, stands for the beam's)."""
+    length = np.linalg.norm(axis, axis=1, keepdims=True)
+    beam = np.broadcast_to([0.0, 0.0, 1.0], axis.shape)
+    z = np.where(length > 0, axis / np.where(length > 0, length, 1.0), beam)
+    x = beam - (z * beam).sum(axis=1, keepdims=True) * z
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.where(norm > 1e-12, x / np.where(norm > 0, norm, 1.0), [1.0, 0.0, 0.0])  # along the beam: any x'
+    return np.stack([x, np.cross(z, x), z], axis=1)
 
 
 def _direction(p3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -287,20 +302,20 @@ class DecayCoordinates:
             y = u["t_y"] if top == "t" else u["tbar_y"]
             mt = np.sqrt(px**2 + py**2 + m_t**2)
             p_top = np.column_stack([mt * np.cosh(y), px, py, mt * np.sinh(y)])
-            # the W and the b in the top's rest frame, then in the lab
+            # the W and the b in the top's rest frame
             d = two_body_momentum(m_t, m_w, m_obj[OBJECTS[ib]])[:, None] * _unit(
                 special.ndtr(u[f"{w}_cos"]) * 2 - 1, special.ndtr(u[f"{w}_phi"]) * 2 * np.pi - np.pi)
-            beta = _velocity(p_top)
-            p_w = _boost(_on_shell(d, m_w), beta)
-            p_b = _boost(_on_shell(-d, m_obj[OBJECTS[ib]]), beta)
-            # the quarks in the W's rest frame, then in the lab
+            w_star = _on_shell(d, m_w)
+            # the quarks in the W's rest frame, about the W's direction, then in the top's
             q = "q1" if top == "t" else "q3"
-            d = two_body_momentum(m_w, m_obj[OBJECTS[i1]], m_obj[OBJECTS[i2]])[:, None] * _unit(
-                special.ndtr(u[f"{q}_cos"]) * 2 - 1, special.ndtr(u[f"{q}_phi"]) * 2 * np.pi - np.pi)
-            beta = _velocity(p_w)
-            for i, p in ((ib, p_b), (i1, _boost(_on_shell(d, m_obj[OBJECTS[i1]]), beta)),
-                         (i2, _boost(_on_shell(-d, m_obj[OBJECTS[i2]]), beta))):  # fmt: skip
-                out[:, i] = _on_shell(p[:, 1:], m_obj[OBJECTS[i]])  # the mass exactly, in float too
+            e = two_body_momentum(m_w, m_obj[OBJECTS[i1]], m_obj[OBJECTS[i2]])[:, None] * np.einsum(
+                "nji,nj->ni", _helicity_axes(d),
+                _unit(special.ndtr(u[f"{q}_cos"]) * 2 - 1, special.ndtr(u[f"{q}_phi"]) * 2 * np.pi - np.pi))
+            beta_w = _velocity(w_star)
+            beta = _velocity(p_top)
+            for i, p in ((ib, _on_shell(-d, m_obj[OBJECTS[ib]])), (i1, _boost(_on_shell(e, m_obj[OBJECTS[i1]]), beta_w)),
+                         (i2, _boost(_on_shell(-e, m_obj[OBJECTS[i2]]), beta_w))):  # fmt: skip
+                out[:, i] = _on_shell(_boost(p, beta)[:, 1:], m_obj[OBJECTS[i]])  # the mass exactly, in float too
         return _rotate(out, np.asarray(phi, dtype=np.float64))
 
     # -- helpers ------------------------------------------------------------------------------
@@ -317,9 +332,13 @@ class DecayCoordinates:
             raw[f"{top}_px"], raw[f"{top}_py"] = p_t[:, 1], p_t[:, 2]
             raw[f"{top}_y"] = 0.5 * np.log((p_t[:, 0] + p_t[:, 3]) / (p_t[:, 0] - p_t[:, 3]))
             raw[f"{top}_m"], raw[f"{w}_m"] = _mass(p_t), _mass(p_w)
-            raw[f"{w}_cos"], raw[f"{w}_phi"] = _direction(_boost(p_w, -_velocity(p_t))[:, 1:])
+            # the W in the top's rest frame, then the quark in the W's, reached from there
+            beta_t = -_velocity(p_t)
+            w_star = _boost(p_w, beta_t)
+            raw[f"{w}_cos"], raw[f"{w}_phi"] = _direction(w_star[:, 1:])
+            q_star = _boost(_boost(p[:, i1], beta_t), -_velocity(w_star))
             q = "q1" if top == "t" else "q3"
-            raw[f"{q}_cos"], raw[f"{q}_phi"] = _direction(_boost(p[:, i1], -_velocity(p_w))[:, 1:])
+            raw[f"{q}_cos"], raw[f"{q}_phi"] = _direction(np.einsum("nij,nj->ni", _helicity_axes(w_star[:, 1:]), q_star[:, 1:]))
         raw["tt_px"], raw["tt_py"] = raw["t_px"] + raw["tbar_px"], raw["t_py"] + raw["tbar_py"]
         for i, o in enumerate(OBJECTS):
             raw[f"{o}_m"] = _mass(p[:, i])

@@ -144,11 +144,27 @@ class Limits:
 ENSEMBLE_MODES = ("seed", "bootstrap")
 
 
-def ensemble_training_sets(x_train: np.ndarray, n_members: int, mode: str, seed: SeedLike) -> np.ndarray:
-    """The members' training sets (K, n, dim): K copies, or K bootstrap resamples."""
+def ensemble_indices(n: int, n_members: int, mode: str, seed: SeedLike) -> np.ndarray:
+    """The rows (K, n) of a training set of ``n`` events each member trains on: every row in
+    turn (``seed``), or a bootstrap resample of them (``bootstrap``)."""
     if mode not in ENSEMBLE_MODES:
         raise GenampError(f"ensemble mode must be one of {', '.join(ENSEMBLE_MODES)}, got {mode!r}")
-    n = x_train.shape[0]
     if mode == "seed":
-        return np.broadcast_to(x_train, (n_members, *x_train.shape)).copy()
-    return x_train[rng(seed).integers(0, n, size=(n_members, n))]
+        return np.broadcast_to(np.arange(n), (n_members, n)).copy()
+    return rng(seed).integers(0, n, size=(n_members, n))
+
+
+def ensemble_training_sets(x_train: np.ndarray, n_members: int, mode: str, seed: SeedLike) -> np.ndarray:
+    """The members' training sets (K, n, dim): K copies, or K bootstrap resamples."""
+    return x_train[ensemble_indices(x_train.shape[0], n_members, mode, seed)]
+
+
+def out_of_bag(x_train: np.ndarray, indices: np.ndarray) -> list[np.ndarray]:
+    """Each member's events it did not train on (about a third of a bootstrap's, none of a copy's):
+    its validation set, in the training set's order."""
+    out = []
+    for rows in indices:
+        unseen = np.ones(x_train.shape[0], dtype=bool)
+        unseen[rows] = False
+        out.append(x_train[unseen])
+    return out

@@ -23,6 +23,7 @@ from genamp.models.neural import (
     DTYPE,
     MLP,
     NETWORK_LIMITS,
+    STOPPING_LIMITS,
     LossMonitor,
     MemberStreams,
     Stacked,
@@ -141,10 +142,19 @@ class FlowMatching(Vectorised, WithLikelihood):
         RK4 steps for sampling and the likelihood.
     n_frequencies:
         Fourier features ``sin/cos(2^j π t)`` of the time, j < n_frequencies (0: the time alone).
+    epochs:
+        Passes over the training set the step budget grows to: ``max(steps, ⌈epochs · n_train /
+        batch_size⌉)`` steps (0: ``steps`` alone; the cosine schedule spans the budget).
+    patience:
+        With validation events (a bootstrap member's out-of-bag ones), validations every
+        ``VALIDATE_EVERY`` steps without a lower validation loss before the member stops; it keeps
+        its parameters at its lowest (0: no validation, the last parameters). The validation loss
+        is the training loss at noise ``z`` and times ``t`` drawn once per validation event, so
+        two validations differ only by the network.
     """
 
     name = "cfm"
-    limits: ClassVar[dict[str, Limits]] = CFM_LIMITS
+    limits: ClassVar[dict[str, Limits]] = {**CFM_LIMITS, **STOPPING_LIMITS}
 
     def __init__(
         self,
@@ -154,6 +164,8 @@ class FlowMatching(Vectorised, WithLikelihood):
         batch_size: int = 256,
         ode_steps: int = 16,
         n_frequencies: int = 4,
+        epochs: float = 0.0,
+        patience: int = 0,
     ) -> None:
         super().__init__()
         self.hidden = tuple(hidden)
@@ -162,6 +174,8 @@ class FlowMatching(Vectorised, WithLikelihood):
         self.batch_size = batch_size
         self.ode_steps = ode_steps
         self.n_frequencies = n_frequencies
+        self.epochs = epochs
+        self.patience = patience
 
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         n_members, n, dim = x.shape
@@ -177,7 +191,18 @@ class FlowMatching(Vectorised, WithLikelihood):
             xt, target = straight_path(x0, x1, t)
             return (self.net(xt, t) - target).square().mean(dim=(1, 2))
 
-        minimise(self.net.parameters(), losses_at, self.steps, self.lr, monitor)
+        validate = None
+        if self._validation is not None:
+            xv, mask = self._validation
+            x0v = streams.normal(xv.shape[1], dim)
+            (tv,) = streams.uniform((xv.shape[1], 1))
+            xtv, targetv = straight_path(x0v, xv, tv)
+
+            def validate() -> Tensor:
+                error = (self.net(xtv, tv) - targetv).square().mean(dim=2)
+                return (error * mask).sum(dim=1) / mask.sum(dim=1)
+
+        minimise(self.net.parameters(), losses_at, self.budget(n), self.lr, monitor, validate, self.patience)
         return monitor
 
     def _velocity(self, k: int) -> Velocity:

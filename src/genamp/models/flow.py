@@ -23,6 +23,7 @@ from genamp.models.base import Limits
 from genamp.models.neural import (
     DTYPE,
     NETWORK_LIMITS,
+    STOPPING_LIMITS,
     LossMonitor,
     MemberStreams,
     Stacked,
@@ -92,10 +93,13 @@ class SplineFlow(Vectorised, WithLikelihood):
         Adam learning rate, cosine-annealed to zero over the steps.
     batch_size:
         Training events per step.
+    epochs, patience:
+        The step budget's growth with the data and the stop on a validation loss (the negative
+        log-likelihood of a member's out-of-bag events), as for :class:`~genamp.models.cfm.FlowMatching`.
     """
 
     name = "flow"
-    limits: ClassVar[dict[str, Limits]] = FLOW_LIMITS
+    limits: ClassVar[dict[str, Limits]] = {**FLOW_LIMITS, **STOPPING_LIMITS}
 
     def __init__(
         self,
@@ -105,8 +109,12 @@ class SplineFlow(Vectorised, WithLikelihood):
         steps: int = 2000,
         lr: float = 1e-3,
         batch_size: int = 256,
+        epochs: float = 0.0,
+        patience: int = 0,
     ) -> None:
         super().__init__()
+        self.epochs = epochs
+        self.patience = patience
         self.transforms = transforms
         self.hidden = tuple(hidden)
         self.bins = bins
@@ -123,7 +131,14 @@ class SplineFlow(Vectorised, WithLikelihood):
         def losses_at(step: int) -> Tensor:
             return -self.net(next(batches), method="log_prob").mean(dim=1)
 
-        minimise(self.net.parameters(), losses_at, self.steps, self.lr, monitor)
+        validate = None
+        if self._validation is not None:
+            xv, mask = self._validation
+
+            def validate() -> Tensor:
+                return -(self.net(xv, method="log_prob") * mask).sum(dim=1) / mask.sum(dim=1)
+
+        minimise(self.net.parameters(), losses_at, self.budget(n), self.lr, monitor, validate, self.patience)
         return monitor
 
     def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:

@@ -38,6 +38,13 @@ from genamp.seeding import SeedLike, child
 #: on how many members are sampled together or on the caller's chunk size
 SAMPLE_BLOCK = 4096
 
+#: optimiser steps between two validations of the members (when a model stops on its validation loss)
+VALIDATE_EVERY = 100
+
+#: the relative decrease of a validation loss that counts as lower (float32 rounds a mean to
+#: about 1e-7 of itself: a smaller change is noise of the sum's order)
+MIN_IMPROVEMENT = 1e-5
+
 #: dtype of every network (float32: the speed of the GAN matters more than the last digits)
 DTYPE = torch.float32
 
@@ -216,6 +223,10 @@ class LossMonitor:
         self.diverged: dict[int, Divergence] = {}
         self.history: list[np.ndarray] = []
         self._alive = torch.ones(n_members, dtype=torch.bool)
+        #: per member, the step of the parameters kept (with validation), else ``None``
+        self.stopped: list[int] | None = None
+        #: the validations (steps, and losses (records, K)), where there were any
+        self.validations: tuple[np.ndarray, np.ndarray] | None = None
 
     def check(self, step: int, losses: Tensor) -> Tensor:
         """Record ``losses`` (K,); return the mask of members still alive (finite so far)."""
@@ -249,6 +260,56 @@ NETWORK_LIMITS: dict[str, Limits] = {
     "hidden": Limits(1),
 }
 
+#: the settings of a network's step budget and validation stop (:meth:`NeuralGenerator.budget`)
+STOPPING_LIMITS: dict[str, Limits] = {"epochs": Limits(0), "patience": Limits(0)}
+
+
+class Checkpoint:
+    """Each member's parameters at its lowest validation loss, and when it stopped looking.
+
+    A member stops after ``patience`` validations without a loss lower than its lowest by
+    more than :data:`MIN_IMPROVEMENT` of it; from then on its
+    checkpoint is fixed, whatever the others do, so a member's result never depends on the
+    members it was trained with. :meth:`restore` puts every member's checkpoint back.
+    """
+
+    def __init__(self, params: Sequence[Tensor], patience: int) -> None:
+        self.params = list(params)
+        n_members = self.params[0].shape[0]
+        self.patience = patience
+        self.best = [p.detach().clone() for p in self.params]
+        self.loss = torch.full((n_members,), math.inf)
+        self.step = torch.zeros(n_members, dtype=torch.long)
+        self.waiting = torch.zeros(n_members, dtype=torch.long)
+        self.active = torch.ones(n_members, dtype=torch.bool)
+        #: every validation: its step and the members' losses
+        self.history: list[tuple[int, np.ndarray]] = []
+
+    @property
+    def done(self) -> bool:
+        return not bool(self.active.any())
+
+    def update(self, step: int, losses: Tensor) -> None:
+        """The members' validation losses (K,) after ``step`` steps."""
+        losses = losses.detach()
+        self.history.append((step, losses.cpu().numpy().copy()))
+        # a lower loss by more than float32 rounding of a sum (members never tie-break differently
+        # alone and together)
+        better = self.active & torch.isfinite(losses) & (losses < self.loss - MIN_IMPROVEMENT * self.loss.abs().nan_to_num(0.0, 0.0))
+        if bool(better.any()):
+            for p, b in zip(self.params, self.best, strict=True):
+                b[better] = p.detach()[better]
+            self.loss = torch.where(better, losses, self.loss)
+            self.step[better] = step
+        self.waiting = torch.where(better, 0, self.waiting + self.active.long())
+        self.active &= self.waiting < self.patience
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for p, b in zip(self.params, self.best, strict=True):
+                kept = self.step > 0  # a member that never validated keeps its last parameters
+                p[kept] = b[kept]
+
 
 class NeuralGenerator(ABC):
     """A network generator whose parameters carry a leading member axis.
@@ -261,14 +322,32 @@ class NeuralGenerator(ABC):
     name: str = "neural"
     #: whether the features are standardised per member before training
     standardise: bool = True
+    #: passes over the training set the step budget grows to (:meth:`budget`; 0: ``steps`` alone)
+    epochs: float = 0.0
+    #: validations without a lower validation loss before a member stops (0: it never stops
+    #: early and keeps its last parameters); needs validation sets (a bootstrap's out-of-bag events)
+    patience: int = 0
+    steps: int
+    batch_size: int
     #: where the constructor's hyper-parameters make sense (checked on a study's settings)
     limits: ClassVar[dict[str, Limits]] = NETWORK_LIMITS
 
     def __init__(self) -> None:
         self._mean: Tensor | None = None
         self._std: Tensor | None = None
+        self._validation: tuple[Tensor, Tensor] | None = None
         self.diverged: dict[int, Divergence] = {}
         self.losses: np.ndarray | None = None
+        #: per member, the step whose parameters it kept (its lowest validation loss); ``None``
+        #: when it trained without validation
+        self.stopped: list[int] | None = None
+        #: the validations of the training: steps (records,) and the members' losses (records, K)
+        self.validations: tuple[np.ndarray, np.ndarray] | None = None
+
+    def budget(self, n_train: int) -> int:
+        """The optimiser steps for ``n_train`` events: ``max(steps, ⌈epochs · n_train / batch_size⌉)``,
+        a budget that grows with the data (at the defaults of a toy's 100 events, ``steps``)."""
+        return max(int(self.steps), math.ceil(self.epochs * n_train / max(1, min(self.batch_size, n_train))))
 
     # ---- what a model defines -------------------------------------------------------------
     @abstractmethod
@@ -289,10 +368,13 @@ class NeuralGenerator(ABC):
             raise TrainingDiverged(self.diverged[0].message(self.name))
         return self
 
-    def _fit_stacked(self, xs: np.ndarray, seeds: Sequence[SeedLike]) -> Self:
+    def _fit_stacked(self, xs: np.ndarray, seeds: Sequence[SeedLike], validation: Sequence[np.ndarray] | None = None) -> Self:
         """Train member k on ``xs[k]`` (n, dim) with ``seeds[k]``: what ``fit`` (one member) and
         :meth:`Vectorised.fit_members` (K) run. A member whose loss turns NaN/inf is recorded in
-        ``self.diverged`` (by member index) and frozen; the others train on unaffected."""
+        ``self.diverged`` (by member index) and frozen; the others train on unaffected.
+
+        ``validation[k]`` (m_k, dim): member k's validation events; with a ``patience`` the member
+        keeps its parameters at its lowest validation loss (:class:`Checkpoint`)."""
         xs = np.asarray(xs, dtype=np.float64)
         if xs.ndim != 3 or xs.shape[0] != len(seeds):
             raise GenampError(f"fit_members wants (K, n, dim) training sets and K seeds, got {xs.shape} and {len(seeds)}")
@@ -306,13 +388,34 @@ class NeuralGenerator(ABC):
             self._mean = torch.zeros(x.shape[0], x.shape[2], dtype=DTYPE)
             self._std = torch.ones(x.shape[0], x.shape[2], dtype=DTYPE)
         z = (x - self._mean[:, None]) / self._std[:, None]
+        self._validation = None
+        if validation is not None and self.patience > 0:
+            self._validation = self._padded(validation)
         self.dim = xs.shape[2]
         self.n_train = xs.shape[1]
         streams = MemberStreams(seeds)
         monitor = self._train(z, streams)
         self.diverged = dict(monitor.diverged)
         self.losses = np.array(monitor.history) if monitor.history else None
+        self.stopped = monitor.stopped
+        self.validations = monitor.validations
+        self._validation = None  # its events are not kept with the trained model
         return self
+
+    def _padded(self, validation: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
+        """Members' validation sets, standardised as their training sets, padded to one size
+        (K, m, dim), with the mask (K, m) of real events."""
+        if len(validation) != self._mean.shape[0]:
+            raise GenampError(f"{len(validation)} validation sets given for {self._mean.shape[0]} members")
+        m = max(1, max(len(v) for v in validation))
+        out = torch.zeros(len(validation), m, self._mean.shape[1], dtype=DTYPE)
+        mask = torch.zeros(len(validation), m, dtype=DTYPE)
+        for k, v in enumerate(validation):
+            if len(v) == 0:
+                raise GenampError(f"member {k} has no validation events (a bootstrap that drew every event)")
+            out[k, : len(v)] = (torch.as_tensor(np.asarray(v), dtype=DTYPE) - self._mean[k]) / self._std[k]
+            mask[k, : len(v)] = 1.0
+        return out, mask
 
     @property
     def n_members(self) -> int:
@@ -347,13 +450,14 @@ class Vectorised(NeuralGenerator):
     """A network that trains K members in one vectorised model (a
     :class:`~genamp.models.base.VectorisedGenerator`); the model itself behaves as its member 0."""
 
-    def fit_members(self, xs: np.ndarray, seeds: Sequence[SeedLike]) -> Self:
-        """Train K members at once: member k on ``xs[k]`` (n, dim) with ``seeds[k]``.
+    def fit_members(self, xs: np.ndarray, seeds: Sequence[SeedLike], validation: Sequence[np.ndarray] | None = None) -> Self:
+        """Train K members at once: member k on ``xs[k]`` (n, dim) with ``seeds[k]`` (and, with a
+        ``patience``, stopping on the validation events ``validation[k]``).
 
         A member whose loss turns NaN/inf is recorded in ``self.diverged`` (by member index) and
         frozen; the others train on unaffected.
         """
-        return self._fit_stacked(xs, seeds)
+        return self._fit_stacked(xs, seeds, validation)
 
     def member(self, k: int) -> Member:
         """Member ``k`` as a plain generator (with ``log_prob`` when the model has a likelihood)."""
@@ -428,15 +532,20 @@ def descend(opt: torch.optim.Optimizer, params: Sequence[Tensor], losses: Tensor
 
 
 def minimise(
-    params: Sequence[Tensor], losses_at: Callable[[int], Tensor], steps: int, lr: float, monitor: LossMonitor
-) -> None:
+    params: Sequence[Tensor], losses_at: Callable[[int], Tensor], steps: int, lr: float, monitor: LossMonitor,
+    validate: Callable[[], Tensor] | None = None, patience: int = 0,
+) -> None:  # fmt: skip
     """Adam with a cosine-annealed learning rate on the members' losses ``losses_at(step)`` (K,).
 
     Losses are recorded every 50 steps and at the last; training stops early once every member
-    has diverged; the parameters are frozen at the end.
+    has diverged. With ``validate`` (the members' validation losses, (K,)) and a ``patience``,
+    every :data:`VALIDATE_EVERY` steps each member's lowest-loss parameters are kept
+    (:class:`Checkpoint`), training stops once every member has waited ``patience`` validations
+    for a lower one, and each member ends at its checkpoint. The parameters are frozen at the end.
     """
     opt = adam(params, lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    best = Checkpoint(params, patience) if validate is not None and patience > 0 else None
     for step in range(steps):
         losses = losses_at(step)
         if not bool(descend(opt, params, losses, monitor, step).any()):
@@ -444,6 +553,16 @@ def minimise(
         schedule.step()
         if step % 50 == 0 or step == steps - 1:
             monitor.record(losses)
+        if best is not None and ((step + 1) % VALIDATE_EVERY == 0 or step == steps - 1):
+            with torch.no_grad():
+                best.update(step + 1, validate())
+            if best.done:
+                break
+    if best is not None:
+        best.restore()
+        monitor.stopped = best.step.tolist()
+        if best.history:
+            monitor.validations = (np.array([h[0] for h in best.history]), np.stack([h[1] for h in best.history]))
     for p in params:
         p.requires_grad_(False)
 

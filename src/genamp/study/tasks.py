@@ -21,7 +21,7 @@ import numpy as np
 from genamp.densities import Density, make_density
 from genamp.errors import GenampError
 from genamp.estimators.differential_summary import DifferentialRepetition
-from genamp.models.base import ExactOccupancies, ensemble_training_sets
+from genamp.models.base import ExactOccupancies, ensemble_indices, ensemble_training_sets, out_of_bag
 from genamp.models.registry import BAYESIAN_OPTIONS, MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
 from genamp.study.config import StudyConfig
@@ -211,8 +211,12 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
     maps = [fit_coordinates(t, s) for t, s in zip(tasks, seeds, strict=True)]
     xs = np.concatenate([encode(c, training_sets(t, s), s) for t, s, c in zip(tasks, seeds, maps, strict=True)])
     model = MODEL_REGISTRY[name].build(density, **spec.get("options", {}))  # type: ignore[misc]
+    validation = None
+    if getattr(model, "patience", 0):
+        parts = [validation_sets(t, s, c) for t, s, c in zip(tasks, seeds, maps, strict=True)]
+        validation = None if any(p is None for p in parts) else [v for p in parts for v in p]  # type: ignore[union-attr]
     try:
-        model.fit_members(xs, [s for t, seed in zip(tasks, seeds, strict=True) for s in member_seeds(t, seed, 0)])
+        model.fit_members(xs, [s for t, seed in zip(tasks, seeds, strict=True) for s in member_seeds(t, seed, 0)], validation)
     except GenampError as exc:
         for t in tasks:
             yield t, _failed(t, str(exc), start)
@@ -240,6 +244,8 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
             block=len(tasks),
             final_loss=_final_loss(model.losses, i * k, k),
         )
+        if getattr(model, "stopped", None) is not None:
+            out.meta["stopped"] = model.stopped[i * k : (i + 1) * k]
         yield t, out
 
 
@@ -258,6 +264,20 @@ def training_sets(task: Task, seed: np.random.SeedSequence) -> np.ndarray:
     if spread is None or "members" not in spread:
         return x[None]
     return ensemble_training_sets(x, spread["members"], spread["mode"], child(seed, 2))
+
+
+def validation_sets(task: Task, seed: np.random.SeedSequence, coords: Any | None = None) -> list[np.ndarray] | None:
+    """Each bootstrap member's out-of-bag events (in the task's coordinates), its validation set;
+    ``None`` where the generators see every event (one network, a seed ensemble)."""
+    spread = task.spread
+    if spread is None or spread.get("mode") != "bootstrap":
+        return None
+    x = training_set(task.spec, task.repetition)
+    rows = ensemble_indices(len(x), spread["members"], spread["mode"], child(seed, 2))
+    sets = out_of_bag(x, rows)
+    if coords is None:
+        return sets
+    return [coords.transform(_objects(v), child(seed, 6, k)) for k, v in enumerate(sets)]
 
 
 def fit_coordinates(task: Task, seed: np.random.SeedSequence) -> Any | None:
