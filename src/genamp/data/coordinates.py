@@ -31,7 +31,7 @@ from genamp.errors import GenampError
 from genamp.physics import COMPONENTS, PRECISION, mass
 from genamp.seeding import SeedLike
 
-__all__ = ["PhysicsCoordinates", "wrap_phi"]
+__all__ = ["PhysicsCoordinates", "enough_finite", "wrap_phi"]
 
 
 def wrap_phi(phi: np.ndarray) -> np.ndarray:
@@ -187,11 +187,7 @@ class PhysicsCoordinates:
                 f"{what}: expected four-momenta of shape (events, objects, 4) as ({', '.join(COMPONENTS)}), "
                 f"got shape {p.shape}"
             )
-        if p.shape[0] < min_events:
-            raise GenampError(f"{what}: {p.shape[0]} event(s) given, at least {min_events} needed")
-        if not np.isfinite(p).all():
-            raise GenampError(f"{what}: {int((~np.isfinite(p)).any(axis=(1, 2)).sum())} of {p.shape[0]} events contain NaN or inf")
-        return p
+        return enough_finite(p, what, min_events)
 
     def _unscaled(self, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: np.ndarray,
                   names: Sequence[str], what: str) -> np.ndarray:  # fmt: skip
@@ -208,6 +204,15 @@ class PhysicsCoordinates:
             if np.isnan(self.mass_[i]):
                 cols.append(np.log(m[:, i]))
         return np.column_stack(cols)
+
+
+def enough_finite(p: np.ndarray, what: str, min_events: int = 1) -> np.ndarray:
+    """Four-momenta (n, k, 4) of at least ``min_events`` events, every one finite; else one error."""
+    if p.shape[0] < min_events:
+        raise GenampError(f"{what}: {p.shape[0]} event(s) given, at least {min_events} needed")
+    if not np.isfinite(p).all():
+        raise GenampError(f"{what}: {int((~np.isfinite(p)).any(axis=(1, 2)).sum())} of {p.shape[0]} events contain NaN or inf")
+    return p
 
 
 def _kinematics(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

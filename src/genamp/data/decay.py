@@ -49,6 +49,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from genamp.data.coordinates import enough_finite
 from genamp.errors import GenampError
 from genamp.physics import COMPONENTS, PRECISION, ROUNDING
 from genamp.seeding import SeedLike, rng
@@ -409,9 +410,5 @@ class DecayCoordinates:
                 f"{what}: the decay coordinates take top-pair events of shape (events, 6, 4), the four-momenta "
                 f"({', '.join(COMPONENTS)}) of {', '.join(OBJECTS)}; got shape {p.shape}"
             )
-        if p.shape[0] < min_events:
-            raise GenampError(f"{what}: {p.shape[0]} event(s) given, at least {min_events} needed")
-        if not np.isfinite(p).all():
-            raise GenampError(f"{what}: {int((~np.isfinite(p)).any(axis=(1, 2)).sum())} of {p.shape[0]} events contain NaN or inf")
-        return p
+        return enough_finite(p, what, min_events)
 
