@@ -14,7 +14,7 @@ from genamp.densities import make_density
 from genamp.models.base import ensemble_indices, out_of_bag
 from genamp.models.cfm import FlowMatching
 from genamp.models.flow import SplineFlow
-from genamp.models.neural import VALIDATE_EVERY, Checkpoint
+from genamp.models.neural import AUTO_STEPS, VALIDATE_EVERY, Checkpoint
 
 MODELS = {
     "cfm": lambda **kw: FlowMatching(hidden=(32, 32), batch_size=64, **kw),
@@ -24,11 +24,17 @@ MODELS = {
 
 @pytest.mark.parametrize("name", MODELS)
 def test_the_budget_grows_with_the_data(name):
-    model = MODELS[name](steps=500, epochs=100)
-    assert model.budget(100) == 500  # 100 · 100 / 64 = 157 < 500
-    assert model.budget(1000) == math.ceil(100 * 1000 / 64)
-    assert model.budget(40) == max(500, math.ceil(100 * 40 / 40))  # a batch larger than the set is the set
-    assert MODELS[name](steps=500).budget(10**6) == 500  # epochs 0: the steps alone
+    assert MODELS[name](steps=0, epochs=100).budget(100) == AUTO_STEPS  # 100 · 100 / 64 = 157 < 2000
+    assert MODELS[name](steps=0, epochs=100).budget(10**4) == math.ceil(100 * 10**4 / 64)
+    assert MODELS[name](steps=0, epochs=2000).budget(40) == max(AUTO_STEPS, 2000)  # a batch larger than the set is the set
+    assert MODELS[name](steps=500, epochs=100).budget(10**6) == 500  # given steps are the steps
+
+
+def test_flow_matchings_default_budget_keeps_a_toys_steps_and_grows_beyond():
+    """2000 steps at a toy's 100 events (the README's numbers), 2000 passes from 256 events on."""
+    model = FlowMatching()
+    assert model.steps == 0 and model.epochs == 2000
+    assert [model.budget(n) for n in (100, 256, 1000, 10**4)] == [2000, 2000, 7813, 78125]
 
 
 def test_the_checkpoint_keeps_each_members_lowest_loss_and_stops_it_after_its_patience():

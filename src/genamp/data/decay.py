@@ -6,10 +6,13 @@ decay angles and the objects' own masses. :class:`DecayCoordinates` maps an even
 numbers and back, exactly, each mapped so that a generator meets a near-normal variable
 (docs/formulas.md §8.6):
 
-- **the beam symmetry**: every event is turned about the beam so that the top has ``φ = 0`` (the
-  angle is dropped); :meth:`~DecayCoordinates.inverse_transform` turns each event back by a given
-  angle, uniform for generated events. A rotation about the beam is an exact symmetry of
-  ``p p → t t̄``, so no generator has to learn the lab's ``φ`` or its periodicity;
+- **the beam symmetries**: every event is turned about the beam so that the top has ``φ = 0``
+  (the angle is dropped); :meth:`~DecayCoordinates.inverse_transform` turns each event back by a
+  given angle, uniform for generated events. A rotation about the beam is an exact symmetry of
+  ``p p → t t̄``, so no generator has to learn the lab's ``φ`` or its periodicity. So is the
+  rotation by π about a transverse axis, which swaps the two protons: half of the generated
+  events get it at random, so the generated sample is forward-backward symmetric as the truth
+  is, whatever asymmetry the network learned;
 - **the tops**: the top's ``log pT`` and rapidity ``y``, the antitop's ``y``, and the tt̄
   system's transverse momentum in the turned frame, ``asinh(p_x^{tt̄}/s), asinh(p_y^{tt̄}/s)``
   (``s``: the median of ``|p_x^{tt̄}|, |p_y^{tt̄}|``); where the training set balances exactly
@@ -274,7 +277,9 @@ class DecayCoordinates:
 
     def inverse_transform(self, z: np.ndarray, phi: np.ndarray | None = None, seed: SeedLike | None = None) -> np.ndarray:
         """Decay coordinates (n, features_out) back to events (n, 6, 4), each turned about the
-        beam by ``phi`` (n,) or, given ``seed`` instead, by a uniform angle (a generated event)."""
+        beam by ``phi`` (n,), or, given ``seed`` instead (a generated event), by a uniform angle
+        and, for half of the events at random, by π about the x axis first (the beams swapped:
+        ``(px, py, pz) → (px, −py, −pz)``, a rotation, so the V−A decays keep their handedness)."""
         self._check_fitted()
         z = np.asarray(z, dtype=np.float64)
         if z.ndim != 2 or z.shape[1] != self.mean_.size:
@@ -282,10 +287,13 @@ class DecayCoordinates:
         if not np.isfinite(z).all():
             raise GenampError(f"{int((~np.isfinite(z)).any(axis=1).sum())} of {z.shape[0]} events have NaN or inf coordinates")
         n = z.shape[0]
+        flip = np.zeros(n, dtype=bool)
         if phi is None:
             if seed is None:
                 raise GenampError("give the events' angles about the beam (phi) or a seed to draw them")
-            phi = rng(seed).uniform(-np.pi, np.pi, n)
+            gen = rng(seed)
+            phi = gen.uniform(-np.pi, np.pi, n)
+            flip = gen.random(n) < 0.5
         u = dict(zip(self.feature_names_out_, (z * self.scale_ + self.mean_).T, strict=True))
         m_obj = {o: self._object_mass(o, u, n) for o in OBJECTS}
         m = {name: self._peak_mass(name, u[name]) for name in self.peaks_}
@@ -317,6 +325,7 @@ class DecayCoordinates:
             for i, p in ((ib, _on_shell(-d, m_obj[OBJECTS[ib]])), (i1, _boost(_on_shell(e, m_obj[OBJECTS[i1]]), beta_w)),
                          (i2, _boost(_on_shell(-e, m_obj[OBJECTS[i2]]), beta_w))):  # fmt: skip
                 out[:, i] = _on_shell(_boost(p, beta)[:, 1:], m_obj[OBJECTS[i]])  # the mass exactly, in float too
+        out[flip, :, 2:] *= -1.0  # π about the x axis: the two protons swapped
         return _rotate(out, np.asarray(phi, dtype=np.float64))
 
     # -- helpers ------------------------------------------------------------------------------

@@ -133,7 +133,8 @@ class FlowMatching(Vectorised, WithLikelihood):
         Widths of the velocity MLP (SiLU).
     steps:
         Optimiser steps (each on one minibatch of the training set, the whole set if it is
-        smaller than ``batch_size``).
+        smaller than ``batch_size``); 0, the default: a budget that grows with the training set,
+        ``max(2000, ⌈epochs · n_train / batch_size⌉)``.
     lr:
         Adam learning rate, cosine-annealed to zero over the steps.
     batch_size:
@@ -143,8 +144,10 @@ class FlowMatching(Vectorised, WithLikelihood):
     n_frequencies:
         Fourier features ``sin/cos(2^j π t)`` of the time, j < n_frequencies (0: the time alone).
     epochs:
-        Passes over the training set the step budget grows to: ``max(steps, ⌈epochs · n_train /
-        batch_size⌉)`` steps (0: ``steps`` alone; the cosine schedule spans the budget).
+        Passes over the training set of the budget where ``steps`` is 0 (the cosine schedule spans
+        it). 2000 keeps a toy's 100 events at 2000 steps and gives 1000 events 7813: with 2000
+        fixed steps the ring's forecast at n_train = 1000 was 1.7× its truth, with 7813 it closes
+        (README, "Averaging amplification").
     patience:
         With validation events (a bootstrap member's out-of-bag ones), validations every
         ``VALIDATE_EVERY`` steps without a lower validation loss before the member stops; it keeps
@@ -154,17 +157,17 @@ class FlowMatching(Vectorised, WithLikelihood):
     """
 
     name = "cfm"
-    limits: ClassVar[dict[str, Limits]] = {**CFM_LIMITS, **STOPPING_LIMITS}
+    limits: ClassVar[dict[str, Limits]] = {**CFM_LIMITS, **STOPPING_LIMITS, "steps": Limits(0)}
 
     def __init__(
         self,
         hidden: Sequence[int] = (64, 64, 64),
-        steps: int = 2000,
+        steps: int = 0,
         lr: float = 3e-3,
         batch_size: int = 256,
         ode_steps: int = 16,
         n_frequencies: int = 4,
-        epochs: float = 0.0,
+        epochs: float = 2000.0,
         patience: int = 0,
     ) -> None:
         super().__init__()

@@ -94,12 +94,13 @@ class SplineFlow(Vectorised, WithLikelihood):
     batch_size:
         Training events per step.
     epochs, patience:
-        The step budget's growth with the data and the stop on a validation loss (the negative
+        The budget's passes over the data where ``steps`` is 0 (not the default: 2000 fixed steps,
+        not yet measured otherwise), and the stop on a validation loss (the negative
         log-likelihood of a member's out-of-bag events), as for :class:`~genamp.models.cfm.FlowMatching`.
     """
 
     name = "flow"
-    limits: ClassVar[dict[str, Limits]] = {**FLOW_LIMITS, **STOPPING_LIMITS}
+    limits: ClassVar[dict[str, Limits]] = {**FLOW_LIMITS, **STOPPING_LIMITS, "steps": Limits(0)}
 
     def __init__(
         self,

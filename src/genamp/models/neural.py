@@ -38,6 +38,9 @@ from genamp.seeding import SeedLike, child
 #: on how many members are sampled together or on the caller's chunk size
 SAMPLE_BLOCK = 4096
 
+#: the fewest optimiser steps of a budget that grows with the data (``steps = 0``)
+AUTO_STEPS = 2000
+
 #: optimiser steps between two validations of the members (when a model stops on its validation loss)
 VALIDATE_EVERY = 100
 
@@ -322,7 +325,7 @@ class NeuralGenerator(ABC):
     name: str = "neural"
     #: whether the features are standardised per member before training
     standardise: bool = True
-    #: passes over the training set the step budget grows to (:meth:`budget`; 0: ``steps`` alone)
+    #: passes over the training set the step budget grows to where ``steps`` is 0 (:meth:`budget`)
     epochs: float = 0.0
     #: validations without a lower validation loss before a member stops (0: it never stops
     #: early and keeps its last parameters); needs validation sets (a bootstrap's out-of-bag events)
@@ -345,9 +348,12 @@ class NeuralGenerator(ABC):
         self.validations: tuple[np.ndarray, np.ndarray] | None = None
 
     def budget(self, n_train: int) -> int:
-        """The optimiser steps for ``n_train`` events: ``max(steps, ⌈epochs · n_train / batch_size⌉)``,
-        a budget that grows with the data (at the defaults of a toy's 100 events, ``steps``)."""
-        return max(int(self.steps), math.ceil(self.epochs * n_train / max(1, min(self.batch_size, n_train))))
+        """The optimiser steps for ``n_train`` events: ``steps`` where it is given (> 0), else
+        ``max(AUTO_STEPS, ⌈epochs · n_train / batch_size⌉)``, a budget that grows with the data
+        (``epochs`` passes over it; a toy's 100 events get ``AUTO_STEPS``)."""
+        if self.steps > 0:
+            return int(self.steps)
+        return max(AUTO_STEPS, math.ceil(self.epochs * n_train / max(1, min(self.batch_size, n_train))))
 
     # ---- what a model defines -------------------------------------------------------------
     @abstractmethod
