@@ -97,6 +97,30 @@ def test_a_pool_study_writes_its_plots_per_observable(pool, tmp_path):
     assert all(p.stat().st_size > 10_000 for p in result.plots)
 
 
+def test_with_the_forecast_every_observable_gets_its_bins_and_every_pair_its_map(pool, tmp_path):
+    """Per bin, the pool truth beside the forecast: the table's per-volume truth G, whose
+    p(1 − p)-weighted mean of 1/G is the record's 1/G where every volume is resolved, and one
+    figure per observable and model."""
+    from genamp.report.plots import read_volume_table
+    from genamp.study.runner import VOLUME_TABLE
+
+    config = StudyConfig(pool=pool, models=("resample",), methods=("truth", "averaging"), ensemble=4, repetitions=16,
+                         n_train=100, quantiles=(3, 5), pairs=("a:b",), n_gen=(500, 20000))  # fmt: skip
+    result = run_study(config, tmp_path / "p", workers=1)
+    names = sorted(p.name for p in result.plots if p.parent.name == "bins")
+    assert names == ["resample_a-b.png", "resample_a.png", "resample_b.png"]
+    rows = read_volume_table(tmp_path / "p" / VOLUME_TABLE)
+    checked = 0
+    for rec in (r for r in result.records if r["method"] == "truth"):
+        mine = [r for r in rows if r["observable"] == rec["observable"] and r["quantiles"] == rec["quantiles"]]
+        g, p = np.array([r["truth_G"] for r in mine]), np.array([r["p_true"] for r in mine])
+        assert np.isfinite([r["truth_G_lower"] for r in mine]).all()
+        if np.isfinite(g).all() and rec["resolved"]:
+            assert 1 / rec["G"] == pytest.approx(np.average(1 / g, weights=p * (1 - p)), rel=1e-6)
+            checked += 1
+    assert checked >= 1
+
+
 def test_the_averaging_forecast_runs_against_a_pool(pool, tmp_path):
     config = StudyConfig(pool=pool, models=("resample",), methods=("truth", "averaging"), ensemble=4,
                          repetitions=3, n_train=200, quantiles=(5,), n_gen=(500, 5000))  # fmt: skip

@@ -197,3 +197,25 @@ def test_bad_input_is_a_clear_error(kwargs, message):
     args.update(kwargs)
     with pytest.raises(GenampError, match=message):
         truth_amplification(**args)
+
+
+def test_per_volume_amplification_is_the_closed_form_and_sums_to_the_total():
+    """A generator whose cell integrals sit off the truth by known amounts: each volume's G is
+    p(1 − p)/(n_train · (I − p)²) within its error, and the p(1 − p)-weighted mean of 1/G_j is
+    the total's 1/G (the same plateau, volume by volume)."""
+    from genamp.estimators.truth import volume_amplification
+
+    rng = np.random.default_rng(3)
+    p = np.full(10, 0.1)
+    integrals = p + 0.01 * np.array([1, -1, 2, -2, 1.5, -1.5, 0.5, -0.5, 3, -3])
+    n, n_train, reps = 10**6, 100, 400
+    last = rng.multinomial(n, integrals, size=reps) / n
+    res = volume_amplification(last, n, p, n_train)
+    expected = p * (1 - p) / (n_train * (integrals - p) ** 2)
+    assert res.resolved.all()
+    assert (np.abs(res.G - expected) < 4 * res.G_std).all()
+    total = truth_amplification(last[:, None, :], np.array([float(n)]), p, n_train)
+    assert 1 / total.G == pytest.approx(np.average(1 / res.G, weights=p * (1 - p)), rel=1e-9)
+    # a volume the generator gets right has only a bound, and the bound is below the truth (∞)
+    res = volume_amplification(rng.multinomial(n, p, size=reps) / n, n, p, n_train)
+    assert np.isfinite(res.G_lower).all() and res.resolved.sum() <= 2

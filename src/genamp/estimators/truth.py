@@ -24,7 +24,8 @@ includes the pool's, which all repetitions share: ``n_equiv`` is resolved only u
 exact probabilities or :class:`CellProbabilities`.
 
 Use :func:`truth_amplification` on an array of occupancies (repetitions × sizes × cells), or
-:func:`summarise_repetition` per repetition and :func:`combine_repetitions` to stream them.
+:func:`summarise_repetition` per repetition and :func:`combine_repetitions` to stream them;
+:func:`volume_amplification` gives the same per volume (where a generator amplifies, bin by bin).
 """
 
 from __future__ import annotations
@@ -320,6 +321,51 @@ def combine_repetitions(
         pool_size=truth.n_events,
         pool_error=float(b_pool),
     )
+
+
+@dataclass(frozen=True)
+class VolumeAmplification:
+    """Truth-based G of every volume (docs/formulas.md §1.7): ``G`` where the volume's plateau is
+    resolved (NaN elsewhere), ``G_lower`` the one-sided 95% lower bound everywhere."""
+
+    G: np.ndarray
+    G_std: np.ndarray
+    G_lower: np.ndarray
+    resolved: np.ndarray
+
+
+def volume_amplification(last: np.ndarray, n: float, p: TruthLike, n_train: int) -> VolumeAmplification:
+    """Truth-based G per volume from ``R`` repetitions' occupancies of ``n`` events (R, J).
+
+    ``b_j = mean_r [(Ī_rj − p̂_j)² − Ī_rj(1 − Ī_rj)/(n − 1)] − p̂_j(1 − p̂_j)/(M − 1)`` (§1.4 and
+    §7.3 for one volume), its error from the spread over repetitions and the pool's noise, ``n_equiv,j = p_j(1 − p_j)/b_j``
+    and ``G_j = n_equiv,j / n_train``; resolved where ``b_j`` is above 2 standard errors (two
+    repetitions at least), else a lower bound from ``b_j + 1.645 σ``. Averaged over the volumes
+    with weights ``p_j(1 − p_j)``, ``1/G_j`` gives back the total's ``1/G``.
+    """
+    truth = cells(p)
+    f = np.asarray(last, dtype=np.float64)
+    if f.ndim != 2 or f.shape[1] != truth.p.size:
+        raise GenampError(f"occupancies must have shape (repetitions, {truth.p.size}), got {f.shape}")
+    if not n >= 2:
+        raise GenampError("a plateau needs at least 2 generated events per sample")
+    _validate.positive_int(n_train, "n_train", minimum=2)
+    per_rep = (f - truth.p) ** 2 - f * (1.0 - f) / (n - 1.0)
+    pool = 0.0 if truth.exact else truth.p * (1.0 - truth.p) / (truth.n_events - 1.0)
+    b = per_rep.mean(axis=0) - pool
+    r = f.shape[0]
+    err = per_rep.std(axis=0, ddof=1) / np.sqrt(r) if r > 1 else np.full(b.shape, np.inf)
+    # the pool's own deviation δ_j, shared by every repetition, moves b_j by −2 g_j δ_j + δ_j² − s_j²
+    # (as :func:`pool_error` for the total): variance 4 g_j² σ_j² + 2 σ_j⁴ with σ_j² = p(1 − p)/M
+    g = f.mean(axis=0) - truth.p
+    err = np.sqrt(err**2 + 4.0 * g**2 * pool + 2.0 * pool**2)
+    c = truth.p * (1.0 - truth.p) * (1.0 if truth.exact else truth.n_events / (truth.n_events - 1.0))  # as truth_line
+    resolved = (b > 2.0 * err) & (b > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(resolved, c / (n_train * b), np.nan)
+        upper = np.maximum(b, 0.0) + Z95 * err
+        lower = np.where(upper > 0.0, c / (n_train * upper), np.inf)
+    return VolumeAmplification(g, np.where(resolved, g * err / b, np.nan), lower, resolved)
 
 
 def truth_amplification(

@@ -278,6 +278,32 @@ def observable_plots(
         paths.append(plot_amplification_per_observable(records, root / f"{prefix}amplification.png"))
     if pictures is not None:
         paths.append(plot_marginals(pictures, root / f"{prefix}observables.png", features))
+    forecasts = [r for r in records if r["method"] == "averaging" and r.get("table")]
+    if forecasts and (root / forecasts[0]["table"]).is_file():
+        paths += _bin_plots(read_volume_table(root / forecasts[0]["table"]), root, pictures, features, prefix)
+    return paths
+
+
+def _bin_plots(rows: list[dict[str, Any]], root: Path, pictures: StudyPictures | None, features: list[str] | None,
+               prefix: str) -> list[Path]:  # fmt: skip
+    """Per observable and model, :func:`plot_observable` (1D) or :func:`plot_pair_map` (pairs),
+    into ``root/bins/``."""
+    from genamp.observables import select
+
+    folder = root / "bins"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for model, observable in dict.fromkeys((r["model"], r["observable"]) for r in rows):
+        mine = [r for r in rows if (r["model"], r["observable"]) == (model, observable)]
+        name = f"{prefix}{model}_{_file_name(observable)}.png"
+        if " × " in observable:
+            paths.append(plot_pair_map(mine, folder / name))
+            continue
+        training = None
+        if pictures is not None and pictures.x_train.size:
+            (o,) = select(observable, pictures.x_train.shape[1], features)
+            training = o(pictures.x_train)
+        paths.append(plot_observable(mine, folder / name, training))
     return paths
 
 
@@ -337,6 +363,101 @@ def plot_amplification_per_observable(records: list[dict[str, Any]], path: Path)
     ax.set_title(f"amplification per observable, n_train = {rec0['n_train']}", fontsize=10)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _display_edges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Bin edges to draw (n + 1,): the outer bins, open to ±inf, as wide as their neighbours."""
+    edges = np.concatenate([lo[:1], hi]).astype(float)
+    if edges.size > 3:
+        edges[0] = edges[1] - (edges[2] - edges[1]) if not np.isfinite(edges[0]) else edges[0]
+        edges[-1] = edges[-2] + (edges[-2] - edges[-3]) if not np.isfinite(edges[-1]) else edges[-1]
+    else:
+        edges = np.where(np.isfinite(edges), edges, np.nan)
+        finite = edges[np.isfinite(edges)]
+        width = 1.0 if finite.size < 2 else float(np.ptp(finite))
+        edges[0] = edges[0] if np.isfinite(edges[0]) else finite.min() - width
+        edges[-1] = edges[-1] if np.isfinite(edges[-1]) else finite.max() + width
+    return edges
+
+
+def plot_observable(rows: list[dict[str, Any]], path: Path, training: np.ndarray | None = None) -> Path:
+    """One observable of a pool study at its finest resolution: the pool's distribution, the
+    first training set's and the generated mixture's (the mean over repetitions) in its
+    quantile bins, their ratio to the pool, and G per bin, the averaging forecast beside the
+    pool truth (docs/formulas.md §1.7). Bins whose G is only a bound show it as a triangle.
+    ``training`` holds the first training set's values of the observable."""
+    q = max(int(r["quantiles"]) for r in rows)
+    mine = sorted((r for r in rows if int(r["quantiles"]) == q), key=lambda r: r["cell"])
+    edges = _display_edges(np.array([r["lo0"] for r in mine]), np.array([r["hi0"] for r in mine]))
+    width = np.diff(edges)
+    p = np.array([r["p_true"] for r in mine])
+    m = np.array([r["m"] for r in mine])
+    fig, (top, mid, low) = plt.subplots(3, 1, figsize=(6.0, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.3, 2]})
+    mplhep.histplot(p / width, edges, ax=top, histtype="fill", alpha=0.25, color="grey", label="pool (truth)")
+    model = mine[0]["model"]
+    mplhep.histplot(m / width, edges, ax=top, color=COLOURS.get(model), lw=1.5, label=f"{LABELS.get(model, model)} mixture")
+    if training is not None and training.size:
+        counts = np.bincount(np.searchsorted(edges[1:-1], training, side="right"), minlength=q) / training.size
+        mplhep.histplot(counts / width, edges, ax=top, color="tab:blue", ls="--", lw=1.2, label=f"training set ({training.size})")
+        mid.step(edges, np.append(counts / p, counts[-1] / p[-1]), where="post", color="tab:blue", ls="--", lw=1.0)
+    top.set_ylabel("events per unit (normalised)")
+    top.legend(fontsize=8)
+    top.set_title(f"{mine[0]['observable']}, Q = {q}", fontsize=10)
+    mid.step(edges, np.append(m / p, m[-1] / p[-1]), where="post", color=COLOURS.get(model), lw=1.5)
+    mid.axhline(1.0, color="grey", lw=0.8)
+    mid.set_ylabel("/ pool")
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    forecast = np.array([r["G_inf"] for r in mine], dtype=float)
+    truth = np.array([r.get("truth_G", np.nan) for r in mine], dtype=float)
+    truth_std = np.array([r.get("truth_G_std", np.nan) for r in mine], dtype=float)
+    lower = np.array([r.get("truth_G_lower", np.nan) for r in mine], dtype=float)
+    shift = 0.15 * width
+    ok = np.isfinite(forecast) & (forecast > 0)
+    low.plot(centres[ok] - shift[ok], forecast[ok], "s", color=COLOURS.get(model), label="forecast G∞")
+    ok = np.isfinite(truth) & (truth > 0)
+    low.errorbar(centres[ok] + shift[ok], truth[ok], yerr=np.nan_to_num(truth_std[ok]), fmt="o", color="black",
+                 capsize=2, label="pool truth G")  # fmt: skip
+    bound = ~ok & np.isfinite(lower) & (lower > 0)
+    if bound.any():
+        low.plot(centres[bound] + shift[bound], lower[bound], "^", color="black", mfc="none", label="pool truth: G ≥")
+    low.axhline(1.0, color="grey", lw=0.8, ls=":")
+    low.set_yscale("log")
+    low.set_ylabel("G per bin")
+    low.set_xlabel(mine[0]["observable"])
+    low.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_pair_map(rows: list[dict[str, Any]], path: Path) -> Path:
+    """G in the plane of a pair of observables (the (m_W, m_t) plane) at its coarsest resolution
+    (where most cells get a number): the averaging forecast beside the pool truth, per cell, on
+    the cells' quantile indices. Cells without a number are grey."""
+    q = min(int(r["quantiles"]) for r in rows)
+    mine = [r for r in rows if int(r["quantiles"]) == q]
+    maps = {}
+    for key in ("G_inf", "truth_G"):
+        grid = np.full((q, q), np.nan)
+        for r in mine:
+            grid[int(r["index1"]), int(r["index0"])] = r.get(key, np.nan)
+        maps[key] = np.where(grid > 0, grid, np.nan)
+    values = np.concatenate([v[np.isfinite(v)] for v in maps.values()])
+    norm = matplotlib.colors.LogNorm(vmin=max(values.min(), 1e-3), vmax=max(values.max(), 1.0)) if values.size else None
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.2), sharey=True)
+    names = mine[0]["observable"].split(" × ")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
+    for ax, (key, title) in zip(axes, (("G_inf", "forecast G∞"), ("truth_G", "pool truth G")), strict=True):
+        image = ax.imshow(maps[key], origin="lower", cmap=cmap, norm=norm, aspect="auto")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(f"{names[0]} quantile bin")
+    axes[0].set_ylabel(f"{names[-1]} quantile bin")
+    fig.colorbar(image, ax=axes, shrink=0.85, label="G per cell (grey: no number)")
+    fig.suptitle(f"{LABELS.get(mine[0]['model'], mine[0]['model'])}: {mine[0]['observable']}, Q = {q} × {q}", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

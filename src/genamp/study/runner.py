@@ -29,6 +29,7 @@ from genamp.estimators.truth import (
     cells,
     combine_repetitions,
     summarise_repetition,
+    volume_amplification,
 )
 from genamp.study import store
 from genamp.study.config import StudyConfig
@@ -334,8 +335,10 @@ def aggregate(
                     continue
                 summary = summarise(forecasts[q], truths[q], member_b[q], seed=config.seed)
                 records.append({**base, **averaging_record(summary, forecasts[q][0], base, verdicts[q])})
+                truth = volume_amplification(np.stack([r.last for r in summaries[q]]), float(n_gen[q][-1]), truths[q],
+                                             config.n_train)  # fmt: skip
                 tables.append({"model": model, "grid": grid, "p": cells(truths[q]).p, "summary": summary,
-                               "first": forecasts[q][0]})  # fmt: skip
+                               "first": forecasts[q][0], "truth": truth})  # fmt: skip
         if "differential" in config.methods and ok and mine[0].spec.get("differential"):
             header = {k: v for k, v in record_header(model, next(iter(grids.values())), config.n_train, len(ok)).items()
                       if k not in ("quantiles", "n_cells")}  # fmt: skip
@@ -508,7 +511,8 @@ def averaging_record(
 
 
 def write_volume_table(path: Path, tables: list[dict[str, Any]]) -> None:
-    """Per-volume forecasts as CSV: pooled over repetitions, and the first repetition's alone."""
+    """Per-volume forecasts as CSV: pooled over repetitions, and the first repetition's alone;
+    beside them the truth-based G of the same volume (docs/formulas.md §1.7)."""
     import csv
     import io
 
@@ -520,7 +524,8 @@ def write_volume_table(path: Path, tables: list[dict[str, Any]]) -> None:
     writer.writerow(
         ["model", *(["observable"] if named else []), "quantiles", "cell", *[f"{k}{a}" for a in range(axes) for k in ("index", "lo", "hi")],
          "p_true", "m", "sigma2_model", "sigma2_model_error", "G_inf", "resolved_fraction",
-         "n_gen_90", "rep0_status", "rep0_G_inf", "rep0_G_inf_lower", "rep0_n_gen_needed", "rep0_members_needed"]
+         "n_gen_90", "rep0_status", "rep0_G_inf", "rep0_G_inf_lower", "rep0_n_gen_needed", "rep0_members_needed",
+         "truth_G", "truth_G_std", "truth_G_lower"]
     )  # fmt: skip
     for t in tables:
         grid, summary, first = t["grid"], t["summary"], t["first"]
@@ -538,6 +543,6 @@ def write_volume_table(path: Path, tables: list[dict[str, Any]]) -> None:
                  summary.volume_sigma2[j], summary.volume_sigma2_error[j], summary.volume_G_inf[j],
                  summary.volume_resolved_fraction[j], n_gen_for(summary.volume_G_inf[j] * summary.n_train), first.status[j],
                  first.G_inf[j], first.G_inf_lower[j],
-                 first.n_gen_needed[j], first.members_needed[j]]
+                 first.n_gen_needed[j], first.members_needed[j], t["truth"].G[j], t["truth"].G_std[j], t["truth"].G_lower[j]]
             )  # fmt: skip
     store.write_text(path, buf.getvalue())
