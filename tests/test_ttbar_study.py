@@ -26,6 +26,8 @@ def test_a_top_pair_study_makes_its_pool_once_and_bins_every_observable(capsys, 
     config = results["config"]
     assert config["pool"] == str(pool) and config["coordinates"] == "decay" and config["n_train"] == 500
     assert config["pairs"] == ["Wp_m:t_m", "Wm_m:tbar_m"] and config["quantiles"] == [5]
+    # the top pairs' network, under what --set gives
+    assert config["settings"] == {"cfm": {"hidden": [128, 128, 128], "epochs": 1000.0, "steps": 20}}
     observed = {r["observable"] for r in results["records"] if r["method"] == "truth"}
     assert {"t_m", "Wp_m", "b_pt", "ttbar_m", "dR_q1_q2", "Wp_m × t_m"} <= observed and "b_m" not in observed
     assert len(observed) == len(config["observables"]) + 2

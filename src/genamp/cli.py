@@ -261,7 +261,7 @@ def run(
     if fields.get("density") == "ttbar":
         given = set(read_config(config_file)) if config_file is not None else set()
         given |= {name for name in options if _on_command_line(ctx, {"models": "model"}.get(name, name))}
-        fields.update(_ttbar_study(level, pool_events, isr, mpi, workers, given))
+        fields.update(_ttbar_study(level, pool_events, isr, mpi, workers, given, fields["settings"], fields.get("models")))
     elif any(v is not None for v in ttbar_options.values()):
         typed = [k for k, v in ttbar_options.items() if v is not None]
         raise GenampError(f"{', '.join(typed)} appl{'ies' if len(typed) == 1 else 'y'} to the top-pair study (genamp run ttbar --level parton)")
@@ -335,7 +335,7 @@ def run(
 
 
 def _ttbar_study(level: str | None, events: int | None, isr: bool, mpi: bool | None, workers: int | None,
-                 given: set[str]) -> dict[str, Any]:  # fmt: skip
+                 given: set[str], settings: dict[str, Any], models: tuple[str, ...] | None) -> dict[str, Any]:  # fmt: skip
     """The fields of ``genamp run ttbar``: the pool from the cache (generated where it is not
     there), and the top-pair defaults of :data:`genamp.study.ttbar.DEFAULTS` where nothing was given."""
     from genamp.data import cache, ttbar
@@ -354,6 +354,9 @@ def _ttbar_study(level: str | None, events: int | None, isr: bool, mpi: bool | N
         path = _generate_ttbar(level, n, cache.ttbar_path(spec, n), 1, isr, mpi, workers, None).path
     fields: dict[str, Any] = {"density": None, "pool": str(path)}
     fields.update({k: v for k, v in study.DEFAULTS.items() if k not in given})
+    if "cfm" in (models if models is not None else study.DEFAULTS["models"]):
+        # the top pairs' network under the user's --set
+        fields["settings"] = {**settings, "cfm": {**study.CFM_SETTINGS, **settings.get("cfm", {})}}
     if "observables" not in given:
         names, skipped = study.observables(path)
         fields["observables"] = tuple(names)
