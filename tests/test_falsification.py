@@ -132,7 +132,7 @@ def test_a_holdout_the_study_cannot_use_is_one_error(capsys, tmp_path, extra, me
     assert line.startswith("error: ") and message in line
 
 
-@pytest.mark.parametrize("given, count", [(0.2, 400), (0.0001, 1), (2000, 2000), (2000.0, 2000), (0, 0)])
+@pytest.mark.parametrize("given, count", [(0.2, 400), (0.0001, 1), (2000, 2000), (2000.0, 2000), (0, 0), (None, 400)])
 def test_a_holdout_is_a_count_or_a_fraction_of_n_train(given, count):
     from genamp.study.config import StudyConfig
 
@@ -140,6 +140,9 @@ def test_a_holdout_is_a_count_or_a_fraction_of_n_train(given, count):
                       repetitions=2, quantiles=(3,), n_gen=(1000,), holdout=given)  # fmt: skip
     assert cfg.holdout == count and type(cfg.holdout) is int
     assert StudyConfig.from_dict(cfg.to_dict()).holdout == count  # the study reads back as the count
+    # a fifth of n_train by default with the averaging method, none without it
+    assert StudyConfig(density="ring", models=("resample",), methods=("truth",), n_train=2000, quantiles=(3,),
+                       n_gen=(1000,)).holdout == 0  # fmt: skip
 
 
 def test_a_pool_study_holds_out_rows_its_members_and_its_truth_do_not_use(tmp_path):

@@ -185,10 +185,10 @@ def run(
         typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number [default: 2].")
     ] = None,
     holdout: Annotated[
-        str,
+        str | None,
         typer.Option("--holdout", help="True events withheld from every member, per repetition, to falsify the averaging forecast: "
-                     "a count (2000) or a fraction of --n-train (0.2) (0: none).")
-    ] = "0",
+                     "a count (2000) or a fraction of --n-train (0.2); 0: none [default: 0.2 with --method averaging].")
+    ] = None,
     quantiles: QuantilesOpt = "10,20,50",
     n_train: Annotated[int, typer.Option("--n-train", help="Training events per repetition.")] = 100,
     repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Independent repetitions.")] = 100,
@@ -242,7 +242,7 @@ def run(
         "kl_weight": kl_weight,
         "init_logvar": init_logvar,
         "significance": significance,
-        "holdout": _number(holdout, "--holdout"),
+        "holdout": None if holdout is None else _number(holdout, "--holdout"),
         "coordinates": coordinates,
         "quantiles": tuple(_ints(quantiles, "--quantiles")),
         "n_train": n_train,
