@@ -246,3 +246,17 @@ def test_seed_members_of_one_training_set_are_caught(tmp_path):
     assert any(w.startswith("not calibrated on this toy") for w in rec["warnings"]), rec["warnings"]
     stored = json.loads((tmp_path / "results.json").read_text())["records"][0]["warnings"]
     assert stored == rec["warnings"]
+
+
+def test_g_against_n_train_is_drawn_from_several_studies(tmp_path):
+    """Two small studies at n_train 100 and 300 give one panel with truth and forecast lines."""
+    from genamp.report.plots import plot_g_vs_n_train
+
+    records = []
+    for n_train in (100, 300):
+        cfg = StudyConfig(density="ring", models=("resample",), methods=("truth", "averaging"), ensemble=4,
+                          repetitions=3, n_train=n_train, quantiles=(3, 5), n_gen=(1000, 5000))  # fmt: skip
+        records += run_study(cfg, tmp_path / f"n{n_train}", workers=1, plots=False).records
+    path = plot_g_vs_n_train(records, tmp_path / "g.png")
+    assert path.stat().st_size > 10_000
+    assert {r["n_train"] for r in records if r["method"] == "averaging"} == {100, 300}

@@ -463,6 +463,60 @@ def plot_pair_map(rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def plot_g_vs_n_train(records: list[dict[str, Any]], path: Path, observables: list[str] | None = None,
+                      quantiles: int | None = None) -> Path:  # fmt: skip
+    """G against n_train from the records of several studies (one per training size): per
+    observable (a toy is one) a panel with the truth-based G (circles, full lines; a bound as a
+    triangle) and the averaging forecast (squares, dashed) of every model, at one resolution
+    (``quantiles``; the middle one of the records by default)."""
+    def about(r: dict[str, Any]) -> str:
+        return r.get("observable") or TITLES.get(r.get("density", ""), r.get("density", "")) or "toy"
+
+    wanted = [r for r in records if r["method"] in ("truth", "averaging") and isinstance(r.get("quantiles"), int)]
+    qs = sorted({r["quantiles"] for r in wanted})
+    q_shown = quantiles if quantiles is not None else qs[len(qs) // 2]
+    wanted = [r for r in wanted if r["quantiles"] == q_shown]
+    names = observables or list(dict.fromkeys(about(r) for r in wanted))
+    ncols = min(3, len(names))
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.6 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        mine = [r for r in wanted if about(r) == name]
+        for (model, q) in dict.fromkeys((r["model"], str(r["quantiles"])) for r in mine):
+            for method, marker in (("truth", "o"), ("averaging", "s")):
+                rows = sorted((r for r in mine if (r["model"], str(r["quantiles"]), r["method"]) == (model, q, method)),
+                              key=lambda r: r["n_train"])  # fmt: skip
+                pts = []
+                for r in rows:
+                    if method == "averaging" and r.get("G_inf") is not None:
+                        pts.append((r["n_train"], r["G_inf"], r.get("G_inf_std") or 0.0, False))
+                    elif method == "truth" and r.get("G") is not None and r.get("resolved", True):
+                        pts.append((r["n_train"], r["G"], r.get("G_std") or 0.0, False))
+                    elif method == "truth" and r.get("n_equiv_lower") is not None:
+                        pts.append((r["n_train"], r["n_equiv_lower"] / r["n_train"], 0.0, True))
+                if not pts:
+                    continue
+                x, y, e, b = (np.array(v) for v in zip(*pts, strict=True))
+                label = f"{LABELS.get(model, model)} {'forecast' if method == 'averaging' else 'truth'}"
+                line = ax.errorbar(x[~b], y[~b], yerr=e[~b], marker=marker, capsize=2, color=COLOURS.get(model),
+                                   ls="-" if method == "truth" else "--", label=label)  # fmt: skip
+                if b.any():
+                    ax.plot(x[b], y[b], "^", color=line[0].get_color(), mfc="none")
+        ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("n_train")
+        ax.set_ylabel("G = n_equiv / n_train")
+        ax.set_title(f"{name}, Q = {q_shown}", fontsize=10)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_marginals(pictures: StudyPictures, path: Path, features: list[str] | None = None) -> Path:
     """Each column of the training set beside the generated events (the first repetition)."""
     x = pictures.x_train
