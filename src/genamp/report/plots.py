@@ -254,6 +254,10 @@ def _file_name(observable: str) -> str:
     return safe.strip("-") or "observable"
 
 
+#: observables whose MSE plots a pool study writes beside results.json (more go into mse/)
+MSE_BESIDE = 12
+
+
 def observable_plots(
     records: list[dict[str, Any]], root: Path, pictures: StudyPictures | None = None, prefix: str = "",
     features: list[str] | None = None,
@@ -263,14 +267,18 @@ def observable_plots(
     picture, and the training set's and generated events' distributions of each column."""
     paths = []
     truth = [r for r in records if r["method"] == "truth" and r.get("G") is not None]
-    for observable in dict.fromkeys(r["observable"] for r in truth):
+    names = list(dict.fromkeys(r["observable"] for r in truth))
+    # a few beside results.json; the many of a top-pair study in a folder of their own
+    folder = root if len(names) <= MSE_BESIDE else root / "mse"
+    folder.mkdir(exist_ok=True)
+    for observable in names:
         mine = [r for r in truth if r["observable"] == observable]
         qs = sorted({r["quantiles"] for r in mine}, key=lambda q: q if isinstance(q, int) else q[0])
         fig, axes = plt.subplots(1, len(qs), figsize=(5.2 * len(qs), 4.2), squeeze=False)
         for ax, q in zip(axes[0], qs, strict=True):
             _draw_mse(ax, [r for r in mine if r["quantiles"] == q])
         fig.tight_layout()
-        path = root / f"{prefix}mse_{_file_name(observable)}.png"
+        path = folder / f"{prefix}mse_{_file_name(observable)}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)
