@@ -1,7 +1,8 @@
 """``genamp run ttbar``: an amplification study of top-pair generators against a pool of events.
 
-The pool is a Pythia sample of the cache (:func:`genamp.data.cache.ttbar_events`: made once,
-found again by its settings), at least :data:`POOL_EVENTS` events. From there it is a pool study
+The pool is a Pythia sample of the cache (:func:`genamp.data.cache.cached_ttbar`: found by its
+settings; the command line generates it once where it is missing), at least :data:`POOL_EVENTS`
+events. From there it is a pool study
 (:mod:`genamp.study.pooltruth`) with these defaults, each of which the command line overrides:
 
 - the networks train in the decay coordinates (:mod:`genamp.data.decay`) and generate
@@ -15,7 +16,6 @@ found again by its settings), at least :data:`POOL_EVENTS` events. From there it
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from genamp.errors import GenampError
 
-__all__ = ["CFM_SETTINGS", "DEFAULTS", "PAIRS", "POOL_EVENTS", "observables", "pool"]
+__all__ = ["CFM_SETTINGS", "DEFAULTS", "PAIRS", "POOL_EVENTS", "observables"]
 
 #: events of the pool by level: far more than any n_equiv the study can resolve, and room for
 #: 5 repetitions of n_train = 10⁴ (training rows take at most half of it). The jet level's
@@ -53,21 +53,6 @@ DEFAULTS: dict[str, Any] = {
 
 #: events of the pool whose values decide which observables are binned
 _SCAN_EVENTS = 100_000
-
-
-def pool(level: str, events: int | None = None, isr: bool = True, mpi: bool | None = None, seed: int = 1,
-         workers: int | None = None, note: Callable[[str], None] | None = None) -> Path:  # fmt: skip
-    """The file of the pool: the cached sample of these settings, generated now where there is none."""
-    from genamp.data import cache, ttbar
-
-    if level not in POOL_EVENTS:
-        raise GenampError(f"--level must be one of {', '.join(POOL_EVENTS)}, got {level!r}")
-    n = POOL_EVENTS[level] if events is None else events
-    spec = ttbar.TtbarSpec.make(level, seed, isr, mpi, None)
-    found = cache.cached_ttbar(spec, n)
-    if found is None and note is not None:
-        note(f"the pool of {n} {level}-level events is not in the cache ({cache.cache_dir()}): generating it now, once")
-    return cache.ttbar_events(level, n, seed=seed, isr=isr, mpi=mpi, workers=workers, note=note) if found is None else found
 
 
 def observables(path: Path | str, dataset: str | None = None) -> tuple[list[str], list[str]]:
