@@ -21,7 +21,7 @@ import numpy as np
 from genamp.densities import Density, make_density
 from genamp.errors import GenampError
 from genamp.estimators.differential_summary import DifferentialRepetition
-from genamp.models.base import ExactOccupancies, ensemble_indices, ensemble_training_sets, out_of_bag
+from genamp.models.base import ExactOccupancies, ensemble_indices, out_of_bag
 from genamp.models.registry import BAYESIAN_OPTIONS, MODEL_REGISTRY
 from genamp.seeding import MODEL, TRAINING_DATA, child, seed_sequence, stable_id
 from genamp.study.config import StudyConfig
@@ -263,7 +263,13 @@ def training_sets(task: Task, seed: np.random.SeedSequence) -> np.ndarray:
     spread = task.spread
     if spread is None or "members" not in spread:
         return x[None]
-    return ensemble_training_sets(x, spread["members"], spread["mode"], child(seed, 2))
+    return x[_member_rows(task, seed, len(x))]
+
+
+def _member_rows(task: Task, seed: np.random.SeedSequence, n: int) -> np.ndarray:
+    """The rows (K, n) of the repetition's training set each member trains on (stream 2)."""
+    spread = task.spread or {}
+    return ensemble_indices(n, spread["members"], spread["mode"], child(seed, 2))
 
 
 def validation_sets(task: Task, seed: np.random.SeedSequence, coords: Any | None = None) -> list[np.ndarray] | None:
@@ -273,8 +279,7 @@ def validation_sets(task: Task, seed: np.random.SeedSequence, coords: Any | None
     if spread is None or spread.get("mode") != "bootstrap":
         return None
     x = training_set(task.spec, task.repetition)
-    rows = ensemble_indices(len(x), spread["members"], spread["mode"], child(seed, 2))
-    sets = out_of_bag(x, rows)
+    sets = out_of_bag(x, _member_rows(task, seed, len(x)))
     if coords is None:
         return sets
     return [coords.transform(_objects(v), child(seed, 6, k)) for k, v in enumerate(sets)]
