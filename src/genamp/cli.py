@@ -194,6 +194,11 @@ def run(
     repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Independent repetitions.")] = 100,
     seed: Annotated[int, typer.Option("--seed", help="Study seed.")] = 1,
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Worker processes (default: all cores).")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="Where the networks train and sample: cpu or cuda (cuda:N); the same seed draws the "
+                     "same numbers on both, so a study may resume on the other [default: cpu].")
+    ] = None,
     dim: DimOpt = None,
     density_param: ParamOpt = [],  # noqa: B006 - typer needs a literal default
     n_gen: Annotated[
@@ -298,7 +303,7 @@ def run(
         result = run_study(
             config, out_dir if out_dir is not None else Path("runs") / (
                 config.density or (f"ttbar-{level}" if density == "ttbar" else Path(str(config.pool)).stem)),
-            workers=workers, progress=progress, retry_failed=retry_failed,
+            workers=workers, progress=progress, retry_failed=retry_failed, device=device,
         )
     finally:
         if bar.live.is_started:

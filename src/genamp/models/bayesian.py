@@ -70,8 +70,9 @@ class BayesianGenerator(WithLikelihood):
         kl_weight: float,
         prior_var: float,
         init_logvar: float,
+        device: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(device)
         self.steps = steps
         self.lr = lr
         self.batch_size = batch_size
@@ -111,9 +112,9 @@ class BayesianGenerator(WithLikelihood):
         if n_members != 1:
             raise GenampError(f"{self.name} trains one Bayesian network; draw from its posterior instead of an ensemble of {n_members}")
         monitor = LossMonitor(1, self.name)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=self._forked()):
             torch.manual_seed(torch_seed(streams.init_seeds()[0]))
-            self.bayes = BayesianModel(self._network(dim).to(DTYPE), init_logvar=self.init_logvar)
+            self.bayes = BayesianModel(self._network(dim).to(DTYPE).to(self.device), init_logvar=self.init_logvar)
             # the weight draws ε of the training steps, a stream of their own
             torch.manual_seed(torch_seed(child(streams.seeds[0], 2)))
             params = [*self.bayes.means.values(), *self.bayes.logvars.values()]
@@ -121,6 +122,12 @@ class BayesianGenerator(WithLikelihood):
             minimise(params, lambda step: self.objective(next(batches)[0], n, streams)[None], self.steps, self.lr, monitor)
         self._posterior_mean = self._with_weights({k.replace("-", "."): m for k, m in self.bayes.means.items()})
         return monitor
+
+    def _forked(self) -> list[int]:
+        """The CUDA devices whose global stream the weight draws use (none on the CPU): the
+        noise ε of the weights is drawn by zuko on the weights' device, so on a GPU a seed gives
+        other weight draws than on the CPU, the same on every run."""
+        return [self.device.index or 0] if self.device.type == "cuda" else []
 
     # ---- posterior --------------------------------------------------------------------------
     def _with_weights(self, weights: dict[str, Tensor]) -> nn.Module:
@@ -133,7 +140,7 @@ class BayesianGenerator(WithLikelihood):
 
     def _weights_draw(self, seed: int) -> nn.Module:
         """The network with weights ``w ~ q``, drawn from torch stream ``seed``."""
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
+        with torch.random.fork_rng(devices=self._forked()), torch.no_grad():
             torch.manual_seed(seed)
             weights = self.bayes.sample_params()
         return self._with_weights(weights)
@@ -159,7 +166,7 @@ class PosteriorDraw(WithLikelihood):
     """One fixed weight draw ``w_m ~ q`` of a trained Bayesian model, as a plain generator."""
 
     def __init__(self, model: BayesianGenerator, index: int, net: nn.Module) -> None:
-        super().__init__()
+        super().__init__(model.device)
         self.model = model
         self.index = index
         self.net = net
@@ -194,6 +201,10 @@ class BayesianSplineFlow(BayesianGenerator):
     init_logvar:
         Initial ``log σ²`` of every weight (zuko's default; the means start at the network's
         usual initialisation).
+    device:
+        Where the network lives and trains, ``"cpu"`` or ``"cuda"``: batches and the base noise
+        are drawn on the CPU as for every network; the weights' noise ε on the device
+        (:meth:`BayesianGenerator._forked`).
     """
 
     name = "bflow"
@@ -210,8 +221,9 @@ class BayesianSplineFlow(BayesianGenerator):
         kl_weight: float = 1.0,
         prior_var: float = 1.0,
         init_logvar: float = -9.0,
+        device: str | None = None,
     ) -> None:
-        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar)
+        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar, device)
         self.transforms = transforms
         self.hidden = tuple(hidden)
         self.bins = bins
@@ -223,7 +235,7 @@ class BayesianSplineFlow(BayesianGenerator):
         return -net.log_prob(x).mean()
 
     def _generate(self, net: nn.Module, n: int, generator: torch.Generator) -> Tensor:
-        return sample_flow(net.inverse, n, self.dim, generator)
+        return sample_flow(net.inverse, n, self.dim, generator, self.device)
 
     def _density(self, net: nn.Module, z: Tensor) -> Tensor:
         with torch.no_grad():
@@ -237,7 +249,7 @@ class BayesianFlowMatching(BayesianGenerator):
     ----------
     hidden, steps, lr, batch_size, ode_steps, n_frequencies:
         As for :class:`~genamp.models.cfm.FlowMatching`.
-    kl_weight, prior_var, init_logvar:
+    kl_weight, prior_var, init_logvar, device:
         As for :class:`BayesianSplineFlow`.
     """
 
@@ -255,8 +267,9 @@ class BayesianFlowMatching(BayesianGenerator):
         kl_weight: float = 1.0,
         prior_var: float = 1.0,
         init_logvar: float = -9.0,
+        device: str | None = None,
     ) -> None:
-        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar)
+        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar, device)
         self.hidden = tuple(hidden)
         self.ode_steps = ode_steps
         self.n_frequencies = n_frequencies
@@ -271,8 +284,7 @@ class BayesianFlowMatching(BayesianGenerator):
         return (net(xt, t[0]) - target).square().mean()
 
     def _generate(self, net: nn.Module, n: int, generator: torch.Generator) -> Tensor:
-        z = torch.randn(n, self.dim, generator=generator, dtype=DTYPE)
-        return rk4(at_time(net), z, 0.0, 1.0, self.ode_steps)
+        return rk4(at_time(net), self.randn(n, generator), 0.0, 1.0, self.ode_steps)
 
     def _density(self, net: nn.Module, z: Tensor) -> Tensor:
         return ode_log_prob(at_time(net), z, self.ode_steps)

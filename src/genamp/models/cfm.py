@@ -75,7 +75,7 @@ def at_time(network: Callable[[Tensor, Tensor], Tensor]) -> Velocity:
     """``v(x, t)`` for a scalar ``t`` from a network that takes the time as a column (n, 1)."""
 
     def v(x: Tensor, t: float) -> Tensor:
-        return network(x, torch.full((x.shape[0], 1), t, dtype=DTYPE))
+        return network(x, torch.full((x.shape[0], 1), t, dtype=DTYPE, device=x.device))
 
     return v
 
@@ -101,7 +101,7 @@ def ode_log_prob(v: Velocity, x: Tensor, steps: int) -> Tensor:
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
             out = v(x, t)
-            div = torch.zeros(x.shape[0], dtype=DTYPE)
+            div = torch.zeros(x.shape[0], dtype=DTYPE, device=x.device)
             for i in range(x.shape[1]):
                 (g,) = torch.autograd.grad(out[:, i].sum(), x, retain_graph=i < x.shape[1] - 1)
                 div = div + g[:, i]
@@ -112,7 +112,7 @@ def ode_log_prob(v: Velocity, x: Tensor, steps: int) -> Tensor:
         return torch.cat([out, div[:, None]], dim=1)
 
     dim = x.shape[1]
-    state = torch.cat([x, torch.zeros(x.shape[0], 1, dtype=DTYPE)], dim=1)
+    state = torch.cat([x, torch.zeros(x.shape[0], 1, dtype=DTYPE, device=x.device)], dim=1)
     end = rk4(augmented, state, 1.0, 0.0, steps)
     x0, integral = end[:, :-1], end[:, -1]
     # integral = ∫_1^0 ∇·v dt = −∫_0^1 ∇·v dt
@@ -154,6 +154,9 @@ class FlowMatching(Vectorised, WithLikelihood):
         its parameters at its lowest (0: no validation, the last parameters). The validation loss
         is the training loss at noise ``z`` and times ``t`` drawn once per validation event, so
         two validations differ only by the network.
+    device:
+        Where the networks live and train: ``"cpu"`` (the default) or ``"cuda"`` (``"cuda:N"``);
+        the random numbers are the same on both (:mod:`genamp.models.neural`).
     """
 
     name = "cfm"
@@ -169,8 +172,9 @@ class FlowMatching(Vectorised, WithLikelihood):
         n_frequencies: int = 4,
         epochs: float = 2000.0,
         patience: int = 0,
+        device: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(device)
         self.hidden = tuple(hidden)
         self.steps = steps
         self.lr = lr
@@ -182,7 +186,7 @@ class FlowMatching(Vectorised, WithLikelihood):
 
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         n_members, n, dim = x.shape
-        self.net = Stacked.build(lambda: VelocityField(dim, self.hidden, self.n_frequencies), streams.init_seeds())
+        self.net = Stacked.build(lambda: VelocityField(dim, self.hidden, self.n_frequencies), streams.init_seeds(), self.device)
         monitor = LossMonitor(n_members, self.name)
         batch = min(self.batch_size, n)
         batches = minibatches(x, streams, batch)
@@ -212,8 +216,7 @@ class FlowMatching(Vectorised, WithLikelihood):
         return at_time(lambda x, t: self.net.member(k, x, t))
 
     def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
-        z = torch.randn(n, self.dim, generator=generator, dtype=DTYPE)
-        return rk4(self._velocity(k), z, 0.0, 1.0, self.ode_steps)
+        return rk4(self._velocity(k), self.randn(n, generator), 0.0, 1.0, self.ode_steps)
 
     def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
         return ode_log_prob(self._velocity(k), z, self.ode_steps)

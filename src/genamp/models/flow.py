@@ -64,9 +64,10 @@ class SplineNetwork(nn.Module):
         return self.flow().transform.inv(z)
 
 
-def sample_flow(inverse: Callable[[Tensor], Tensor], n: int, dim: int, generator: torch.Generator) -> Tensor:
-    """``n`` events ``f⁻¹(z)``, ``z ~ N(0, 1)`` drawn from ``generator``; ``inverse`` maps base points."""
-    z = torch.randn(n, dim, generator=generator, dtype=DTYPE)
+def sample_flow(inverse: Callable[[Tensor], Tensor], n: int, dim: int, generator: torch.Generator, device: torch.device | str = "cpu") -> Tensor:
+    """``n`` events ``f⁻¹(z)``, ``z ~ N(0, 1)`` drawn from the CPU ``generator`` and moved to
+    ``device``; ``inverse`` maps base points."""
+    z = torch.randn(n, dim, generator=generator, dtype=DTYPE).to(device)
     return inverse(z)
 
 
@@ -97,6 +98,9 @@ class SplineFlow(Vectorised, WithLikelihood):
         The budget's passes over the data where ``steps`` is 0 (not the default: 2000 fixed steps,
         not yet measured otherwise), and the stop on a validation loss (the negative
         log-likelihood of a member's out-of-bag events), as for :class:`~genamp.models.cfm.FlowMatching`.
+    device:
+        Where the networks live and train: ``"cpu"`` (the default) or ``"cuda"`` (``"cuda:N"``);
+        the random numbers are the same on both (:mod:`genamp.models.neural`).
     """
 
     name = "flow"
@@ -112,8 +116,9 @@ class SplineFlow(Vectorised, WithLikelihood):
         batch_size: int = 256,
         epochs: float = 0.0,
         patience: int = 0,
+        device: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(device)
         self.epochs = epochs
         self.patience = patience
         self.transforms = transforms
@@ -125,7 +130,7 @@ class SplineFlow(Vectorised, WithLikelihood):
 
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         n_members, n, dim = x.shape
-        self.net = Stacked.build(lambda: SplineNetwork(dim, self.transforms, self.hidden, self.bins), streams.init_seeds())
+        self.net = Stacked.build(lambda: SplineNetwork(dim, self.transforms, self.hidden, self.bins), streams.init_seeds(), self.device)
         monitor = LossMonitor(n_members, self.name)
         batches = minibatches(x, streams, min(self.batch_size, n))
 
@@ -143,7 +148,7 @@ class SplineFlow(Vectorised, WithLikelihood):
         return monitor
 
     def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
-        return sample_flow(lambda z: self.net.member(k, z, method="inverse"), n, self.dim, generator)
+        return sample_flow(lambda z: self.net.member(k, z, method="inverse"), n, self.dim, generator, self.device)
 
     def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
         with torch.no_grad():

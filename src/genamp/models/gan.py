@@ -93,7 +93,8 @@ class Discriminator(nn.Module):
 class GAN(Vectorised):
     """The GANplification GAN; ``GAN(PAPER)`` is the paper's setup, ``GAN()`` the CPU default.
 
-    Any field of :class:`GANSettings` may be overridden by keyword (``GAN(PAPER, epochs=100)``).
+    Any field of :class:`GANSettings` may be overridden by keyword (``GAN(PAPER, epochs=100)``);
+    ``device`` is where the networks train (``"cpu"`` or ``"cuda"``; :mod:`genamp.models.neural`).
     """
 
     name = "gan"
@@ -114,8 +115,8 @@ class GAN(Vectorised):
         "noise": Limits(0),
     }
 
-    def __init__(self, settings: GANSettings | None = None, **overrides: object) -> None:
-        super().__init__()
+    def __init__(self, settings: GANSettings | None = None, device: str | None = None, **overrides: object) -> None:
+        super().__init__(device)
         self.settings = replace(settings or CPU, **overrides)  # type: ignore[arg-type]
 
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
@@ -123,12 +124,12 @@ class GAN(Vectorised):
         n_members, n, dim = x.shape
         if n < s.batch_size:
             raise GenampError(f"gan: {n} training events are fewer than one batch of {s.batch_size}")
-        self.gen = Stacked.build(lambda: MLP(s.latent, dim, s.hidden, nn.ELU), streams.init_seeds(0))
-        self.disc = Stacked.build(lambda: Discriminator(dim, s.hidden, s.embedding), streams.init_seeds(1))
+        self.gen = Stacked.build(lambda: MLP(s.latent, dim, s.hidden, nn.ELU), streams.init_seeds(0), self.device)
+        self.disc = Stacked.build(lambda: Discriminator(dim, s.hidden, s.embedding), streams.init_seeds(1), self.device)
         g_params, d_params = self.gen.parameters(), self.disc.parameters()
         g_opt, d_opt = adam(g_params, s.lr, s.betas), adam(d_params, s.lr, s.betas)
         monitor = LossMonitor(n_members, self.name)
-        rows = torch.arange(n_members)[:, None]
+        rows = torch.arange(n_members, device=x.device)[:, None]
         b = s.batch_size
         step = 0
         for epoch in range(s.epochs):
@@ -181,7 +182,7 @@ class GAN(Vectorised):
 
     def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
         s = self.settings
-        z = 2.0 * torch.rand(n, s.latent, generator=generator, dtype=DTYPE) - 1.0
+        z = (2.0 * torch.rand(n, s.latent, generator=generator, dtype=DTYPE) - 1.0).to(self.device)
         keep = 1.0 - s.dropout
-        masks = [(torch.rand(n, w, generator=generator, dtype=DTYPE) < keep).to(DTYPE) / keep for w in s.hidden] if s.dropout > 0 else []
+        masks = [(torch.rand(n, w, generator=generator, dtype=DTYPE) < keep).to(DTYPE).to(self.device) / keep for w in s.hidden] if s.dropout > 0 else []
         return self.gen.member(k, z, masks)

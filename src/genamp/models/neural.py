@@ -13,6 +13,11 @@ vectors, dropout masks) from its own ``torch.Generator`` seeded from the member'
 
 Features are standardised per member (zuko's splines act on [-5, 5]; every MLP trains better on
 unit scales) unless a model says otherwise; ``log_prob`` adds the Jacobian of that map.
+
+A model's ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``) holds its parameters and runs its
+steps; the random numbers are drawn on the CPU whatever the device and then moved, so a seed
+gives the same batches, noise and initial weights on every device (the results then differ by
+floating-point rounding only).
 """
 
 from __future__ import annotations
@@ -73,12 +78,35 @@ def as_seed_sequence(seed: SeedLike) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(seed))
 
 
+def as_device(device: torch.device | str | None) -> torch.device:
+    """The torch device named by ``device`` (``None``: the CPU), refused where it is not here."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise GenampError(f"device {device!r} is not a torch device: use cpu or cuda (cuda:N for the N-th GPU)") from exc
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise GenampError(f"device {device!r}: genamp's networks run on cpu or cuda")
+    if not torch.cuda.is_available():
+        raise GenampError(f"device {device!r}: torch sees no CUDA GPU on this machine (torch {torch.__version__}); use --device cpu")
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise GenampError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
+    return dev
+
+
 class MemberStreams:
-    """One torch random stream per member: what member k draws never depends on the others."""
+    """One torch random stream per member: what member k draws never depends on the others.
+
+    The streams run on the CPU and their numbers are moved to ``device``: a member draws the
+    same numbers on every device.
+    """
 
     def __init__(self, seeds: Sequence[SeedLike], device: torch.device | str = "cpu") -> None:
         self.seeds = [as_seed_sequence(s) for s in seeds]
-        self.generators = [torch.Generator(device=device).manual_seed(torch_seed(child(s, 0))) for s in self.seeds]
+        self.generators = [torch.Generator().manual_seed(torch_seed(child(s, 0))) for s in self.seeds]
         self.device = torch.device(device)
 
     def init_seeds(self, network: int = 0) -> list[np.random.SeedSequence]:
@@ -91,19 +119,19 @@ class MemberStreams:
     def uniform(self, *shapes: Sequence[int], low: float = 0.0, high: float = 1.0) -> list[Tensor]:
         """Uniform numbers of each shape, each with a leading member axis (one draw per member)."""
         sizes = [math.prod(s) for s in shapes]
-        flat = torch.stack([torch.rand(sum(sizes), generator=g, device=self.device, dtype=DTYPE) for g in self.generators])
+        flat = torch.stack([torch.rand(sum(sizes), generator=g, dtype=DTYPE) for g in self.generators]).to(self.device)
         if (low, high) != (0.0, 1.0):
             flat = low + (high - low) * flat
         parts = torch.split(flat, sizes, dim=1)
         return [p.reshape(len(self), *s) for p, s in zip(parts, shapes, strict=True)]
 
     def normal(self, *shape: int) -> Tensor:
-        return torch.stack([torch.randn(shape, generator=g, device=self.device, dtype=DTYPE) for g in self.generators])
+        return torch.stack([torch.randn(shape, generator=g, dtype=DTYPE) for g in self.generators]).to(self.device)
 
     def batches(self, n: int, batch_size: int) -> Tensor:
         """One epoch of minibatch indices per member, (K, n // batch_size, batch_size), reshuffled."""
         per = n // batch_size
-        perms = torch.stack([torch.randperm(n, generator=g, device=self.device) for g in self.generators])
+        perms = torch.stack([torch.randperm(n, generator=g) for g in self.generators]).to(self.device)
         return perms[:, : per * batch_size].reshape(len(self), per, batch_size)
 
 
@@ -118,7 +146,7 @@ def minibatches(x: Tensor, streams: MemberStreams, batch_size: int) -> Iterator[
     if batch_size >= n:
         while True:
             yield x
-    rows = torch.arange(n_members)[:, None]
+    rows = torch.arange(n_members, device=x.device)[:, None]
     while True:
         for index in streams.batches(n, batch_size).unbind(1):
             yield x[rows, index]
@@ -161,13 +189,14 @@ class Stacked:
     _calls: dict[str, Callable[..., Any]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, make: Callable[[], nn.Module], seeds: Sequence[SeedLike]) -> Stacked:
-        """Initialise one network per seed (torch's default init, seeded) and stack them."""
+    def build(cls, make: Callable[[], nn.Module], seeds: Sequence[SeedLike], device: torch.device | str = "cpu") -> Stacked:
+        """Initialise one network per seed (torch's default init, seeded, on the CPU) and stack
+        them on ``device``."""
         modules = []
         for s in seeds:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(torch_seed(s))
-                modules.append(make().to(DTYPE))
+                modules.append(make().to(DTYPE).to(device))
         params, buffers = stack_module_state(modules)
         return cls(copy.deepcopy(modules[0]), params, buffers)
 
@@ -233,7 +262,7 @@ class LossMonitor:
 
     def check(self, step: int, losses: Tensor) -> Tensor:
         """Record ``losses`` (K,); return the mask of members still alive (finite so far)."""
-        values = losses.detach()
+        values = losses.detach().cpu()
         finite = torch.isfinite(values)
         if not bool(finite.all()):
             for k in torch.nonzero(~finite & self._alive).flatten().tolist():
@@ -249,10 +278,9 @@ def silence_dead(params: Sequence[Tensor], alive: Tensor) -> None:
     """Zero the gradients of diverged members so their NaNs stay theirs and nothing warns."""
     if bool(alive.all()):
         return
-    dead = ~alive
     for p in params:
         if p.grad is not None:
-            p.grad[dead] = 0.0
+            p.grad[~alive.to(p.grad.device)] = 0.0
 
 
 #: the hyper-parameters every network has, and where they make sense
@@ -294,14 +322,15 @@ class Checkpoint:
 
     def update(self, step: int, losses: Tensor) -> None:
         """The members' validation losses (K,) after ``step`` steps."""
-        losses = losses.detach()
-        self.history.append((step, losses.cpu().numpy().copy()))
+        losses = losses.detach().cpu()
+        self.history.append((step, losses.numpy().copy()))
         # a lower loss by more than float32 rounding of a sum (members never tie-break differently
         # alone and together)
         better = self.active & torch.isfinite(losses) & (losses < self.loss - MIN_IMPROVEMENT * self.loss.abs().nan_to_num(0.0, 0.0))
         if bool(better.any()):
             for p, b in zip(self.params, self.best, strict=True):
-                b[better] = p.detach()[better]
+                on = better.to(p.device)
+                b[on] = p.detach()[on]
             self.loss = torch.where(better, losses, self.loss)
             self.step[better] = step
         self.waiting = torch.where(better, 0, self.waiting + self.active.long())
@@ -310,7 +339,7 @@ class Checkpoint:
     def restore(self) -> None:
         with torch.no_grad():
             for p, b in zip(self.params, self.best, strict=True):
-                kept = self.step > 0  # a member that never validated keeps its last parameters
+                kept = (self.step > 0).to(p.device)  # a member that never validated keeps its last parameters
                 p[kept] = b[kept]
 
 
@@ -335,7 +364,9 @@ class NeuralGenerator(ABC):
     #: where the constructor's hyper-parameters make sense (checked on a study's settings)
     limits: ClassVar[dict[str, Limits]] = NETWORK_LIMITS
 
-    def __init__(self) -> None:
+    def __init__(self, device: torch.device | str | None = None) -> None:
+        #: where the parameters live and the steps run (:func:`as_device`)
+        self.device = as_device(device)
         self._mean: Tensor | None = None
         self._std: Tensor | None = None
         self._validation: tuple[Tensor, Tensor] | None = None
@@ -354,6 +385,10 @@ class NeuralGenerator(ABC):
         if self.steps > 0:
             return int(self.steps)
         return max(AUTO_STEPS, math.ceil(self.epochs * n_train / max(1, min(self.batch_size, n_train))))
+
+    def randn(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` standard normal events (n, dim) from the CPU ``generator``, on the model's device."""
+        return torch.randn(n, self.dim, generator=generator, dtype=DTYPE).to(self.device)
 
     # ---- what a model defines -------------------------------------------------------------
     @abstractmethod
@@ -386,20 +421,20 @@ class NeuralGenerator(ABC):
             raise GenampError(f"fit_members wants (K, n, dim) training sets and K seeds, got {xs.shape} and {len(seeds)}")
         for k in range(xs.shape[0]):
             _validate.events(xs[k], xs.shape[2], what=f"training set of member {k}", min_events=2)
-        x = torch.as_tensor(xs, dtype=DTYPE)
+        x = torch.as_tensor(xs, dtype=DTYPE).to(self.device)
         if self.standardise:
             self._mean = x.mean(dim=1)
             self._std = x.std(dim=1).clamp_min(1e-12)
         else:
-            self._mean = torch.zeros(x.shape[0], x.shape[2], dtype=DTYPE)
-            self._std = torch.ones(x.shape[0], x.shape[2], dtype=DTYPE)
+            self._mean = torch.zeros(x.shape[0], x.shape[2], dtype=DTYPE, device=self.device)
+            self._std = torch.ones(x.shape[0], x.shape[2], dtype=DTYPE, device=self.device)
         z = (x - self._mean[:, None]) / self._std[:, None]
         self._validation = None
         if validation is not None and self.patience > 0:
             self._validation = self._padded(validation)
         self.dim = xs.shape[2]
         self.n_train = xs.shape[1]
-        streams = MemberStreams(seeds)
+        streams = MemberStreams(seeds, self.device)
         monitor = self._train(z, streams)
         self.diverged = dict(monitor.diverged)
         self.losses = np.array(monitor.history) if monitor.history else None
@@ -414,12 +449,12 @@ class NeuralGenerator(ABC):
         if len(validation) != self._mean.shape[0]:
             raise GenampError(f"{len(validation)} validation sets given for {self._mean.shape[0]} members")
         m = max(1, max(len(v) for v in validation))
-        out = torch.zeros(len(validation), m, self._mean.shape[1], dtype=DTYPE)
-        mask = torch.zeros(len(validation), m, dtype=DTYPE)
+        out = torch.zeros(len(validation), m, self._mean.shape[1], dtype=DTYPE, device=self.device)
+        mask = torch.zeros(len(validation), m, dtype=DTYPE, device=self.device)
         for k, v in enumerate(validation):
             if len(v) == 0:
                 raise GenampError(f"member {k} has no validation events (a bootstrap that drew every event)")
-            out[k, : len(v)] = (torch.as_tensor(np.asarray(v), dtype=DTYPE) - self._mean[k]) / self._std[k]
+            out[k, : len(v)] = (torch.as_tensor(np.asarray(v), dtype=DTYPE).to(self.device) - self._mean[k]) / self._std[k]
             mask[k, : len(v)] = 1.0
         return out, mask
 
@@ -446,7 +481,7 @@ class NeuralGenerator(ABC):
                 m = min(SAMPLE_BLOCK, n - start)
                 g = torch.Generator().manual_seed(torch_seed(child(seed, b)))
                 z = self._sample_member(k, m, g)
-                out[start : start + m] = (z * self._std[k] + self._mean[k]).double().numpy()
+                out[start : start + m] = (z * self._std[k] + self._mean[k]).double().cpu().numpy()
         if not np.isfinite(out).all():
             raise TrainingDiverged(f"{self.name} member {k} generated NaN or infinite events")
         return out
@@ -491,8 +526,8 @@ class WithLikelihood(NeuralGenerator):
         out = np.empty(x.shape[0])
         log_jac = float(torch.log(self._std[k]).sum())
         for start in range(0, x.shape[0], chunk):
-            z = (torch.as_tensor(x[start : start + chunk], dtype=DTYPE) - self._mean[k]) / self._std[k]
-            out[start : start + chunk] = self._log_prob_member(k, z).double().detach().numpy() - log_jac
+            z = (torch.as_tensor(x[start : start + chunk], dtype=DTYPE).to(self.device) - self._mean[k]) / self._std[k]
+            out[start : start + chunk] = self._log_prob_member(k, z).double().detach().cpu().numpy() - log_jac
         return out
 
 
@@ -531,7 +566,7 @@ def descend(opt: torch.optim.Optimizer, params: Sequence[Tensor], losses: Tensor
     if not bool(alive.any()):
         return alive
     opt.zero_grad(set_to_none=False)
-    losses.where(alive, 0.0).sum().backward()
+    losses.where(alive.to(losses.device), 0.0).sum().backward()
     silence_dead(params, alive)
     opt.step()
     return alive

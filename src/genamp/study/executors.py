@@ -19,9 +19,9 @@ from genamp.study.store import write_task
 from genamp.study.tasks import Task, run_block
 
 
-def execute(block: list[Task], root: str) -> list[dict[str, Any]]:
-    """Run a work item (one task, or a block trained together) and store each task's output as
-    it comes; returns a short summary per task (runs in a worker).
+def execute(block: list[Task], root: str, device: str | None = None) -> list[dict[str, Any]]:
+    """Run a work item (one task, or a block trained together, its networks on ``device``) and
+    store each task's output as it comes; returns a short summary per task (runs in a worker).
 
     A bug is reported with its traceback (and whether the machine, memory or disk, caused it);
     what was stored before it stays. A failed fit or
@@ -29,7 +29,7 @@ def execute(block: list[Task], root: str) -> list[dict[str, Any]]:
     """
     summaries = []
     try:
-        for task, out in run_block(block):
+        for task, out in run_block(block, device):
             write_task(task.path(Path(root)), out)
             summaries.append({"task": task.label, "status": out.meta["status"], "error": out.meta.get("error")})
     except Exception as exc:

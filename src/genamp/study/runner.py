@@ -75,8 +75,12 @@ def run_study(
     progress: ProgressCallback | None = None,
     retry_failed: bool = False,
     plots: bool = True,
+    device: str | None = None,
 ) -> StudyResult:
     """Run (or resume) ``config`` into ``out``; finished tasks found there are not redone.
+
+    ``device`` (``"cpu"``, ``"cuda"``) is where the networks train and sample; like ``workers``
+    it is how the study runs, not what it is: a task trained on a GPU is a finished task on a CPU.
 
     Every task file found is checked before it is used (:func:`genamp.study.store.inspect`); a
     damaged one is reported through ``progress`` (status ``damaged``) and redone. One run at a
@@ -85,14 +89,19 @@ def run_study(
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise GenampError(f"workers must be at least 1, got {workers}")
+    if device is not None:
+        from genamp.models.neural import as_device
+
+        device = str(as_device(device))  # a device that is not here stops the study before it starts
     root = store.prepare_output(Path(out))
     with store.StudyLock(root):
-        return _run_locked(config, root, workers, progress, retry_failed, plots)
+        return _run_locked(config, root, workers, progress, retry_failed, plots, device)
 
 
 def _run_locked(
-    config: StudyConfig, root: Path, workers: int, progress: ProgressCallback | None, retry_failed: bool, plots: bool
-) -> StudyResult:
+    config: StudyConfig, root: Path, workers: int, progress: ProgressCallback | None, retry_failed: bool, plots: bool,
+    device: str | None = None,
+) -> StudyResult:  # fmt: skip
     store.remove_stale_temporaries(root)
     previous = keep_previous_results(root, config)
     store.write_json(root / "study.json", {"genamp": __version__, "config": config.to_dict()})
@@ -123,7 +132,7 @@ def _run_locked(
             progress(resumed, len(tasks), {"task": r["task"], "status": "damaged", "error": f"{r['file']}: {r['reason']}; redone"})
         progress(resumed, len(tasks), {"task": None, "status": "resumed"})
     finished = resumed
-    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root)), blocks(todo))
+    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root), device=device), blocks(todo))
     try:
         with contextlib.closing(runs):
             for summary in (s for item in runs for s in item):

@@ -191,14 +191,25 @@ def blocks(tasks: list[Task], block_size: int = BLOCK_SIZE) -> list[list[Task]]:
     return items
 
 
-def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
-    """Train the block's networks as one vectorised model, then count each member's sample.
+def build(name: str, density: Density, device: str | None = None, **options: Any) -> Any:
+    """An untrained model ``name`` with ``options``; a network on ``device`` (the CPU where
+    ``None``), which is where it runs, not part of a task's identity: a seed draws the same
+    numbers on every device (:mod:`genamp.models.neural`)."""
+    entry = MODEL_REGISTRY[name]
+    if entry.network and device is not None:
+        options["device"] = device
+    return entry.build(density, **options)  # type: ignore[misc]
+
+
+def run_block(tasks: list[Task], device: str | None = None) -> Iterator[tuple[Task, TaskOutput]]:
+    """Train the block's networks as one vectorised model (on ``device``), then count each
+    member's sample.
 
     Each task's output is yielded as soon as its member is counted, so it can be stored at once.
     A member that diverged gives ``status: failed`` with the step and loss; the others go on.
     """
     if len(tasks) == 1 and not MODEL_REGISTRY[tasks[0].model].vectorised:
-        yield tasks[0], run_task(tasks[0])
+        yield tasks[0], run_task(tasks[0], device)
         return
     start = time.perf_counter()
     spec, name = tasks[0].spec, tasks[0].model
@@ -210,7 +221,7 @@ def run_block(tasks: list[Task]) -> Iterator[tuple[Task, TaskOutput]]:
     seeds = [model_seed(spec, name, t.repetition) for t in tasks]
     maps = [fit_coordinates(t, s) for t, s in zip(tasks, seeds, strict=True)]
     xs = np.concatenate([encode(c, training_sets(t, s), s) for t, s, c in zip(tasks, seeds, maps, strict=True)])
-    model = MODEL_REGISTRY[name].build(density, **spec.get("options", {}))  # type: ignore[misc]
+    model = build(name, density, device, **spec.get("options", {}))
     validation = None
     if getattr(model, "patience", 0):
         parts = [validation_sets(t, s, c) for t, s, c in zip(tasks, seeds, maps, strict=True)]
@@ -375,7 +386,7 @@ def _failed(task: Task, error: str, start: float) -> TaskOutput:
     return TaskOutput({}, {**_meta(task), "status": "failed", "error": error, "seconds": time.perf_counter() - start})
 
 
-def run_task(task: Task) -> TaskOutput:
+def run_task(task: Task, device: str | None = None) -> TaskOutput:
     """Train the task's model (or its ensemble, or its Bayesian posterior) and count occupancies.
 
     A :class:`GenampError` (a fit that does not converge, a diverging training) is a result,
@@ -383,14 +394,14 @@ def run_task(task: Task) -> TaskOutput:
     """
     start = time.perf_counter()
     try:
-        out = _run(task)
+        out = _run(task, device)
     except GenampError as exc:
         return _failed(task, str(exc), start)
     out.meta.update(status="ok", seconds=time.perf_counter() - start)
     return out
 
 
-def _run(task: Task) -> TaskOutput:
+def _run(task: Task, device: str | None = None) -> TaskOutput:
     spec = task.spec
     density = _density(spec)
     grids = list(volume_sets(spec).values())
@@ -407,7 +418,7 @@ def _run(task: Task) -> TaskOutput:
         # one Bayesian training; its generators are fixed draws from the weight posterior
         options = {k: spread[k] for k in BAYESIAN_OPTIONS}
         z_train = encode(coords, x_train[None], seed)[0]
-        bayes = entry.build(density, **options, **spec.get("options", {})).fit(z_train, child(seed, 0))
+        bayes = build(task.model, density, device, **options, **spec.get("options", {})).fit(z_train, child(seed, 0))
         draws = decode(coords, bayes.draws(spread["draws"], child(seed, 2)))
         out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids)
         out.differential = _differential(task, draws, seed, density, grids)
@@ -415,11 +426,11 @@ def _run(task: Task) -> TaskOutput:
     if "members" in spread:
         xs = encode(coords, training_sets(task, seed), seed)
         options = spec.get("options", {})
-        fitted = decode(coords, [entry.build(density, **options).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)])
+        fitted = decode(coords, [build(task.model, density, device, **options).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)])
         out = _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids)
         out.differential = _differential(task, fitted, seed, density, grids)
         return out
-    model = entry.build(density, **spec.get("options", {})).fit(encode(coords, x_train[None], seed)[0], child(seed, 0))
+    model = build(task.model, density, device, **spec.get("options", {})).fit(encode(coords, x_train[None], seed)[0], child(seed, 0))
     (model,) = decode(coords, [model])
     info = getattr(model, "info", None)
     extra = {} if info is None else {"info": info()}
