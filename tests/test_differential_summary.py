@@ -140,7 +140,8 @@ def test_the_record_has_the_fields_of_a_study_record():
     res = summarise_differential([repetition(rng, 3) for _ in range(2)], 3, N_TRAIN, EVENTS)
     rec = res.to_record()
     assert list(rec) == ["members", "repetitions", "forecast_member", "forecast", "truth_member", "truth",
-                         "truth_resolved_fraction", "curve", "profile", "classifier"]  # fmt: skip
+                         "truth_check", "truth_resolved_fraction", "curve", "profile", "classifier"]  # fmt: skip
+    assert rec["truth_check"] == "likelihood"
     assert list(rec["forecast"]) == ["delta", "delta_std", "n_equiv", "G", "G_std", "G_spread", "pairs_resolved_fraction"]
     assert rec["forecast"]["G"] == res.forecast.G and rec["truth"]["G_spread"] == list(res.truth.G_spread)
     n_equiv = res.profile.n_equiv
@@ -186,6 +187,24 @@ def test_the_task_file_layout_round_trips():
         assert again[name].dtype == a.dtype and again[name].shape == a.shape and again[name].tobytes() == a.tobytes(), name
     assert back.mixture == m and back.classifier.reweighted == c.reweighted and back.members.resolved.dtype == bool
     assert back.n_members == 3 and np.array_equal(back.pairs.delta, rep.pairs.delta, equal_nan=True)
+
+
+def test_a_pool_repetition_has_no_member_distances_and_a_classifier_truth_check():
+    """On a pool the members' own distances are not measured: the file keeps the generators'
+    number instead, and the record says what its truth check ran along (and has no truth_member)."""
+    rng = np.random.default_rng(12)
+    reps = [dataclasses.replace(repetition(rng, 4), members=None, k=4) for _ in range(3)]
+    arrays = reps[0].to_arrays()
+    assert "members" not in arrays and arrays["generators"].tolist() == 4.0
+    back = DifferentialRepetition.from_arrays(arrays)
+    assert back.members is None and back.n_members == 4 and back.truth_check == "classifier"
+    res = summarise_differential(reps, 4, N_TRAIN, EVENTS)
+    assert res.truth_member is None and res.truth_check == "classifier"
+    assert res.truth.delta == pytest.approx(np.mean([r.mixture.delta for r in reps]))
+    rec = res.to_record()
+    assert "truth_member" not in rec and rec["truth_check"] == "classifier" and rec["forecast"]["G"] is not None
+    with pytest.raises(GenampError, match="two ways"):
+        summarise_differential([reps[0], repetition(rng, 4)], 4, N_TRAIN, EVENTS)
 
 
 def test_older_task_files_and_damaged_ones():

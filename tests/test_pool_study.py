@@ -162,7 +162,6 @@ def test_bad_pool_study_input_is_one_line(capsys, pool, tmp_path):
     cases = [
         (["camel", "--pool", pool], "a pool of events and the toy camel are two truths; give one"),
         (["--pool", pool, "-m", "sample,fit"], "fit is the parametric fit of a toy's true family"),
-        (["--pool", pool, "--method", "differential", "-m", "cfm"], "the differential method's truth check on a pool"),
         (["--pool", pool, "--observables", "pt"], "no observable 'pt'; the events have a, b"),
         (["--pool", pool, "--pairs", "a"], "--pairs: a pair is two observables joined by ':', like pt:eta; got 'a'"),
         (["--pool", pool, "--pairs", "a:a"], "names an observable twice"),

@@ -319,7 +319,8 @@ def run(
                         skip=frozenset(config.warnings))
     differential = [r for r in result.records if r["method"] == "differential"]
     if differential:
-        _print_differential(differential, f"differential G (KS along the likelihood ratio; {truth}, n_train = {n_train})",
+        _print_differential(differential, f"differential G (KS along the likelihood ratio{'; truth G: a classifier against the pool' if config.pool else ''}; "
+                           f"{truth}, n_train = {n_train})",
                             skip=frozenset(config.warnings))
     for model, advice in result.generation.items():
         _say("advice", f"{model}: {advice['advice']}")
@@ -478,7 +479,7 @@ def _print_differential(records: list[dict[str, Any]], title: str, skip: frozens
         label = _spread_label(rec)
         warnings += [f"{label}: {w}" for w in rec.get("warnings", []) if w not in skip]
         fc, truth, clf = rec.get("forecast"), rec["truth"], rec["classifier"]
-        member = f"{_g((rec.get('forecast_member') or {}).get('G'))}/{_g(rec['truth_member'].get('G'))}"
+        member = f"{_g((rec.get('forecast_member') or {}).get('G'))}/{_g((rec.get('truth_member') or {}).get('G'))}"
         table.add_row(label, pm(fc), pm(truth), member, f"{clf['auc']:.3f}", f"{clf['auc_truth_vs_truth']:.3f}",
                       _pct(clf["ess_fraction"]))  # fmt: skip
     out.print(table)

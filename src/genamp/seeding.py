@@ -19,6 +19,8 @@ TRAINING_DATA = 0
 MODEL = 1
 #: true events withheld from every member, to falsify a forecast (docs/formulas.md §7.7)
 HOLDOUT = 2
+#: true events the differential method's classifier compares a repetition's generators with, on a pool
+REFERENCE = 3
 
 
 def seed_sequence(seed: int, *key: int) -> np.random.SeedSequence:

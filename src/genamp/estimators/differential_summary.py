@@ -18,6 +18,11 @@ What to use when:
 ``n_equiv = (κ/mean δ)²`` with ``κ = sqrt(π/2)·ln 2`` (§3.3): a true sample of ``n`` events sits
 ``κ/sqrt(n)`` from the truth *on average*, so it is the mean distance over repetitions that
 converts, not each repetition's own. Arrays in, typed results out; nothing here needs torch.
+
+On a **pool** of events there is no true density: a repetition then has no member distances
+(``members`` is ``None``) and its mixture's distance is measured along the classifier's logit
+against the pool's events (``truth_check`` ``"classifier"``, §3.6): a classifier sees at most
+what it learned, so that δ is a lower bound of the distance and its ``n_equiv`` an upper bound.
 """
 
 from __future__ import annotations
@@ -148,7 +153,9 @@ class DifferentialRepetition:
 
     #: None for a single generator (K = 1): no forecast
     pairs: PairDistances | None
-    members: MemberDistances
+    #: None where there is no true density (a pool): the members' own distances are not measured
+    members: MemberDistances | None
+    #: from the exact likelihood ratio, or, on a pool, along the classifier's logit (:attr:`truth_check`)
     mixture: MixtureDistance
     curve: KSCurve
     #: the mixture's local profile against the truth sample
@@ -156,10 +163,18 @@ class DifferentialRepetition:
     #: None in task files written before the map was kept
     mapped: MappedProfile | None
     classifier: ClassifierMeasurement
+    #: the generators, where ``members`` does not say (a pool)
+    k: int = 0
 
     @property
     def n_members(self) -> int:
-        return int(np.asarray(self.members.delta).size)
+        return int(np.asarray(self.members.delta).size) if self.members is not None else self.k
+
+    @property
+    def truth_check(self) -> str:
+        """What the mixture's distance is measured along: ``likelihood`` (the true density's
+        ratio) or ``classifier`` (a classifier against true events, where no density is known)."""
+        return "likelihood" if self.members is not None else "classifier"
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The task file's arrays (keys and positional layouts fixed by the file format)."""
@@ -168,7 +183,10 @@ class DifferentialRepetition:
             out["pairs"] = np.asarray(self.pairs.delta, dtype=np.float64)
             out["pairs_resolved"] = np.array(float(self.pairs.resolved_fraction))
         m = self.members
-        out["members"] = np.column_stack([m.ks, m.delta, m.resolved]).astype(np.float64)
+        if m is not None:
+            out["members"] = np.column_stack([m.ks, m.delta, m.resolved]).astype(np.float64)
+        else:
+            out["generators"] = np.array(float(self.k))
         out["mixture"] = np.array([float(getattr(self.mixture, f)) for f in _MIXTURE])
         out["curve"] = np.column_stack([self.curve.n, self.curve.ks]).astype(np.float64)
         p = self.profile
@@ -198,8 +216,8 @@ class DifferentialRepetition:
                 raise GenampError(f"differential {name!r} has shape {a.shape}")
             return a
 
-        members = get("members", 2, 3)
-        k = members.shape[0]
+        members = get("members", 2, 3) if "members" in arrays else None
+        k = members.shape[0] if members is not None else int(get("generators", 0))
         pairs = None
         if "pairs" in arrays or "pairs_resolved" in arrays:
             delta = get("pairs", 2, k)
@@ -220,13 +238,14 @@ class DifferentialRepetition:
             )
         return cls(
             pairs=pairs,
-            members=MemberDistances(members[:, 0].copy(), members[:, 1].copy(), members[:, 2] > 0),
+            members=None if members is None else MemberDistances(members[:, 0].copy(), members[:, 1].copy(), members[:, 2] > 0),
             mixture=MixtureDistance(**{f: float(v) for f, v in zip(_MIXTURE, mix, strict=True)} | {"resolved": bool(mix[2])}),
             curve=KSCurve(curve[:, 0].copy(), curve[:, 1].copy()),
             profile=Profile(prof[0].copy(), prof[1].copy(), prof[2].copy(), prof[3].copy()),
             mapped=mapped,
             classifier=ClassifierMeasurement(**values, weight_counts=get("weights", 1, WEIGHT_BINS.size - 1),
                                              reweighted=reweighted),  # fmt: skip
+            k=0 if members is not None else k,
         )
 
 
@@ -322,7 +341,8 @@ class DifferentialAmplification:
 
     ``forecast`` is the mixture's G forecast from the pairs of members, ``forecast_member`` one
     member's (None for K = 1); ``truth`` and ``truth_member`` are the same from the exact
-    likelihood ratio (the truth check, §3.5).
+    likelihood ratio (the truth check, §3.5), or on a pool ``truth`` along a classifier's logit
+    against the pool (``truth_check``, a bound: see the module) and no ``truth_member``.
     """
 
     n_members: int
@@ -333,7 +353,7 @@ class DifferentialAmplification:
     #: mean fraction of resolved pairs: unresolved pairs enter with their upper bound, so the
     #: forecast G is then a lower bound
     pairs_resolved_fraction: float | None
-    truth_member: DistanceSummary
+    truth_member: DistanceSummary | None
     truth: DistanceSummary
     #: fraction of repetitions where the mixture's distance was resolved
     truth_resolved_fraction: float
@@ -341,6 +361,8 @@ class DifferentialAmplification:
     #: the first repetition's profile along the likelihood ratio (§3.7)
     profile: Profile
     classifier: ClassifierSummary
+    #: ``likelihood`` or ``classifier`` (:attr:`DifferentialRepetition.truth_check`)
+    truth_check: str = "likelihood"
 
     def to_record(self) -> dict[str, object]:
         """The JSON fields of a study's differential record (inf and NaN become null on writing)."""
@@ -348,8 +370,10 @@ class DifferentialAmplification:
         if self.forecast is not None and self.forecast_member is not None:
             out["forecast_member"] = self.forecast_member.to_record()
             out["forecast"] = {**self.forecast.to_record(), "pairs_resolved_fraction": self.pairs_resolved_fraction}
-        out["truth_member"] = self.truth_member.to_record()
+        if self.truth_member is not None:
+            out["truth_member"] = self.truth_member.to_record()
         out["truth"] = self.truth.to_record()
+        out["truth_check"] = self.truth_check
         out["truth_resolved_fraction"] = self.truth_resolved_fraction
         c = self.curve
         out["curve"] = {"n": c.n.tolist(), "ks_mean": c.ks_mean.tolist(), "ks_std": c.ks_std.tolist(), "n_truth": c.n_truth}
@@ -432,6 +456,8 @@ def summarise_differential(
         raise GenampError(f"the repetitions' generators ({sorted({rep.n_members for rep in reps})}) are not K = {n_members}")
     if any(rep.curve.n.shape != reps[0].curve.n.shape for rep in reps):
         raise GenampError("the repetitions' KS curves have different sample sizes")
+    if len({rep.truth_check for rep in reps}) > 1:
+        raise GenampError("the repetitions were checked against the truth in two ways (likelihood and classifier)")
     forecast_member = forecast = resolved = None
     if n_members > 1 and all(rep.pairs is not None for rep in reps):
         member = np.array([rep.pairs.member for rep in reps])  # type: ignore[union-attr]
@@ -446,10 +472,12 @@ def summarise_differential(
         forecast_member=forecast_member,
         forecast=forecast,
         pairs_resolved_fraction=resolved,
-        truth_member=summarise_distances(np.array([rep.members.delta.mean() for rep in reps]), n_train),
+        truth_member=None if reps[0].members is None else summarise_distances(
+            np.array([rep.members.delta.mean() for rep in reps]), n_train),  # type: ignore[union-attr]
         truth=summarise_distances(np.array([rep.mixture.delta for rep in reps]), n_train),
         truth_resolved_fraction=_mean([float(rep.mixture.resolved) for rep in reps]),
         curve=KSCurveSummary(reps[0].curve.n, ks.mean(axis=0), ks.std(axis=0), events),
         profile=reps[0].profile,
         classifier=_classifier_summary([rep.classifier for rep in reps]),
+        truth_check=reps[0].truth_check,
     )

@@ -102,6 +102,11 @@ def differential_warnings(rec: dict[str, Any]) -> list[str]:
             f"the mixture's distance from the truth was within the KS null in "
             f"{_pct(1 - rec['truth_resolved_fraction'])} of repetitions; its G there is a lower bound"
         )
+    if rec.get("truth_check") == "classifier":
+        out.append(
+            "the truth check runs along a classifier's logit against the pool (no true density): "
+            "it sees at most what the classifier learned, so its G is an upper bound"
+        )
     if abs(clf["auc_truth_vs_truth"] - 0.5) > 4 * clf["auc_null_std"] / np.sqrt(rec["repetitions"]):
         out.append(f"the classifier tells truth from truth (AUC {clf['auc_truth_vs_truth']:.3f}); its results are not to be trusted")
     return out

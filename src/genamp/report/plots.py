@@ -214,6 +214,9 @@ class StudyPictures:
     fitted: Density | None = None
     generated: dict[str, np.ndarray] = field(default_factory=dict)
     mapped: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: the observables the mapped events are given in (a pool: two of the classifier's inputs,
+    #: m_W and m_t on top pairs); ``None``: the events' own coordinates
+    mapped_axes: tuple[str, ...] | None = None
 
 
 def study_plots(config: StudyConfig, root: Path, records: list[dict[str, Any]], pictures: StudyPictures) -> list[Path]:
@@ -286,6 +289,10 @@ def observable_plots(
         paths.append(plot_amplification_per_observable(records, root / f"{prefix}amplification.png"))
     if pictures is not None:
         paths.append(plot_marginals(pictures, root / f"{prefix}observables.png", features))
+    for rec in (r for r in records if r["method"] == "differential"):
+        mapped = None if pictures is None else pictures.mapped.get(rec["model"])
+        axes = None if pictures is None else pictures.mapped_axes
+        paths.append(plot_differential(rec, root / f"{prefix}differential_{rec['model']}.png", mapped, axes))
     forecasts = [r for r in records if r["method"] == "averaging" and r.get("table")]
     if forecasts and (root / forecasts[0]["table"]).is_file():
         paths += _bin_plots(read_volume_table(root / forecasts[0]["table"]), root, pictures, features, prefix)
@@ -698,10 +705,12 @@ def plot_volume_map(density: Density, rows: list[dict[str, Any]], path: Path) ->
 
 
 # ---- differential amplification -----------------------------------------------------------------
-def plot_differential(rec: dict[str, Any], path: Path, mapped: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
+def plot_differential(rec: dict[str, Any], path: Path, mapped: tuple[np.ndarray, np.ndarray] | None = None,
+                      axes: tuple[str, ...] | None = None) -> Path:  # fmt: skip
     """Four panels: the KS distance against sample size with the null band, the local profile
-    G(y) along the likelihood ratio, the profile mapped back onto the generated events of
-    repetition 0, and the classifier's weight histogram."""
+    G(y) along the likelihood ratio (on a pool: along the classifier's logit), the profile
+    mapped back onto the generated events of repetition 0 (on ``axes``, two observables, where
+    given), and the classifier's weight histogram."""
     from scipy.stats import kstwobign
 
     from genamp.estimators.differential import KAPPA
@@ -724,7 +733,8 @@ def plot_differential(rec: dict[str, Any], path: Path, mapped: tuple[np.ndarray,
     ax1.set_xscale("log")
     ax1.set_yscale("log")
     ax1.set_xlabel("generated events")
-    ax1.set_ylabel("KS distance along log p_gen − log p_true")
+    summary = "−(classifier logit)" if rec.get("truth_check") == "classifier" else "log p_gen − log p_true"
+    ax1.set_ylabel(f"KS distance along {summary}")
     ax1.legend(fontsize=7)
     prof = rec["profile"]
     g = np.asarray([np.nan if v is None else v for v in prof["G"]], dtype=float)
@@ -737,7 +747,7 @@ def plot_differential(rec: dict[str, Any], path: Path, mapped: tuple[np.ndarray,
         ax2.legend(fontsize=7)
     ax2.axhline(1.0, color="grey", lw=0.8, ls=":")
     ax2.set_yscale("log")
-    ax2.set_xlabel("y: region {log p_gen − log p_true ≤ y}")
+    ax2.set_xlabel(f"y: region {{{summary} ≤ y}}")
     ax2.set_ylabel("local G(y) (repetition 0)")
     if mapped is not None:
         events, n_equiv = mapped
@@ -751,7 +761,13 @@ def plot_differential(rec: dict[str, Any], path: Path, mapped: tuple[np.ndarray,
         else:
             sc = ax4.scatter(events[:, 0], events[:, 1], s=2, c=g, norm=norm, cmap="viridis")
             fig.colorbar(sc, ax=ax4, label="local G of the event's region")
-            ax4.set_aspect("equal")
+            if axes is None:
+                ax4.set_aspect("equal")
+            else:  # two observables (on top pairs m_W and m_t): their central 98%
+                ax4.set_xlabel(axes[0])
+                ax4.set_ylabel(axes[1])
+                ax4.set_xlim(*np.percentile(events[:, 0], [1, 99]))
+                ax4.set_ylim(*np.percentile(events[:, 1], [1, 99]))
         ax4.set_title("the profile on generated events (repetition 0)", fontsize=9)
     else:
         ax4.set_axis_off()
@@ -763,7 +779,8 @@ def plot_differential(rec: dict[str, Any], path: Path, mapped: tuple[np.ndarray,
     ax3.set_ylabel("generated test events (all repetitions)")
     clf = rec["classifier"]
     ax3.set_title(f"AUC {clf['auc']:.3f} (truth vs truth {clf['auc_truth_vs_truth']:.3f}), ESS {100 * clf['ess_fraction']:.0f}%", fontsize=9)
-    fig.suptitle(f"{LABELS.get(rec['model'], rec['model'])} on the {TITLES.get(rec['density'], rec['density'])}, "
+    where = TITLES.get(rec["density"], rec["density"]) if rec.get("density") else f"pool {Path(str(rec.get('pool'))).name}"
+    fig.suptitle(f"{LABELS.get(rec['model'], rec['model'])} on the {where}, "
                  f"n_train = {rec['n_train']}: differential amplification", fontsize=10)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=110)

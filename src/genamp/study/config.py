@@ -267,11 +267,6 @@ class StudyConfig:
             )
         if "fit" in (self.models or ()):
             raise GenampError("fit is the parametric fit of a toy's true family; a pool of events has none (drop -m fit)")
-        if "differential" in self.methods:
-            raise GenampError(
-                "the differential method's truth check on a pool needs a classifier trained against the pool's events, "
-                "which genamp does not have yet; use --method truth,averaging on a pool, or a toy"
-            )
 
     def _check_pool(self) -> None:
         """The pool file, its observables and pairs, and that it keeps enough events as the truth."""

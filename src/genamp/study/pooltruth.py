@@ -37,7 +37,7 @@ from genamp.data.io import EventFile, fingerprint, open_events
 from genamp.errors import GenampError
 from genamp.estimators.truth import CellProbabilities
 from genamp.observables import Observable, column, select
-from genamp.seeding import HOLDOUT, TRAINING_DATA, seed_sequence
+from genamp.seeding import HOLDOUT, REFERENCE, TRAINING_DATA, seed_sequence
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, count_occupancy
 
@@ -45,6 +45,8 @@ __all__ = [
     "MAX_TRAINING_SHARE",
     "REFERENCE_EVENTS",
     "describe",
+    "observables_of",
+    "reference_set",
     "training_rows",
     "training_set",
     "truth_cells",
@@ -118,10 +120,27 @@ def volumes(spec: dict[str, Any]) -> dict[int, ObservableBins]:
     dim, features = spec["pool"]["dim"], spec["pool"]["features"]
     out = {}
     for i, v in enumerate(spec["volumes"]):
-        obs = [column(c, name) if c is not None else select(name, dim, features)[0]
-               for c, name in zip(v["columns"], v["observables"], strict=True)]  # fmt: skip
+        obs = [_observable(c, name, dim, features) for c, name in zip(v["columns"], v["observables"], strict=True)]
         out[i] = ObservableBins(obs, [np.concatenate([[-np.inf], e, [np.inf]]) for e in v["edges"]], dim)
     return out
+
+
+def _observable(col: int | None, name: str, dim: int, features: Sequence[str] | None) -> Observable:
+    """A volume's observable: its column, or, derived (``t_m``), rebuilt by name."""
+    return column(col, name) if col is not None else select(name, dim, features)[0]
+
+
+def observables_of(spec: dict[str, Any]) -> list[Observable]:
+    """The study's one-dimensional observables, each once, in the order of its volumes: what the
+    differential method's classifier reads of an event (the objects' pT, η, φ, the derived masses
+    and ΔRs on top pairs)."""
+    dim, features = spec["pool"]["dim"], spec["pool"]["features"]
+    out: dict[str, Observable] = {}
+    for v in spec["volumes"]:
+        if len(v["observables"]) == 1 and v["observables"][0] not in out:
+            c, name = v["columns"][0], v["observables"][0]
+            out[name] = _observable(c, name, dim, features)
+    return list(out.values())
 
 
 def training_rows(spec: dict[str, Any], repetition: int) -> np.ndarray:
@@ -134,13 +153,29 @@ def holdout_rows(spec: dict[str, Any], repetition: int, n_holdout: int) -> np.nd
     """The ``n_holdout`` file rows that test repetition ``repetition``'s forecast: drawn by the
     stream ``(seed, r, HOLDOUT)`` among the rows its own members did not train on (docs/formulas.md
     §7.7); like the training rows they leave the truth."""
-    rng = np.random.default_rng(seed_sequence(spec["seed"], repetition, HOLDOUT))
+    return _outside_training(spec, repetition, n_holdout, HOLDOUT)
+
+
+def _outside_training(spec: dict[str, Any], repetition: int, n: int, stream: int) -> np.ndarray:
+    """``n`` file rows drawn by the stream ``(seed, r, stream)`` among those repetition ``r``'s
+    training set does not hold."""
+    rng = np.random.default_rng(seed_sequence(spec["seed"], repetition, stream))
     m = spec["pool"]["events"]
-    candidates = rng.choice(m, size=min(m, n_holdout + spec["n_train"]), replace=False)
-    free = candidates[~np.isin(candidates, training_rows(spec, repetition))][:n_holdout]
-    if free.size < n_holdout:
-        raise GenampError(f"the pool of {m} events has no {n_holdout} rows outside repetition {repetition}'s training set")
+    candidates = rng.choice(m, size=min(m, n + spec["n_train"]), replace=False)
+    free = candidates[~np.isin(candidates, training_rows(spec, repetition))][:n]
+    if free.size < n:
+        raise GenampError(f"the pool of {m} events has no {n} rows outside repetition {repetition}'s training set")
     return free
+
+
+def reference_set(spec: dict[str, Any], repetition: int, n: int) -> np.ndarray:
+    """``n`` true events for the differential method's classifier on repetition ``r``: rows its
+    generators never saw (stream ``(seed, r, REFERENCE)``), in the drawn order, so any first part
+    of them is a sample too. They are counted in the volumes' truth as well: a classifier's check
+    and the truth-based one are two checks, not two parts of one."""
+    pool = spec["pool"]
+    rows = _outside_training(spec, repetition, n, REFERENCE)
+    return _validate.events(_file(pool).rows(rows), pool["dim"], what=f"reference of repetition {repetition}", min_events=1)
 
 
 def holdout_set(spec: dict[str, Any], repetition: int, n_holdout: int) -> np.ndarray:

@@ -183,6 +183,12 @@ def pictures(config: StudyConfig, root: Path, tasks: list[Task], metas: dict[Tas
     density = None if config.pool is not None else config.make_density()
     first = min(t.repetition for t in tasks)
     out = StudyPictures(density, training_set(tasks[0].spec, first))
+    if config.pool is not None and "differential" in config.methods:
+        from genamp.study.differential import mapped_observables
+        from genamp.study.pooltruth import observables_of
+
+        names = [o.name for o in observables_of(tasks[0].spec)]
+        out.mapped_axes = tuple(names[i] for i in mapped_observables(names))
     for t in tasks:
         if metas[t]["status"] != "ok":
             continue
@@ -349,8 +355,9 @@ def aggregate(
                 tables.append({"model": model, "grid": grid, "p": cells(truths[q]).p, "summary": summary,
                                "first": forecasts[q][0], "truth": truth})  # fmt: skip
         if "differential" in config.methods and ok and mine[0].spec.get("differential"):
-            header = {k: v for k, v in record_header(model, next(iter(grids.values())), config.n_train, len(ok)).items()
-                      if k not in ("quantiles", "n_cells")}  # fmt: skip
+            # about the whole event, not a volume: on a pool its file, no observable (its "truth" is the check)
+            header = {k: v for k, v in record_header(model, next(iter(grids.values())), config.n_train, len(ok), config.pool).items()
+                      if k not in ("quantiles", "n_cells", "observable", "edges_from", "truth")}  # fmt: skip
             header.update(method="differential", quantiles=None, n_failed=len(mine) - len(ok),
                           spread=spread)  # fmt: skip
             events = mine[0].spec["differential"]["events"]

@@ -448,9 +448,17 @@ def _differential(
     """The differential method's measurement, when the study asks for it (likelihood models only)."""
     if "differential" not in task.spec:
         return None
-    from genamp.study.differential import measure
+    from genamp.study.differential import measure, measure_pool
 
-    return measure(generators, density, child(seed, 4), task.spec["differential"]["events"], grids)
+    events = task.spec["differential"]["events"]
+    if "pool" in task.spec:
+        from genamp.study import pooltruth
+
+        observables = pooltruth.observables_of(task.spec)
+        reference = pooltruth.reference_set(task.spec, task.repetition, 3 * events)
+        inputs = lambda x: np.column_stack([o(x) for o in observables])  # noqa: E731
+        return measure_pool(generators, reference, child(seed, 4), events, inputs, [o.name for o in observables])
+    return measure(generators, density, child(seed, 4), events, grids)
 
 
 def _exact(task: Task, probabilities: list[np.ndarray], extra: dict[str, Any]) -> TaskOutput:
