@@ -11,7 +11,10 @@ members generating ``n_gen`` = 10⁵ events each is, in order:
 - **counting**: the events of every member counted into every volume of the study (Q bins of
   every observable at each Q, and the mass planes);
 - **log-likelihoods**: what the differential method reads, every member's log density at every
-  member's ``DIFF_EVENTS`` events (K² evaluations of the ODE with its exact divergence).
+  member's ``DIFF_EVENTS`` events (K² evaluations of the ODE with its exact divergence), and the
+  same with Hutchinson's estimator of one probe (``cfm.probes=1``), in the same run: the time of
+  each, and the pair forecast's distance (docs/formulas.md §3.4) from each table, so that the
+  probe's noise is seen where it matters.
 
 Beside the vectorised training it times K members trained one after another for the same number
 of steps (a few hundred: the per-step ratio is what carries over), in the same run, so the
@@ -115,12 +118,18 @@ def main() -> None:
         count_occupancy(events, grids)
     times["counting"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
+    from genamp.estimators.differential import pair_forecast
+
     events = [trained.member(k).sample(DIFF_EVENTS, child(seed, 4, k)) for k in range(args.members)]
-    for k in range(args.members):
-        for e in events:
-            trained.member(k).log_prob(e)
-    times["log-likelihoods"] = time.perf_counter() - t0
+    tables, ll_seconds = {}, {}
+    for probes in (0, 1):
+        trained.probes = probes
+        t0 = time.perf_counter()
+        tables[probes] = [[trained.member(k).log_prob(e) for k in range(args.members)] for e in events]
+        ll_seconds[probes] = time.perf_counter() - t0
+    trained.probes = 0
+    times["log-likelihoods"] = ll_seconds[0]
+    forecasts = {p: pair_forecast(t, seed=0) for p, t in tables.items()}
 
     total = sum(times.values())
     report = {
@@ -130,6 +139,13 @@ def main() -> None:
         "goal_seconds": 600, "within_goal": total <= 600,
         "training_step_ms": {"vectorised": round(1e3 * per_step_vec, 2), "one_member_after_another": round(1e3 * per_step_seq, 2)},
         "vectorised_speedup": round(per_step_seq / per_step_vec, 2),
+        "log_likelihoods": {
+            "exact_seconds": round(ll_seconds[0], 1), "hutchinson_1_probe_seconds": round(ll_seconds[1], 1),
+            "exact_over_hutchinson": round(ll_seconds[0] / ll_seconds[1], 2),
+            "pair_delta_member": {"exact": round(forecasts[0].delta_member, 4), "hutchinson": round(forecasts[1].delta_member, 4)},
+            "pairs_resolved": {"exact": forecasts[0].resolved_pairs, "hutchinson": forecasts[1].resolved_pairs},
+            "total_with_hutchinson_seconds": round(total - ll_seconds[0] + ll_seconds[1], 1),
+        },
     }  # fmt: skip
     print(json.dumps(report, indent=1, default=str))
 

@@ -247,7 +247,7 @@ class BayesianFlowMatching(BayesianGenerator):
 
     Parameters
     ----------
-    hidden, steps, lr, batch_size, ode_steps, n_frequencies:
+    hidden, steps, lr, batch_size, ode_steps, n_frequencies, probes:
         As for :class:`~genamp.models.cfm.FlowMatching`.
     kl_weight, prior_var, init_logvar, device:
         As for :class:`BayesianSplineFlow`.
@@ -264,12 +264,14 @@ class BayesianFlowMatching(BayesianGenerator):
         batch_size: int = 256,
         ode_steps: int = 16,
         n_frequencies: int = 4,
+        probes: int = 0,
         kl_weight: float = 1.0,
         prior_var: float = 1.0,
         init_logvar: float = -9.0,
         device: str | None = None,
     ) -> None:
         super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar, device)
+        self.probes = probes
         self.hidden = tuple(hidden)
         self.ode_steps = ode_steps
         self.n_frequencies = n_frequencies
@@ -287,4 +289,4 @@ class BayesianFlowMatching(BayesianGenerator):
         return rk4(at_time(net), self.randn(n, generator), 0.0, 1.0, self.ode_steps)
 
     def _density(self, net: nn.Module, z: Tensor) -> Tensor:
-        return ode_log_prob(at_time(net), z, self.ode_steps)
+        return ode_log_prob(at_time(net), z, self.ode_steps, self.probes)

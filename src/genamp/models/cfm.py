@@ -6,7 +6,10 @@ Straight paths ``x_t = (1 − t) z + t x`` from a standard normal ``z`` (t = 0) 
 t = 0 to 1 with fixed-step RK4. The likelihood follows from the instantaneous change of
 variables, ``d log p(x_t)/dt = −∇·v``: integrating ``(x_t, ∫∇·v)`` back from a data point to
 t = 0 gives ``log p(x) = log N(x_0) − ∫_0^1 ∇·v dt``, with the divergence as the exact trace of
-the Jacobian (cheap in the few dimensions of the toys).
+the Jacobian (one backward pass per dimension: cheap in the few dimensions of the toys) or, with
+``probes`` > 0, Hutchinson's estimator ``∇·v ≈ (1/P) Σ_p ε_pᵀ (∂v/∂x) ε_p`` with ``P`` Rademacher
+vectors held fixed along the solve (Grathwohl et al. 2018, FFJORD, arXiv:1810.01367, Eq. 7):
+one backward pass per probe, unbiased for ``log p`` but with a noise of its own.
 """
 
 from __future__ import annotations
@@ -93,18 +96,31 @@ def rk4(f: Velocity, x: Tensor, t0: float, t1: float, steps: int) -> Tensor:
     return x
 
 
-def ode_log_prob(v: Velocity, x: Tensor, steps: int) -> Tensor:
-    """``log p(x) = log N(x_0) − ∫_0^1 ∇·v dt`` by RK4 of ``(x_t, ∫∇·v)`` from t = 1 back to 0."""
+def rademacher(n: int, dim: int, probes: int, seed: int = 0) -> Tensor:
+    """``probes`` Rademacher vectors (probes, n, dim) of ±1, a pure function of the shape and
+    ``seed``: the same events always get the same probes, so a log density is a function."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randint(0, 2, (probes, n, dim), generator=g) * 2 - 1).to(DTYPE)
+
+
+def ode_log_prob(v: Velocity, x: Tensor, steps: int, probes: int = 0) -> Tensor:
+    """``log p(x) = log N(x_0) − ∫_0^1 ∇·v dt`` by RK4 of ``(x_t, ∫∇·v)`` from t = 1 back to 0;
+    the divergence exact (``probes`` = 0) or Hutchinson's with ``probes`` fixed vectors."""
+    eps = rademacher(x.shape[0], x.shape[1], probes).to(x.device) if probes > 0 else None
 
     def divergence(x: Tensor, t: float) -> tuple[Tensor, Tensor]:
-        # exact trace of the Jacobian, one column per dimension (a few in the toys)
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
             out = v(x, t)
             div = torch.zeros(x.shape[0], dtype=DTYPE, device=x.device)
-            for i in range(x.shape[1]):
-                (g,) = torch.autograd.grad(out[:, i].sum(), x, retain_graph=i < x.shape[1] - 1)
-                div = div + g[:, i]
+            if eps is None:  # the exact trace of the Jacobian, one column per dimension
+                for i in range(x.shape[1]):
+                    (g,) = torch.autograd.grad(out[:, i].sum(), x, retain_graph=i < x.shape[1] - 1)
+                    div = div + g[:, i]
+            else:  # εᵀ (∂v/∂x) ε, one vector-Jacobian product per probe
+                for p in range(eps.shape[0]):
+                    (g,) = torch.autograd.grad((out * eps[p]).sum(), x, retain_graph=p < eps.shape[0] - 1)
+                    div = div + (g * eps[p]).sum(dim=1) / eps.shape[0]
         return out.detach(), div.detach()
 
     def augmented(state: Tensor, t: float) -> Tensor:
@@ -121,7 +137,7 @@ def ode_log_prob(v: Velocity, x: Tensor, steps: int) -> Tensor:
 
 
 #: where flow matching's hyper-parameters make sense (the plain and the Bayesian model)
-CFM_LIMITS: dict[str, Limits] = {**NETWORK_LIMITS, "ode_steps": Limits(1), "n_frequencies": Limits(0)}
+CFM_LIMITS: dict[str, Limits] = {**NETWORK_LIMITS, "ode_steps": Limits(1), "n_frequencies": Limits(0), "probes": Limits(0)}
 
 
 class FlowMatching(Vectorised, WithLikelihood):
@@ -141,6 +157,9 @@ class FlowMatching(Vectorised, WithLikelihood):
         Training events per step.
     ode_steps:
         RK4 steps for sampling and the likelihood.
+    probes:
+        Hutchinson probe vectors of the likelihood's divergence; 0 (the default): its exact
+        trace, one backward pass per dimension instead of one per probe.
     n_frequencies:
         Fourier features ``sin/cos(2^j π t)`` of the time, j < n_frequencies (0: the time alone).
     epochs:
@@ -172,9 +191,11 @@ class FlowMatching(Vectorised, WithLikelihood):
         n_frequencies: int = 4,
         epochs: float = 2000.0,
         patience: int = 0,
+        probes: int = 0,
         device: str | None = None,
     ) -> None:
         super().__init__(device)
+        self.probes = probes
         self.hidden = tuple(hidden)
         self.steps = steps
         self.lr = lr
@@ -219,4 +240,4 @@ class FlowMatching(Vectorised, WithLikelihood):
         return rk4(self._velocity(k), self.randn(n, generator), 0.0, 1.0, self.ode_steps)
 
     def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
-        return ode_log_prob(self._velocity(k), z, self.ode_steps)
+        return ode_log_prob(self._velocity(k), z, self.ode_steps, self.probes)
