@@ -100,3 +100,18 @@ def test_a_pool_study_checks_its_differential_forecast_with_a_classifier(capsys,
     assert (tmp_path / "s" / "differential_cfm.png").is_file()
     rc, out, err = run_cli(capsys, *args)
     assert rc == 0 and "resumed: 2 finished task(s)" in err
+
+
+def test_the_classifiers_reference_is_outside_the_repetitions_training_set_and_its_own_stream():
+    from genamp.seeding import HOLDOUT, REFERENCE
+    from genamp.study import pooltruth
+
+    spec = {"seed": 4, "n_train": 300, "pool": {"events": 1000}}
+    for r in range(3):
+        rows = pooltruth._outside_training(spec, r, 600, REFERENCE)
+        assert rows.size == 600 == np.unique(rows).size
+        assert not np.isin(rows, pooltruth.training_rows(spec, r)).any()
+        # not the holdout's draw: another stream
+        assert not np.array_equal(rows[:100], pooltruth.holdout_rows(spec, r, 100))
+    with pytest.raises(Exception, match="no 800 rows outside repetition 0's training set"):
+        pooltruth._outside_training(spec, 0, 800, HOLDOUT)
