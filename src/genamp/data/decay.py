@@ -171,7 +171,9 @@ class DecayCoordinates:
     peaks_:
         ``{name: (M, Γ, a, b)}`` of the four resonance masses.
     masses_:
-        Per object, ``("constant", m)``, ``("discrete", values, shares)`` or ``("log", None)``.
+        Per object, ``("constant", m)``, ``("discrete", values, shares)`` or ``("log", floor)``: a
+        varying mass (a jet's) is ``log max(m, floor)``, ``floor`` :data:`_FLOOR` of its median (a
+        jet of one massless particle, or float rounding of ``E² − |p|²``, has mass 0).
     mean_, scale_:
         (features_out,) what is subtracted and divided by (0 and 1 where a feature is a probit).
     """
@@ -206,10 +208,10 @@ class DecayCoordinates:
             elif values is not None:
                 shares = np.bincount(self._level(m, values), minlength=values.size) / m.size
                 self.masses_[o] = ("discrete", values, shares)
-            elif np.any(m <= 0):
-                raise GenampError(f"{o}'s mass is 0 or less in {int((m <= 0).sum())} training events and varies: its log is undefined")
+            elif not np.any(m > 0):
+                raise GenampError(f"{o}'s mass is 0 or less in every training event but varies: its log is undefined")
             else:
-                self.masses_[o] = ("log", None)
+                self.masses_[o] = ("log", float(_FLOOR * np.median(m[m > 0])))
         names = ["t_log_pt", "t_y", "t_m", "tbar_y", "tbar_m"]
         if not self.balanced_:
             names += ["tt_px", "tt_py"]
@@ -375,7 +377,7 @@ class DecayCoordinates:
                 kind = self.masses_[f[:-2]]
                 m = raw[f]
                 if kind[0] == "log":
-                    cols.append(np.log(m))
+                    cols.append(np.log(np.maximum(m, kind[1])))
                 else:
                     values, shares = kind[1], kind[2]
                     lower = np.concatenate([[0.0], np.cumsum(shares)[:-1]])
