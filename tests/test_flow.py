@@ -9,7 +9,7 @@ from scipy import stats
 
 from conftest import kolmogorov_critical
 from genamp.densities import Density, make_density
-from genamp.models import flow, neural
+from genamp.models import neural
 from genamp.models.flow import SplineFlow, SplineNetwork
 from genamp.models.neural import TrainingDiverged
 
@@ -95,7 +95,6 @@ def test_vectorised_member_is_the_member_trained_alone(
     """
     torch.set_num_threads(1)
     monkeypatch.setattr(neural, "DTYPE", dtype)
-    monkeypatch.setattr(flow, "DTYPE", dtype)
     truth = make_density(name)
     settings = dict(hidden=(16, 16), steps=steps, batch_size=64, lr=5e-3)
     xs = np.stack([truth.sample(200, s) for s in (1, 2, 3)])

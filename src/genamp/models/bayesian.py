@@ -34,7 +34,7 @@ from zuko.bayesian import BayesianModel
 from genamp.errors import GenampError
 from genamp.models.base import Limits
 from genamp.models.cfm import CFM_LIMITS, VelocityField, at_time, ode_log_prob, rk4, straight_path
-from genamp.models.flow import FLOW_LIMITS, SplineNetwork, sample_flow
+from genamp.models.flow import FLOW_LIMITS, SplineNetwork
 from genamp.models.neural import (
     DTYPE,
     LossMonitor,
@@ -235,7 +235,7 @@ class BayesianSplineFlow(BayesianGenerator):
         return -net.log_prob(x).mean()
 
     def _generate(self, net: nn.Module, n: int, generator: torch.Generator) -> Tensor:
-        return sample_flow(net.inverse, n, self.dim, generator, self.device)
+        return net.inverse(self.randn(n, generator))
 
     def _density(self, net: nn.Module, z: Tensor) -> Tensor:
         with torch.no_grad():

@@ -12,7 +12,7 @@ identity outside [−5, 5], so the features are standardised first (the base cla
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
@@ -21,7 +21,6 @@ from torch import Tensor, nn
 
 from genamp.models.base import Limits
 from genamp.models.neural import (
-    DTYPE,
     NETWORK_LIMITS,
     STOPPING_LIMITS,
     LossMonitor,
@@ -62,13 +61,6 @@ class SplineNetwork(nn.Module):
     def inverse(self, z: Tensor) -> Tensor:
         """``f⁻¹(z)``: the events (n, dim) that base points ``z`` map to."""
         return self.flow().transform.inv(z)
-
-
-def sample_flow(inverse: Callable[[Tensor], Tensor], n: int, dim: int, generator: torch.Generator, device: torch.device | str = "cpu") -> Tensor:
-    """``n`` events ``f⁻¹(z)``, ``z ~ N(0, 1)`` drawn from the CPU ``generator`` and moved to
-    ``device``; ``inverse`` maps base points."""
-    z = torch.randn(n, dim, generator=generator, dtype=DTYPE).to(device)
-    return inverse(z)
 
 
 #: where the spline flow's hyper-parameters make sense (the plain and the Bayesian model)
@@ -148,7 +140,7 @@ class SplineFlow(Vectorised, WithLikelihood):
         return monitor
 
     def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
-        return sample_flow(lambda z: self.net.member(k, z, method="inverse"), n, self.dim, generator, self.device)
+        return self.net.member(k, self.randn(n, generator), method="inverse")
 
     def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
         with torch.no_grad():

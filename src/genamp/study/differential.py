@@ -195,11 +195,11 @@ def measure_pool(
     samples = [x if coords is None else coords.inverse_transform(x, seed=child(seed, 0, m, 1)).reshape(events, -1)
                for m, (x, (_, coords)) in enumerate(zip(z, views, strict=True))]  # fmt: skip
     mix_x = np.concatenate(samples)
-    ref, truth = reference[: 2 * events], reference[2 * events : 3 * events]
-    clf = classifier_test(features(mix_x), features(ref), child(seed, 3))
+    f_ref = features(reference[: 3 * events])  # the classifier's inputs, once: 2n reference events, n for the sanity check
+    clf = classifier_test(features(mix_x), f_ref[: 2 * events], child(seed, 3))
     s_gen, s_ref = -clf.logit_gen, -clf.logit_ref  # ≈ log p_gen − log p_true
     i, j = mapped_observables(names)
     mixture, curve, prof, mapped = _along(s_gen, s_ref, lambda keep: clf.gen_test[keep][:, [i, j]])  # the classifier's inputs
     ref_form = reference_distance(clf.logit_gen, clf.logit_ref)
-    sanity = classifier_test(features(truth), features(ref[:events]), child(seed, 4))
+    sanity = classifier_test(f_ref[2 * events :], f_ref[:events], child(seed, 4))
     return DifferentialRepetition(pairs, None, mixture, curve, prof, mapped, _classifier(clf, ref_form, sanity), k=k)
