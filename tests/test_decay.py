@@ -42,7 +42,7 @@ def test_the_inverse_is_exact(parton, kind):
     coords = DecayCoordinates().fit(events)
     z = coords.transform(events, seed=3)
     assert np.isfinite(z).all() and z.shape[1] == len(coords.feature_names_out_)
-    assert ("tt_px" in coords.feature_names_out_) is (kind != "balanced") and coords.balanced_ is (kind == "balanced")
+    assert ("tt_log_pt" in coords.feature_names_out_) is (kind != "balanced") and coords.balanced_ is (kind == "balanced")
     back = coords.inverse_transform(z, phi=coords.angle(events))
     assert _relative_error(back, events) < 1e-10
     # flattened pool rows are the same events
@@ -80,7 +80,7 @@ def test_isotropic_decays_and_flavours_become_unit_normals(parton):
     coords = DecayCoordinates().fit(parton)
     z = coords.transform(parton, seed=6)
     names = coords.feature_names_out_
-    normal = [f for f in names if f.endswith(("_cos", "_phi")) or f in ("q1_m", "q2_m", "q3_m", "q4_m")]
+    normal = [f for f in names if f.endswith(("_cos", "_phi")) and f != "tt_phi" or f in ("q1_m", "q2_m", "q3_m", "q4_m")]
     assert len(normal) == 12
     bound = stats.kstwobign.ppf(0.999) / np.sqrt(len(z))
     for f in normal:

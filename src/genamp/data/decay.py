@@ -14,10 +14,12 @@ numbers and back, exactly, each mapped so that a generator meets a near-normal v
   events get it at random, so the generated sample is forward-backward symmetric as the truth
   is, whatever asymmetry the network learned;
 - **the tops**: the top's ``log pT`` and rapidity ``y``, the antitop's ``y``, and the tt̄
-  system's transverse momentum in the turned frame, ``asinh(p_x^{tt̄}/s), asinh(p_y^{tt̄}/s)``
-  (``s``: the median of ``|p_x^{tt̄}|, |p_y^{tt̄}|``); where the training set balances exactly
-  (no ISR: docs/formulas.md §8.2) these two are 0 and dropped, and the balance ``pT(t̄) = −pT(t)`` holds
-  exactly in every generated event;
+  system's transverse momentum (the ISR recoil) in polar form, ``log max(pT^{tt̄}, f)`` with
+  ``f`` the training set's smallest positive one (an exactly balanced event has no log), and
+  its azimuth from the top's, ``Φ⁻¹((φ + π)/2π)``: the recoil's density in the plane ``(p_x, p_y)`` has a cusp at the origin (it is
+  ``f(pT)/pT``), which a network cannot learn, while ``log pT`` is near normal; where the
+  training set balances exactly (no ISR: docs/formulas.md §8.2) both are dropped, and the
+  balance ``pT(t̄) = −pT(t)`` holds exactly in every generated event;
 - **the narrow peaks**: each of ``m_t, m_t̄, m_W⁺, m_W⁻`` through the Cauchy (Breit-Wigner)
   CDF truncated to ``[a, b]`` and the normal quantile,
   ``u = Φ⁻¹((F(m) − F(a)) / (F(b) − F(a)))`` with ``F(m) = arctan(2 (m − M)/Γ)``, ``M`` the
@@ -38,7 +40,7 @@ numbers and back, exactly, each mapped so that a generator meets a near-normal v
   generated value falls back onto the category whose share holds ``Φ(u)``); any other (a jet's)
   is ``log m``.
 
-``log pT``, ``y``, the tt̄ components and ``log m`` are standardised by the training set. Any
+``log pT``, ``y``, the tt̄ ``log pT`` and ``log m`` are standardised by the training set. Any
 finite point of the coordinates is a valid event: masses are clipped at their decay thresholds
 (``m_W ≥ m_q1 + m_q2`` and at least 10⁻³ of its peak, ``m_t ≥ m_W + m_b``), and energies are ``sqrt(|p|² + m²)``.
 
@@ -168,6 +170,8 @@ class DecayCoordinates:
         The coordinates' names, in order (``t_log_pt``, ``t_y``, ``t_m``, ..., ``q1_m``).
     balanced_:
         Whether the training set's tt̄ system has no transverse momentum (its two coordinates dropped).
+    tt_floor_:
+        The smallest tt̄ pT the log takes (the training set's smallest positive one; 0 when balanced).
     peaks_:
         ``{name: (M, Γ, a, b)}`` of the four resonance masses.
     masses_:
@@ -189,9 +193,7 @@ class DecayCoordinates:
         pt_tt = np.hypot(raw["tt_px"], raw["tt_py"])
         scale = np.abs(np.stack([raw["t_pt"], raw["tbar_pt"]])).max(axis=0)
         self.balanced_ = bool(np.all(pt_tt <= self.rtol * scale))
-        self.tt_scale_ = 1.0 if self.balanced_ else float(np.median(np.abs(np.concatenate([raw["tt_px"], raw["tt_py"]]))))
-        if self.tt_scale_ <= 0:
-            self.tt_scale_ = 1.0
+        self.tt_floor_ = 0.0 if self.balanced_ else float(pt_tt[pt_tt > 0].min())
         self.peaks_ = {}
         for name in ("t_m", "tbar_m", "Wp_m", "Wm_m"):
             low, q1, q2, q3, high = np.percentile(raw[name], [0, 25, 50, 75, 100])
@@ -214,7 +216,7 @@ class DecayCoordinates:
                 self.masses_[o] = ("log", float(_FLOOR * np.median(m[m > 0])))
         names = ["t_log_pt", "t_y", "t_m", "tbar_y", "tbar_m"]
         if not self.balanced_:
-            names += ["tt_px", "tt_py"]
+            names += ["tt_log_pt", "tt_phi"]
         names += ["Wp_m", "Wp_cos", "Wp_phi", "Wm_m", "Wm_cos", "Wm_phi", "q1_cos", "q1_phi", "q3_cos", "q3_phi"]
         names += [f"{o}_m" for o in OBJECTS if self.masses_[o][0] != "constant"]
         self.feature_names_out_ = tuple(names)
@@ -240,10 +242,10 @@ class DecayCoordinates:
 
     @property
     def _standardised(self) -> np.ndarray:
-        """Which features are centred and scaled (``log pT``, ``y``, tt̄ components, ``log m``)."""
+        """Which features are centred and scaled (``log pT``, ``y``, ``log m``)."""
         kinds = {o: k[0] for o, k in self.masses_.items()}
         return np.array([
-            f in ("t_log_pt", "t_y", "tbar_y", "tt_px", "tt_py") or (f[:-2] in kinds and kinds[f[:-2]] == "log")
+            f in ("t_log_pt", "t_y", "tbar_y", "tt_log_pt") or (f[:-2] in kinds and kinds[f[:-2]] == "log")
             for f in self.feature_names_out_
         ])  # fmt: skip
 
@@ -302,8 +304,11 @@ class DecayCoordinates:
         out = np.empty((n, 6, 4))
         # the tops in the turned frame: the top along x, the antitop from the system's pT
         pt_t = np.exp(u["t_log_pt"])
-        tt = (np.zeros(n), np.zeros(n)) if self.balanced_ else (
-            self.tt_scale_ * np.sinh(u["tt_px"]), self.tt_scale_ * np.sinh(u["tt_py"]))  # fmt: skip
+        if self.balanced_:
+            tt = (np.zeros(n), np.zeros(n))
+        else:
+            pt_tt, phi_tt = np.exp(u["tt_log_pt"]), special.ndtr(u["tt_phi"]) * 2 * np.pi - np.pi
+            tt = (pt_tt * np.cos(phi_tt), pt_tt * np.sin(phi_tt))
         transverse = {"t": (pt_t, np.zeros(n)), "tbar": (tt[0] - pt_t, tt[1])}
         for top, w, ib, i1, i2 in _SIDES:
             # thresholds first, so every decay has a real momentum (and no resonance is massless)
@@ -352,6 +357,7 @@ class DecayCoordinates:
             q = "q1" if top == "t" else "q3"
             raw[f"{q}_cos"], raw[f"{q}_phi"] = _direction(np.einsum("nij,nj->ni", _helicity_axes(w_star[:, 1:]), q_star[:, 1:]))
         raw["tt_px"], raw["tt_py"] = raw["t_px"] + raw["tbar_px"], raw["t_py"] + raw["tbar_py"]
+        raw["tt_pt"], raw["tt_phi"] = np.hypot(raw["tt_px"], raw["tt_py"]), np.arctan2(raw["tt_py"], raw["tt_px"])
         for i, o in enumerate(OBJECTS):
             raw[f"{o}_m"] = _mass(p[:, i])
         return raw
@@ -365,8 +371,8 @@ class DecayCoordinates:
                 cols.append(np.log(raw["t_pt"]))
             elif f in ("t_y", "tbar_y"):
                 cols.append(raw[f])
-            elif f in ("tt_px", "tt_py"):
-                cols.append(np.arcsinh(raw[f] / self.tt_scale_))
+            elif f == "tt_log_pt":
+                cols.append(np.log(np.maximum(raw["tt_pt"], self.tt_floor_)))
             elif f in self.peaks_:
                 cols.append(_probit(self._peak_cdf(f, raw[f])))
             elif f.endswith("_cos"):

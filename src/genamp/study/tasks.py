@@ -38,7 +38,7 @@ DIFF_EVENTS = 2000
 BLOCK_SIZE = 20
 
 #: bump when the content of task files changes meaning; old files are then recomputed
-TASK_FORMAT = 4
+TASK_FORMAT = 5
 
 
 @dataclass(frozen=True, eq=False)
