@@ -16,8 +16,9 @@ numbers and back, exactly, each mapped so that a generator meets a near-normal v
 - **the tops**: the top's ``log pT`` and rapidity ``y``, the antitop's ``y``, and the tt̄
   system's transverse momentum (the ISR recoil) in polar form, ``log max(pT^{tt̄}, f)`` with
   ``f`` the training set's smallest positive one (an exactly balanced event has no log), and
-  its azimuth from the top's, ``Φ⁻¹((φ + π)/2π)``: the recoil's density in the plane ``(p_x, p_y)`` has a cusp at the origin (it is
-  ``f(pT)/pT``), which a network cannot learn, while ``log pT`` is near normal; where the
+  its azimuth from the top's, ``Φ⁻¹((φ + π)/2π)``: the recoil's density in the plane
+  ``(p_x, p_y)`` has a cusp at the origin (it is ``f(pT)/pT``), which a network cannot learn,
+  while ``log pT`` is near normal; where the
   training set balances exactly (no ISR: docs/formulas.md §8.2) both are dropped, and the
   balance ``pT(t̄) = −pT(t)`` holds exactly in every generated event;
 - **the narrow peaks**: each of ``m_t, m_t̄, m_W⁺, m_W⁻`` through the Cauchy (Breit-Wigner)
@@ -155,6 +156,11 @@ def _probit(u: np.ndarray) -> np.ndarray:
     return special.ndtri(np.clip(u, _EDGE, 1.0 - _EDGE))
 
 
+def _angle(u: np.ndarray) -> np.ndarray:
+    """The azimuth ``2π Φ(u) − π`` of a coordinate ``u = Φ⁻¹((φ + π)/2π)``."""
+    return special.ndtr(u) * 2 * np.pi - np.pi
+
+
 class DecayCoordinates:
     """Top-pair events (n, 6, 4) ``(E, px, py, pz)`` of ``(b, q1, q2, bbar, q3, q4)`` to decay
     coordinates (n, features_out) and back (the module's docstring gives the map).
@@ -190,7 +196,7 @@ class DecayCoordinates:
     def fit(self, events: np.ndarray, seed: SeedLike = 0) -> DecayCoordinates:
         """Fit on training events (n, 6, 4): the balance, the peaks, the masses' kinds, the scales."""
         raw = self._raw(self._events(events, "the training set", min_events=2))
-        pt_tt = np.hypot(raw["tt_px"], raw["tt_py"])
+        pt_tt = raw["tt_pt"]
         scale = np.abs(np.stack([raw["t_pt"], raw["tbar_pt"]])).max(axis=0)
         self.balanced_ = bool(np.all(pt_tt <= self.rtol * scale))
         self.tt_floor_ = 0.0 if self.balanced_ else float(pt_tt[pt_tt > 0].min())
@@ -307,7 +313,7 @@ class DecayCoordinates:
         if self.balanced_:
             tt = (np.zeros(n), np.zeros(n))
         else:
-            pt_tt, phi_tt = np.exp(u["tt_log_pt"]), special.ndtr(u["tt_phi"]) * 2 * np.pi - np.pi
+            pt_tt, phi_tt = np.exp(u["tt_log_pt"]), _angle(u["tt_phi"])
             tt = (pt_tt * np.cos(phi_tt), pt_tt * np.sin(phi_tt))
         transverse = {"t": (pt_t, np.zeros(n)), "tbar": (tt[0] - pt_t, tt[1])}
         for top, w, ib, i1, i2 in _SIDES:
@@ -320,13 +326,13 @@ class DecayCoordinates:
             p_top = np.column_stack([mt * np.cosh(y), px, py, mt * np.sinh(y)])
             # the W and the b in the top's rest frame
             d = two_body_momentum(m_t, m_w, m_obj[OBJECTS[ib]])[:, None] * _unit(
-                special.ndtr(u[f"{w}_cos"]) * 2 - 1, special.ndtr(u[f"{w}_phi"]) * 2 * np.pi - np.pi)
+                special.ndtr(u[f"{w}_cos"]) * 2 - 1, _angle(u[f"{w}_phi"]))
             w_star = _on_shell(d, m_w)
             # the quarks in the W's rest frame, about the W's direction, then in the top's
             q = "q1" if top == "t" else "q3"
             e = two_body_momentum(m_w, m_obj[OBJECTS[i1]], m_obj[OBJECTS[i2]])[:, None] * np.einsum(
                 "nji,nj->ni", _helicity_axes(d),
-                _unit(special.ndtr(u[f"{q}_cos"]) * 2 - 1, special.ndtr(u[f"{q}_phi"]) * 2 * np.pi - np.pi))
+                _unit(special.ndtr(u[f"{q}_cos"]) * 2 - 1, _angle(u[f"{q}_phi"])))
             beta_w = _velocity(w_star)
             beta = _velocity(p_top)
             for i, p in ((ib, _on_shell(-d, m_obj[OBJECTS[ib]])), (i1, _boost(_on_shell(e, m_obj[OBJECTS[i1]]), beta_w)),
