@@ -108,3 +108,29 @@ def test_a_bootstrap_study_validates_each_member_on_its_out_of_bag_events(tmp_pa
 
     stopped = [json.loads(str(m))["stopped"] for m in metas]
     assert len(stopped) == 2 and all(len(s) == 2 and all(0 < v <= 300 for v in s) for s in stopped)
+
+
+@pytest.mark.parametrize("network", ["velocity", "generator"])
+def test_the_stacked_forward_is_vmaps_to_the_bit(network):
+    """``Stacked`` runs an MLP's members as batched matrix products (:meth:`MLP.stacked`) instead
+    of ``vmap(functional_call(...))``: the same outputs and the same gradients to the bit, for
+    flow matching's velocity field and for the GAN's generator with its dropout masks."""
+    from torch.func import functional_call, vmap
+
+    from genamp.models.neural import MLP, Stacked
+
+    torch.manual_seed(0)
+    if network == "velocity":
+        net = Stacked.build(lambda: cfm.VelocityField(3, (16, 16, 16)), [1, 2, 3])
+        args = (torch.randn(3, 50, 3), torch.rand(3, 50, 1))
+    else:
+        net = Stacked.build(lambda: MLP(8, 2, (16, 16), torch.nn.ELU), [1, 2, 3])
+        args = (torch.randn(3, 50, 8), [(torch.rand(3, 50, 16) > 0.5).float() * 2 for _ in range(2)])
+    for p in net.parameters():
+        p.requires_grad_(True)
+    mapped = vmap(lambda p, b, *a: functional_call(net.module, (p, b), a))(net.params, net.buffers, *args)
+    direct = net(*args)
+    assert torch.equal(direct, mapped)
+    for a, b in zip(torch.autograd.grad(direct.square().sum(), net.parameters()),
+                    torch.autograd.grad(mapped.square().sum(), net.parameters()), strict=True):  # fmt: skip
+        assert torch.equal(a, b)
