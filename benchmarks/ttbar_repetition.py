@@ -11,17 +11,23 @@ members generating ``n_gen`` = 10⁵ events each is, in order:
 - **counting**: the events of every member counted into every volume of the study (Q bins of
   every observable at each Q, and the mass planes);
 - **log-likelihoods**: what the differential method reads, every member's log density at every
-  member's ``DIFF_EVENTS`` events (K² evaluations of the ODE with its exact divergence), and the
-  same with Hutchinson's estimator of one probe (``cfm.probes=1``), in the same run: the time of
-  each, and the pair forecast's distance (docs/formulas.md §3.4) from each table, so that the
-  probe's noise is seen where it matters.
+  member's ``DIFF_EVENTS`` events (K² evaluations of the ODE with its exact divergence, the
+  forward-mode trace of :func:`genamp.models.cfm.jacobian_trace`), and the same with
+  Hutchinson's estimator of one probe (``cfm.probes=1``), in the same run: the time of each, and
+  the pair forecast's distance (docs/formulas.md §3.4) from each table, so that the probe's noise
+  is seen where it matters. The exact trace by autograd's columns (one backward pass per
+  dimension, what the model did before) is timed on one row of the table (K evaluations), against
+  the same row of the forward-mode table.
+
+The network's settings are the top-pair study's (``genamp.study.ttbar.CFM_SETTINGS``: 3×128, 1000
+passes over the training set); ``--set`` overrides each.
 
 Beside the vectorised training it times K members trained one after another for the same number
 of steps (a few hundred: the per-step ratio is what carries over), in the same run, so the
 speed-up is a ratio of two figures measured together. The repetition's total is the sum of the
 parts, with the training at the full budget.
 
-    python benchmarks/ttbar_repetition.py                     # the issue's sizes, ~10 min on two cores
+    python benchmarks/ttbar_repetition.py                     # the issue's sizes, ~8 min on two cores
     python benchmarks/ttbar_repetition.py --n-gen 10000 --steps 500 --members 4   # a quick look
 """
 
@@ -50,7 +56,7 @@ def main() -> None:
     from genamp.data import cache
     from genamp.data.io import open_events
     from genamp.models.base import ensemble_training_sets
-    from genamp.models.cfm import FlowMatching
+    from genamp.models.cfm import FlowMatching, ode_log_prob
     from genamp.models.coordinates import InCoordinates, make_coordinates
     from genamp.models.registry import MODEL_REGISTRY
     from genamp.seeding import child
@@ -61,7 +67,7 @@ def main() -> None:
     from genamp.volumes import count_occupancy, sample_chunks
     from genamp.observables import pairs, select
 
-    settings = {}
+    settings = dict(study.CFM_SETTINGS)
     for item in args.set:
         key, value = item.split("=", 1)
         settings[key] = _setting("cfm", key, value, MODEL_REGISTRY["cfm"].settable())
@@ -129,6 +135,18 @@ def main() -> None:
         ll_seconds[probes] = time.perf_counter() - t0
     trained.probes = 0
     times["log-likelihoods"] = ll_seconds[0]
+    # one row of the table again, the exact trace by autograd's columns
+    t0 = time.perf_counter()
+    row = []
+    for k in range(args.members):
+        z = (torch.as_tensor(events[0], dtype=torch.float32) - trained._mean[k]) / trained._std[k]
+        row.append(ode_log_prob(trained._velocity(k), z, trained.ode_steps).double().numpy() - float(torch.log(trained._std[k]).sum()))
+    row_autograd = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for k in range(args.members):
+        trained.member(k).log_prob(events[0])
+    row_forward = time.perf_counter() - t0
+    row_diff = max(float(np.abs(a - b).max()) for a, b in zip(row, tables[0][0], strict=True))
     forecasts = {p: pair_forecast(t, seed=0) for p, t in tables.items()}
 
     total = sum(times.values())
@@ -141,6 +159,8 @@ def main() -> None:
         "vectorised_speedup": round(per_step_seq / per_step_vec, 2),
         "log_likelihoods": {
             "exact_seconds": round(ll_seconds[0], 1), "hutchinson_1_probe_seconds": round(ll_seconds[1], 1),
+            "one_row_seconds": {"forward_mode_trace": round(row_forward, 2), "autograd_columns": round(row_autograd, 2)},
+            "autograd_over_forward_mode": round(row_autograd / row_forward, 2), "one_row_max_abs_log_p_difference": row_diff,
             "exact_over_hutchinson": round(ll_seconds[0] / ll_seconds[1], 2),
             "pair_delta_member": {"exact": round(forecasts[0].delta_member, 4), "hutchinson": round(forecasts[1].delta_member, 4)},
             "pairs_resolved": {"exact": forecasts[0].resolved_pairs, "hutchinson": forecasts[1].resolved_pairs},

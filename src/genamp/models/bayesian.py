@@ -289,4 +289,4 @@ class BayesianFlowMatching(BayesianGenerator):
         return rk4(at_time(net), self.randn(n, generator), 0.0, 1.0, self.ode_steps)
 
     def _density(self, net: nn.Module, z: Tensor) -> Tensor:
-        return ode_log_prob(at_time(net), z, self.ode_steps, self.probes)
+        return ode_log_prob(at_time(net), z, self.ode_steps, self.probes, at_time(net.with_divergence))

@@ -39,6 +39,9 @@ from genamp.models.neural import (
 #: a velocity field as the ODE solver sees it: ``v(x, t)`` with ``x`` (n, dim) and a scalar time
 Velocity = Callable[[Tensor, float], Tensor]
 
+#: a velocity field with its exact divergence: ``(v(x, t), ∇·v(x, t))`` for ``x`` (n, dim)
+VelocityDivergence = Callable[[Tensor, float], tuple[Tensor, Tensor]]
+
 
 class TimeEmbedding(nn.Module):
     """``t`` and fixed Fourier features ``sin/cos(2^j π t)``, j < n_frequencies."""
@@ -68,6 +71,59 @@ class VelocityField(nn.Module):
         """``x`` (..., dim), ``t`` (..., 1)."""
         return self.net(torch.cat([x, self.time(t)], dim=-1))
 
+    def stacked(self, params: dict[str, Tensor], x: Tensor, t: Tensor) -> Tensor:
+        """Every member at once (:meth:`~genamp.models.neural.MLP.stacked`): ``x`` (K, n, dim),
+        ``t`` (K, n, 1); the time embedding has no weights, the same for every member."""
+        return self.net.stacked(params, torch.cat([x, self.time(t)], dim=-1), prefix="net.")
+
+    def with_divergence(self, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """``v(x, t)`` and its exact divergence ``∇_x·v`` (n,) in one pass (:func:`jacobian_trace`)."""
+        return jacobian_trace(self.net, torch.cat([x, self.time(t)], dim=-1), x.shape[-1])
+
+
+#: events per block of :func:`jacobian_trace`'s tangents: a block's (events, dim, width) tangents
+#: stay in a core's cache (measured on two cores, 2000 events, 17 dimensions, 3×128: blocks of
+#: 64–256 events ran 1.7–1.8× faster than the autograd columns, the 2000 events in one block
+#: 1.2× slower, memory-bound)
+TRACE_BLOCK = 128
+
+
+def jacobian_trace(net: MLP, h: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """``net(h)`` and the trace of its Jacobian with respect to the first ``dim`` inputs, exact.
+
+    For ``v = W_L σ(… σ(W_1 h + b_1) …) + b_L`` the Jacobian is ``W_L D_{L−1} W_{L−1} … D_1 W_1``
+    with ``D_l = diag σ'(a_l)`` at the layer's pre-activation ``a_l``. Forward mode carries the
+    ``dim`` tangent columns ``T_l = D_l W_l T_{l−1}`` (``T_0`` the first ``dim`` unit vectors),
+    and the trace is ``Σ_i (W_L T_{L−1})_{ii}``: the same ``dim`` matrix products per layer as
+    ``dim`` backward passes, but as one product of ``dim``·events rows a layer, without
+    autograd's graph or its activation derivatives recomputed ``dim`` times. The tangents go in
+    blocks of :data:`TRACE_BLOCK` events. The activation must be SiLU,
+    ``σ'(a) = s (1 + a (1 − s))`` with ``s`` the logistic function; the network takes no dropout.
+    """
+    if not isinstance(net.act, nn.SiLU):
+        raise TypeError(f"jacobian_trace knows the derivative of SiLU, not of {type(net.act).__name__}")
+    if net.out.out_features != dim:
+        raise ValueError(f"the trace needs as many outputs as inputs differentiated: {net.out.out_features} and {dim}")
+    slopes = []
+    for layer in net.hidden:
+        a = layer(h)
+        h = net.act(a)  # the forward's own kernel: v is the network's output to the bit
+        s = torch.sigmoid(a)
+        slopes.append(s * (1 + a * (1 - s)))
+    out = net.out(h)
+    first = net.hidden[0].weight[:, :dim].T.contiguous()  # (dim, width): the unit tangents through W_1
+    later = [layer.weight.T for layer in net.hidden[1:]]
+    last = net.out.weight.reshape(-1)
+    trace = torch.empty(h.shape[0], dtype=h.dtype, device=h.device)
+    for start in range(0, h.shape[0], TRACE_BLOCK):
+        rows = slice(start, start + TRACE_BLOCK)
+        tangents = first * slopes[0][rows, None, :]  # (events, dim, width)
+        for weight, slope in zip(later, slopes[1:], strict=True):
+            m = tangents.shape[0]
+            tangents = (tangents.reshape(m * dim, -1) @ weight).reshape(m, dim, -1).mul_(slope[rows, None, :])
+        trace[rows] = tangents.reshape(tangents.shape[0], -1) @ last  # Σ_i Σ_h W_L[i, h] T[i, h]
+    return out, trace
+
 
 def straight_path(x0: Tensor, x1: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     """The point ``x_t = (1 − t) x0 + t x1`` of the straight path and its velocity ``x1 − x0``."""
@@ -75,7 +131,8 @@ def straight_path(x0: Tensor, x1: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def at_time(network: Callable[[Tensor, Tensor], Tensor]) -> Velocity:
-    """``v(x, t)`` for a scalar ``t`` from a network that takes the time as a column (n, 1)."""
+    """``v(x, t)`` for a scalar ``t`` from a network that takes the time as a column (n, 1) (or
+    ``(v, ∇·v)`` from :meth:`VelocityField.with_divergence`)."""
 
     def v(x: Tensor, t: float) -> Tensor:
         return network(x, torch.full((x.shape[0], 1), t, dtype=DTYPE, device=x.device))
@@ -103,12 +160,19 @@ def rademacher(n: int, dim: int, probes: int, seed: int = 0) -> Tensor:
     return (torch.randint(0, 2, (probes, n, dim), generator=g) * 2 - 1).to(DTYPE)
 
 
-def ode_log_prob(v: Velocity, x: Tensor, steps: int, probes: int = 0) -> Tensor:
+def ode_log_prob(v: Velocity, x: Tensor, steps: int, probes: int = 0, exact: VelocityDivergence | None = None) -> Tensor:
     """``log p(x) = log N(x_0) − ∫_0^1 ∇·v dt`` by RK4 of ``(x_t, ∫∇·v)`` from t = 1 back to 0;
-    the divergence exact (``probes`` = 0) or Hutchinson's with ``probes`` fixed vectors."""
+    the divergence exact (``probes`` = 0) or Hutchinson's with ``probes`` fixed vectors.
+
+    The exact divergence is ``exact(x, t)`` where the field gives it with its velocity
+    (:meth:`VelocityField.with_divergence`), else the trace of autograd's Jacobian, one backward
+    pass per dimension.
+    """
     eps = rademacher(x.shape[0], x.shape[1], probes).to(x.device) if probes > 0 else None
 
     def divergence(x: Tensor, t: float) -> tuple[Tensor, Tensor]:
+        if eps is None and exact is not None:
+            return exact(x, t)
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
             out = v(x, t)
@@ -240,4 +304,5 @@ class FlowMatching(Vectorised, WithLikelihood):
         return rk4(self._velocity(k), self.randn(n, generator), 0.0, 1.0, self.ode_steps)
 
     def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
-        return ode_log_prob(self._velocity(k), z, self.ode_steps, self.probes)
+        exact = at_time(lambda x, t: self.net.member(k, x, t, method="with_divergence"))
+        return ode_log_prob(self._velocity(k), z, self.ode_steps, self.probes, exact)
