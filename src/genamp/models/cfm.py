@@ -81,10 +81,10 @@ class VelocityField(nn.Module):
         return jacobian_trace(self.net, torch.cat([x, self.time(t)], dim=-1), x.shape[-1])
 
 
-#: events per block of :func:`jacobian_trace`'s tangents: a block's (events, dim, width) tangents
-#: stay in a core's cache (measured on two cores, 2000 events, 17 dimensions, 3×128: blocks of
-#: 64–256 events ran 1.7–1.8× faster than the autograd columns, the 2000 events in one block
-#: 1.2× slower, memory-bound)
+#: events per block of :func:`jacobian_trace`'s tangents on a CPU: a block's (events, dim, width)
+#: tangents stay in a core's cache (measured on two cores, 2000 events, 17 dimensions, 3×128:
+#: blocks of 64–256 events ran 1.7–1.8× faster than autograd's columns, the 2000 events in one
+#: block 1.2× slower, bound by memory)
 TRACE_BLOCK = 128
 
 
@@ -115,8 +115,9 @@ def jacobian_trace(net: MLP, h: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     later = [layer.weight.T for layer in net.hidden[1:]]
     last = net.out.weight.reshape(-1)
     trace = torch.empty(h.shape[0], dtype=h.dtype, device=h.device)
-    for start in range(0, h.shape[0], TRACE_BLOCK):
-        rows = slice(start, start + TRACE_BLOCK)
+    block = TRACE_BLOCK if h.device.type == "cpu" else h.shape[0]  # a GPU takes them all at once
+    for start in range(0, h.shape[0], block):
+        rows = slice(start, start + block)
         tangents = first * slopes[0][rows, None, :]  # (events, dim, width)
         for weight, slope in zip(later, slopes[1:], strict=True):
             m = tangents.shape[0]
