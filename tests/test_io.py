@@ -96,3 +96,67 @@ def test_values_that_are_not_real_numbers_are_refused_by_dtype(tmp_path, values,
 def test_integers_are_real_numbers(tmp_path):
     np.save(tmp_path / "i.npy", np.arange(6).reshape(3, 2))
     np.testing.assert_array_equal(open_events(tmp_path / "i.npy").read(), np.arange(6.0).reshape(3, 2))
+
+
+def _root_file(path, n=25):
+    """A ROOT file as a generator's output might be: a TTree with flat branches of several
+    types, a jagged one with its counter, a fixed-size array, and an RNTuple beside it."""
+    import awkward as ak
+    import uproot
+
+    rng = np.random.default_rng(0)
+    cols = {"pt": rng.exponential(50.0, n), "eta": rng.normal(size=n).astype(np.float32), "njet": rng.integers(0, 9, n).astype(np.int32)}
+    with uproot.recreate(path) as f:
+        tree = f.mktree("events", {"pt": np.float64, "eta": np.float32, "njet": np.int32, "tracks": "var * float64",
+                                   "p3": ("f8", (3,)), "ok": np.bool_})  # fmt: skip
+        for lo in range(0, n, 10):  # several baskets, as a file written while generating
+            hi = min(n, lo + 10)
+            tree.extend({**{k: v[lo:hi] for k, v in cols.items()}, "tracks": ak.Array([[1.0, 2.0]] * (hi - lo)),
+                         "p3": np.ones((hi - lo, 3)), "ok": np.ones(hi - lo, bool)})  # fmt: skip
+        f["ntuple"] = {"a": np.arange(4.0)}
+    return cols
+
+
+def test_a_root_tree_is_read_by_branch_name(tmp_path):
+    """A TTree's flat numeric branches are its features (not the jagged one, its counter, the
+    array or the booleans); chunks across baskets give the file's values; ``select`` reads only
+    the named branches in the named order; RNTuples are trees too."""
+    cols = _root_file(tmp_path / "gen.root")
+    with pytest.raises(GenampError, match="holds 2 arrays .events, ntuple.; name one with --dataset"):
+        open_events(tmp_path / "gen.root")
+    ev = open_events(tmp_path / "gen.root", "events")
+    assert ev.features == ("pt", "eta", "njet") and ev.shape == (25, 3)
+    want = np.stack([cols["pt"], cols["eta"].astype(np.float64), cols["njet"]], axis=1)
+    np.testing.assert_array_equal(np.concatenate(list(ev.chunks(7))), want)
+    picked = ev.select(["njet", "pt"])
+    assert picked.features == ("njet", "pt") and picked.shape == (25, 2)
+    np.testing.assert_array_equal(picked.read(), want[:, [2, 0]])
+    np.testing.assert_array_equal(picked.rows(np.array([24, 3])), want[[24, 3]][:, [2, 0]])
+    np.testing.assert_array_equal(open_events(tmp_path / "gen.root", "ntuple").read(), np.arange(4.0)[:, None])
+
+
+def test_features_are_matched_by_name_in_every_format(tmp_path):
+    x = np.arange(30.0).reshape(10, 3)
+    np.savez(tmp_path / "b.npz", events=x, features=np.array(["pt", "eta", "phi"]))
+    ev = open_events(tmp_path / "b.npz")
+    np.testing.assert_array_equal(ev.select(["phi", "pt"]).read(), x[:, [2, 0]])
+    np.testing.assert_array_equal(ev.select(["phi", "pt"]).select(["pt"]).read(), x[:, [0]])
+    with pytest.raises(GenampError, match=r"b.npz: no feature m, E; it has pt, eta, phi"):
+        ev.select(["pt", "m", "E"])
+    np.save(tmp_path / "a.npy", x)
+    with pytest.raises(GenampError, match="its columns have no names"):
+        open_events(tmp_path / "a.npy").select(["pt"])
+
+
+def test_a_root_file_without_the_named_branches_or_trees_is_one_error(tmp_path):
+    _root_file(tmp_path / "gen.root")
+    with pytest.raises(GenampError, match=r"gen.root: no feature b_pt; it has pt, eta, njet"):
+        open_events(tmp_path / "gen.root", "events").select(["pt", "b_pt"])
+    with pytest.raises(GenampError, match="no dataset 'tree'"):
+        open_events(tmp_path / "gen.root", "tree")
+    (tmp_path / "text.root").write_text("a,b\n1,2\n")
+    with pytest.raises(GenampError, match="text.root: is a text file"):
+        open_events(tmp_path / "text.root")
+    (tmp_path / "cut.root").write_bytes((tmp_path / "gen.root").read_bytes()[:300])
+    with pytest.raises(GenampError, match="cut.root: cannot be read"):
+        open_events(tmp_path / "cut.root")

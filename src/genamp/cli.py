@@ -146,9 +146,9 @@ def run(
     ] = None,
     pool: Annotated[
         Path | None,
-        typer.Option("--pool", help="True events (.h5, .npy, .npz) as the truth: training sets are drawn from it, the rest is the truth."),
+        typer.Option("--pool", help="True events (.h5, .npy, .npz, .root) as the truth: training sets are drawn from it, the rest is the truth."),
     ] = None,
-    dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside the pool's HDF5/.npz file.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside the pool's HDF5/.npz file, or its ROOT tree.")] = None,
     observables: Annotated[
         str | None, typer.Option("--observables", help="On a pool: the observables, comma-separated: feature names, x0,x1,..., or on four-momenta t_m, Wp_m, b_pt, dR_b_q1, ... [default: every column].")
     ] = None,
@@ -517,12 +517,12 @@ def _cell(rec: dict[str, Any] | None) -> str:
 @app.command()
 def estimate(
     samples: Annotated[
-        list[Path], typer.Option("--samples", "-s", help="Generated events (.h5, .npy, .npz); one file per training.")
+        list[Path], typer.Option("--samples", "-s", help="Generated events (.h5, .npy, .npz, .root); one file per training.")
     ],
     n_train: Annotated[int, typer.Option("--n-train", help="Training events the generator saw.")],
     density: Annotated[str | None, typer.Argument(help="Toy truth (camel, ring, shell, camels), or --pool.")] = None,
     quantiles: QuantilesOpt = "10,20,50",
-    dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside HDF5/.npz files.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside HDF5/.npz files, or the ROOT tree.")] = None,
     dim: DimOpt = None,
     density_param: ParamOpt = [],  # noqa: B006
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the records to this JSON file.")] = None,
@@ -538,7 +538,7 @@ def estimate(
         float | None, typer.Option("--significance", help="With --members: see genamp run --help [default: 2].")
     ] = None,
     pool: Annotated[
-        Path | None, typer.Option("--pool", help="True events (.h5, .npy, .npz) as the truth, instead of a toy.")
+        Path | None, typer.Option("--pool", help="True events (.h5, .npy, .npz, .root) as the truth, instead of a toy.")
     ] = None,
     observables: Annotated[
         str | None, typer.Option("--observables", help="With --pool: feature names, x0,x1,..., or on four-momenta t_m, Wp_m, b_pt, dR_b_q1, ... [default: every column].")

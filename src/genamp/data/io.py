@@ -1,13 +1,19 @@
 """Reading events from files, safely and in chunks.
 
 Events are arrays of shape (events, features) in HDF5 (``h5py``) or NumPy (``.npy``, ``.npz``)
-files. Nothing is ever unpickled: NumPy files are opened with ``allow_pickle=False``, so a file
+files, or the flat numeric branches of a ROOT TTree (or the fields of an RNTuple), one feature per
+branch, read with ``uproot`` (the tree is the ``dataset``; branches of arrays, jagged ones and their
+counters are not features). Nothing is ever unpickled: NumPy files are opened with ``allow_pickle=False``, so a file
 holding Python objects is refused with a clear message instead of running code from it. Every
 file is checked once, when it is opened: its first bytes must be its format's (a text file is
 named as one), and its values real numbers (booleans, complex numbers, strings and objects are
 refused by dtype, never cast). Large
-files are read chunk by chunk (HDF5 slices, memory-mapped ``.npy``), so counting occupancies of a
-file never holds all of it in memory.
+files are read chunk by chunk (HDF5 slices, memory-mapped ``.npy``, a ROOT tree's entry ranges),
+so counting occupancies of a file never holds all of it in memory.
+
+Files from different programs are matched by feature name: :meth:`EventFile.select` gives a file
+that reads only the named features, in the order named (of a ROOT tree only those branches), and a
+name the file lacks is one error naming what it has.
 
 An HDF5 array of shape (events, objects, components), such as the four-momenta
 ``(E, px, py, pz)`` of a top pair's six quarks or jets, is read with its attributes ``objects``
@@ -20,8 +26,8 @@ error.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,7 +38,7 @@ from genamp._validate import real_dtype
 from genamp.errors import GenampError
 from genamp.volumes import DEFAULT_CHUNK
 
-SUFFIXES = (".npy", ".npz", ".h5", ".hdf5")
+SUFFIXES = (".npy", ".npz", ".h5", ".hdf5", ".root")
 
 #: rows read at a time when picking single rows out of a file (:meth:`EventFile.rows`)
 ROW_BLOCK = 4096
@@ -66,14 +72,35 @@ class EventFile:
     shape: tuple[int, ...]
     features: tuple[str, ...] | None
     layout: Layout | None = None
+    #: the stored (flattened) columns read, in order, where :meth:`select` chose them; else all
+    picked: tuple[int, ...] | None = None
 
     @property
     def n_events(self) -> int:
         return self.shape[0]
 
+    def select(self, names: Sequence[str]) -> EventFile:
+        """This file reading only the features ``names``, in that order (a ROOT tree reads only
+        those branches); one error naming the missing ones and what the file has."""
+        names = tuple(names)
+        if self.features is None:
+            raise GenampError(f"{self.path}: its columns have no names, so {', '.join(names)} cannot be found in it; "
+                              "store the names (an HDF5 attribute features, an array features in .npz, or a ROOT tree)")  # fmt: skip
+        missing = [n for n in names if n not in self.features]
+        if missing:
+            has = ", ".join(self.features[:12]) + (", ..." if len(self.features) > 12 else "")
+            raise GenampError(f"{self.path}: no feature {', '.join(missing)}; it has {has}")
+        if len(set(names)) != len(names):
+            raise GenampError(f"{self.path}: features named twice in {', '.join(names)}")
+        if names == self.features:
+            return self
+        index = [self.features.index(n) for n in names]
+        picked = tuple(index) if self.picked is None else tuple(self.picked[i] for i in index)
+        return replace(self, shape=(self.n_events, len(names)), features=names, layout=None, picked=picked)
+
     def chunks(self, chunk_size: int = DEFAULT_CHUNK) -> Iterator[np.ndarray]:
         """The events, ``chunk_size`` rows at a time."""
-        with _open(self.path, self.dataset) as arr:
+        with _open(self.path, self.dataset, self.features) as arr:
             for start in range(0, self.n_events, chunk_size):
                 yield self._flat(arr[start : start + chunk_size])
 
@@ -92,7 +119,7 @@ class EventFile:
         order = np.argsort(idx, kind="stable")
         wanted = idx[order]
         out = np.empty((idx.size, *self.shape[1:]), dtype=np.float64)
-        with _open(self.path, self.dataset) as arr:
+        with _open(self.path, self.dataset, self.features) as arr:
             starts = np.unique(wanted // block) * block
             lo = 0
             for start in starts:
@@ -103,22 +130,44 @@ class EventFile:
         return out
 
     def _flat(self, block: np.ndarray) -> np.ndarray:
-        """Stored rows as float64 events of this file's shape (a layout's objects flattened)."""
+        """Stored rows as float64 events of this file's shape (a layout's objects flattened, the
+        picked columns; a ROOT tree's rows hold only those already)."""
         block = np.asarray(block, dtype=np.float64)
+        if self.picked is not None and self.path.suffix.lower() != ".root":
+            block = block.reshape(block.shape[0], -1)[:, list(self.picked)]
         return block.reshape(block.shape[0], *self.shape[1:])
 
 
-class _open:
-    """Context manager giving a sliceable array for a dataset of any supported file."""
+class _Tree:
+    """A ROOT tree's named branches as a sliceable (entries, branches) float64 array."""
 
-    def __init__(self, path: Path, dataset: str | None) -> None:
-        self.path, self.dataset = path, dataset
+    def __init__(self, tree: Any, branches: Sequence[str]) -> None:
+        self.tree, self.branches = tree, list(branches)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.tree.num_entries)
+        arrays = self.tree.arrays(self.branches, entry_start=start, entry_stop=max(start, stop), library="np")
+        return np.stack([np.asarray(arrays[b], dtype=np.float64) for b in self.branches], axis=1)
+
+
+class _open:
+    """Context manager giving a sliceable array for a dataset of any supported file (of a ROOT
+    tree, its ``branches``)."""
+
+    def __init__(self, path: Path, dataset: str | None, branches: Sequence[str] | None = None) -> None:
+        self.path, self.dataset, self.branches = path, dataset, branches
         self._h5: h5py.File | None = None
         self._npz: np.lib.npyio.NpzFile | None = None
+        self._root: Any = None
 
-    def __enter__(self) -> np.ndarray | h5py.Dataset:
+    def __enter__(self) -> np.ndarray | h5py.Dataset | _Tree:
         suffix = self.path.suffix.lower()
         try:
+            if suffix == ".root":
+                import uproot
+
+                self._root = uproot.open(self.path)
+                return _Tree(self._root[self.dataset], self.branches or ())
             if suffix in (".h5", ".hdf5"):
                 self._h5 = h5py.File(self.path, "r")
                 return self._h5[self.dataset]
@@ -130,6 +179,8 @@ class _open:
             raise _unreadable(self.path, exc) from None
 
     def __exit__(self, *exc: object) -> None:
+        if self._root is not None:
+            self._root.close()
         if self._h5 is not None:
             self._h5.close()
         if self._npz is not None:
@@ -151,6 +202,8 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
         raise GenampError(f"{path}: --dataset {dataset} applies to HDF5 and .npz files; a .npy file holds one array")
     _check_signature(path, suffix)
     try:
+        if suffix == ".root":
+            return _open_root(path, dataset)
         if suffix in (".h5", ".hdf5"):
             with h5py.File(path, "r") as f:
                 names: list[str] = []
@@ -192,6 +245,30 @@ def open_events(path: Path | str, dataset: str | None = None) -> EventFile:
         raise _unreadable(path, exc) from None
 
 
+def _open_root(path: Path, dataset: str | None) -> EventFile:
+    """A ROOT file's tree (TTree or RNTuple; ``dataset`` names it where there are several) as
+    events whose features are its flat numeric branches."""
+    import uproot
+
+    try:
+        with uproot.open(path) as f:
+            names = sorted({key.split(";")[0] for key, kind in f.classnames().items() if kind in ("TTree", "ROOT::RNTuple")})
+            if dataset is None and not names:
+                raise GenampError(f"{path}: holds no TTree or RNTuple ({', '.join(f.keys(cycle=False)) or 'nothing'})")
+            dataset = _choose(path, dataset, names)
+            tree = f[dataset]
+            counters = {b.count_branch.name for b in getattr(tree, "branches", ()) if getattr(b, "count_branch", None) is not None}
+            first = tree.arrays(entry_start=0, entry_stop=min(1, tree.num_entries), library="np")
+            features = tuple(n for n, a in first.items() if a.dtype.kind in "iuf" and a.ndim == 1 and n not in counters)
+            if not features:
+                raise GenampError(f"{path}:{dataset}: has no branch of one number per entry (it has {', '.join(first) or 'none'})")
+            return EventFile(path, dataset, (int(tree.num_entries), len(features)), features)
+    except GenampError:
+        raise
+    except Exception as exc:  # uproot raises its own types for a damaged file
+        raise _unreadable(path, exc) from None
+
+
 def _strings(raw: object) -> tuple[str, ...]:
     """An attribute's list of names as str (h5py gives bytes or str)."""
     values = [raw] if isinstance(raw, (str, bytes)) else list(np.atleast_1d(raw))  # type: ignore[call-overload]
@@ -228,8 +305,9 @@ def _not_3d(what: str, shape: tuple[int, ...]) -> None:
 
 
 #: the first bytes of each format (HDF5 may also carry a user block before its signature)
-SIGNATURES = {".npy": b"\x93NUMPY", ".npz": b"PK", ".h5": b"\x89HDF\r\n\x1a\n", ".hdf5": b"\x89HDF\r\n\x1a\n"}
-FORMAT_NAMES = {".npy": "a NumPy .npy file", ".npz": "a NumPy .npz archive", ".h5": "an HDF5 file", ".hdf5": "an HDF5 file"}
+SIGNATURES = {".npy": b"\x93NUMPY", ".npz": b"PK", ".h5": b"\x89HDF\r\n\x1a\n", ".hdf5": b"\x89HDF\r\n\x1a\n", ".root": b"root"}
+FORMAT_NAMES = {".npy": "a NumPy .npy file", ".npz": "a NumPy .npz archive", ".h5": "an HDF5 file", ".hdf5": "an HDF5 file",
+                ".root": "a ROOT file"}  # fmt: skip
 
 
 def _check_signature(path: Path, suffix: str) -> None:
