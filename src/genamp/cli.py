@@ -627,6 +627,79 @@ def estimate(
             _say("plot", str(path))
 
 
+@app.command()
+def assess(
+    train: Annotated[Path, typer.Option("--train", help="The training set the generator saw (.h5, .npy, .npz, .root): n_train, the feature names, the bin edges.")],
+    generated: Annotated[
+        list[Path], typer.Option("--generated", "-g", help="Generated events, one file per ensemble member or posterior draw (repeat, or list the rest as arguments).")
+    ],
+    more: Annotated[list[Path] | None, typer.Argument(help="More generated files (after --generated m1.h5: m2.h5 m3.h5 ...).", show_default=False)] = None,
+    pool: Annotated[Path | None, typer.Option("--pool", help="True events the generator never saw, far more than n_train: the truth.")] = None,
+    holdout: Annotated[Path | None, typer.Option("--holdout", help="True events no member saw: tests the forecast (docs/formulas.md §7.7).")] = None,
+    observables: Annotated[
+        str | None, typer.Option("--observables", help="Feature names, x0,x1,..., or on four-momenta t_m, Wp_m, b_pt, dR_b_q1, ... [default: every column; with --physics ttbar its observables].")
+    ] = None,
+    pairs: Annotated[str | None, typer.Option("--pairs", help="Pairs of observables for Q×Q volumes, e.g. pt:eta,m:pt.")] = None,
+    physics: Annotated[
+        str | None, typer.Option("--physics", help="ttbar: the files are a top pair's four-momenta; the physics observables and the (m_W, m_t) planes are the default.")
+    ] = None,
+    quantiles: QuantilesOpt = "5,10,20",
+    significance: Annotated[float, typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number.")] = 2.0,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside HDF5/.npz files, or the ROOT tree.")] = None,
+    name: Annotated[str, typer.Option("--name", help="The generator's name in the records.")] = "external",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder: results.json.")] = Path("runs/assess"),
+) -> None:
+    """Your own generator from its files: the averaging forecast of its K members per observable
+    and how many events to generate; with --holdout the forecast's falsification check; with
+    --pool the truth-based G beside each forecast (docs/formulas.md §2, §7)."""
+    from genamp.study.assess import Inputs
+    from genamp.study.assess import assess as assess_files
+    from genamp.study.runner import generation_advice
+    from genamp.study.store import write_results
+
+    files = list(generated) + list(more or [])
+    qs = _validate.int_list(_ints(quantiles, "--quantiles"), "quantiles", minimum=2)
+    if not (np.isfinite(significance) and significance > 0):
+        raise GenampError(f"--significance must be a positive number, got {significance}")
+    if physics is not None and physics != "ttbar":
+        raise GenampError(f"--physics {physics!r}: genamp knows ttbar (a top pair's six quarks or jets)")
+    from genamp.study.store import prepare_output
+
+    prepare_output(out_dir)
+    inputs = Inputs.open(train, files, pool, holdout, dataset)
+    if physics == "ttbar":
+        from genamp.study import ttbar as tt
+
+        if inputs.train.features is None:
+            raise GenampError(f"--physics ttbar: {train} names no features; it must hold the four-momenta b_E, b_px, ...")
+        if observables is None:
+            names, skipped = tt.observables(train, dataset)
+            observables = ",".join(names)
+            if skipped:
+                _say("note", f"{len(names)} observables; not binned: {', '.join(skipped)}")
+        pairs = ",".join(tt.PAIRS) if pairs is None else pairs
+    result = assess_files(inputs, observables, pairs, qs, significance, name)
+    for w in result.warnings:
+        _say("warning", w)
+    records = result.records
+    truth_records = [r for r in records if r["method"] == "truth"]
+    forecasts = [r for r in records if r["method"] == "averaging"]
+    about = f"n_train = {inputs.train.n_events}, {len(inputs.generated)} file(s)"
+    if truth_records:
+        _print_table(truth_records, f"truth-based amplification of each member ({about}, against the pool {pool})")
+    if forecasts:
+        _print_forecast(forecasts, f"averaging forecast of {name}'s mixture ({about})", skip=frozenset(result.warnings))
+    for rec in records:
+        rec["warnings"] = result.warnings + rec.get("warnings", [])
+    generation = generation_advice(records)
+    for model, advice in generation.items():
+        _say("advice", f"{model}: {advice['advice']}")
+    fields: dict[str, Any] = {"train": str(train), "files": [str(f.path) for f in inputs.generated]}
+    fields.update({k: str(v) for k, v in (("pool", pool), ("holdout", holdout)) if v is not None})
+    write_results(out_dir / "results.json", records, result.warnings, **fields, generation=generation)
+    _say("results", str(out_dir / "results.json"))
+
+
 def _estimate_on_pool(
     pool_path: Path, samples: list[Path], n_train: int, qs: list[int], dataset: str | None, name: str,
     observables: str | None, pairs: str | None, training_path: Path | None, members: bool, significance: float,

@@ -26,13 +26,14 @@ from genamp.densities import Density
 from genamp.errors import GenampError
 from genamp.estimators.averaging import SIGNIFICANCE, forecast
 from genamp.estimators.calibration import member_plateau, summarise
+from genamp.estimators.falsification import falsify
 from genamp.estimators.truth import TruthLike, truth_amplification
 from genamp.observables import Observable
 from genamp.study.runner import averaging_record, record_header, truth_record
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, QuantileGrid, Volumes, count_occupancy
 
-__all__ = ["Measurement", "Overlap", "measure_against_pool", "measure_against_toy", "sample_files"]
+__all__ = ["Measurement", "Overlap", "gen_sizes", "measure", "measure_against_pool", "measure_against_toy", "sample_files"]
 
 #: events of the reference sample whose quantiles fix the edges (a subsample of a large pool
 #: places quantile edges to about 1/sqrt(10^6) in probability: far inside any volume)
@@ -53,17 +54,24 @@ def sample_files(paths: Sequence[Path], dataset: str | None, n_train: int) -> tu
     """The generated files, the sizes of their MSE curve (nested prefixes 100, 300, 1000, ... up
     to the smallest file), and the warnings: files given twice, ``n_train`` above a file's size."""
     files = [open_events(p, dataset) for p in paths]
+    n_gen, warnings = gen_sizes(files, n_train)
+    return files, n_gen, warnings
+
+
+def gen_sizes(files: Sequence[EventFile], n_train: int) -> tuple[list[int], list[str]]:
+    """The sizes of the generated files' MSE curve (nested prefixes 100, 300, 1000, ... up to the
+    smallest file), and the warnings: files given twice, ``n_train`` above a file's size."""
     n_min = min(f.n_events for f in files)
     if n_min < 2:
         raise GenampError(f"{min(files, key=lambda f: f.n_events).path}: {n_min} event(s); at least 2 needed")
     n_gen = [n for n in (int(round(10 ** (k / 2))) for k in range(4, 40)) if n < n_min] + [n_min]
-    warnings = [f"{a} and {b} {how}: they count as two trainings but are one" for a, b, how in duplicate_files(files)]
+    warnings = [f"{a} and {b} {how}: they count as two trainings but are one" for a, b, how in duplicate_files(list(files))]
     if n_train > n_min:
         warnings.append(
             f"n_train = {n_train} is more than the {n_min} events of the smallest file: a sample is worth at most "
             f"about its own size, so G above {n_min / n_train:.2g} cannot be seen; is n_train the generator's training set?"
         )
-    return files, n_gen, warnings
+    return n_gen, warnings
 
 
 class Overlap:
@@ -101,7 +109,7 @@ def measure_against_toy(
         warning = _validate.events_per_volume(min(f.n_events for f in files), q, density.dim, "the smallest file")
         warnings += [warning] if warning else []
     headers = [record_header(name, g, n_train, len(files)) for g in grids]
-    records = _measure(files, grids, [g.probabilities for g in grids], headers, n_train, n_gen, members, significance)
+    records = measure(files, grids, [g.probabilities for g in grids], headers, n_train, n_gen, members, significance)
     return Measurement(records, warnings, list(grids))
 
 
@@ -146,35 +154,42 @@ def measure_against_pool(
             "disjoint from every training set (docs/formulas.md §7), or the generator is measured against what it learnt"
         )
     headers = [{**record_header(name, v, n_train, len(files), pool.name), "edges_from": origin} for v in volumes]
-    records = _measure(files, volumes, truths, headers, n_train, n_gen, members, significance)
+    records = measure(files, volumes, truths, headers, n_train, n_gen, members, significance)
     return Measurement(records, warnings, list(volumes))
 
 
-def _measure(
+def measure(
     files: Sequence[EventFile],
     volumes: Sequence[Volumes],
-    truths: Sequence[TruthLike],
+    truths: Sequence[TruthLike] | None,
     headers: Sequence[dict[str, Any]],
     n_train: int,
     n_gen: Sequence[int],
     members: bool,
     significance: float,
+    holdout: Sequence[np.ndarray] | None = None,
+    n_holdout: int = 0,
 ) -> list[dict[str, Any]]:
-    """Count every file into every set of volumes once; a truth-based record per set, and with
-    ``members`` the averaging forecast of the files' mixture at the smallest file's size."""
+    """Count every file into every set of volumes once (streamed); against ``truths`` a
+    truth-based record per set, and with ``members`` the averaging forecast of the files'
+    mixture at the smallest file's size, beside its truth where there is one, and tested against
+    the ``holdout``'s occupancies of each set (``n_holdout`` events, §7.7) where given."""
     if members and len(files) < 2:
         raise GenampError("--members needs at least 2 files: the spread of one generator is not defined")
     per_file = [count_occupancy(f.chunks(), volumes, n_gen, what=str(f.path)) for f in files]
     records, forecasts = [], []
     n_min = float(n_gen[-1])
-    for i, (truth, header) in enumerate(zip(truths, headers, strict=True)):
+    for i, header in enumerate(headers):
         fractions = np.stack([occ[i].fractions for occ in per_file])
-        res = truth_amplification(fractions, np.asarray(n_gen, float), truth, n_train)
-        records.append({**header, **truth_record(res)})
+        truth = truths[i] if truths is not None else None
+        if truth is not None:
+            res = truth_amplification(fractions, np.asarray(n_gen, float), truth, n_train)
+            records.append({**header, **truth_record(res)})
         if members:
             last = fractions[:, -1]
             fc = forecast(last, n_min, n_train, significance=significance)
-            summary = summarise([fc], truth, [member_plateau(last, n_min, truth)])
+            summary = summarise([fc], truth, None if truth is None else [member_plateau(last, n_min, truth)])
+            verdicts = None if holdout is None else [falsify(fc, holdout[i], n_holdout)]
             base = {**header, "method": "averaging", "repetitions": 1, "spread": {"members": len(files), "mode": "files"}}
-            forecasts.append({**base, **averaging_record(summary, fc, base)})
+            forecasts.append({**base, **averaging_record(summary, fc, base, verdicts)})
     return records + forecasts

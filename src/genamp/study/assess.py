@@ -1,0 +1,155 @@
+"""``genamp assess``: a user's own generator judged from its files alone (docs/formulas.md §2, §7).
+
+A generator that genamp did not train is known by what it wrote: the training set it saw, the
+events of its ``K`` ensemble members (or posterior draws of one training), and, where the user
+has them, true events it never saw: a pool far larger than any ``n_equiv`` (the truth, §7.3) and
+a holdout (§7.7). The training set is the reference for everything:
+
+- its size is ``n_train``;
+- its feature names are the columns every other file is matched to, by name
+  (:meth:`~genamp.data.io.EventFile.select`; a file that lacks one is one error);
+- its quantiles fix the volumes' edges (§7.1): ``Q`` bins of every observable and ``Q × Q`` of
+  every pair, for each ``Q``.
+
+What comes back (:func:`assess`, a :class:`~genamp.study.external.Measurement`):
+
+- ``K ≥ 2`` member files: the averaging forecast of their mixture per observable, pair and ``Q``
+  (§2, with the advice of how many events to generate, §7.6);
+- with a holdout: each forecast's falsification verdict (``falsified``, ``falsification_p``,
+  ``n_equiv_reach``);
+- with a pool: the truth-based ``G`` of the members per observable (§7.3), and each forecast beside
+  the truth-based ``G`` of its mixture.
+
+Every file is streamed: only the training set is held in memory.
+
+    from genamp.study.assess import Inputs, assess
+    inputs = Inputs.open("train.h5", ["m1.h5", "m2.h5"], pool="pool.h5")
+    result = assess(inputs, observables=None, pairs=None, quantiles=[5, 10])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from genamp.data.io import EventFile, open_events
+from genamp.errors import GenampError
+from genamp.estimators.averaging import SIGNIFICANCE
+from genamp.observables import columns, select
+from genamp.observables import pairs as observable_pairs
+from genamp.study.external import Measurement, Overlap, gen_sizes, measure
+from genamp.study.runner import record_header
+from genamp.truths.pool import Pool
+from genamp.volumes import ObservableBins, count_occupancy
+
+__all__ = ["Inputs", "assess"]
+
+#: where the volumes' edges come from (the records' ``edges_from``)
+EDGES_FROM = "the training set"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The files of one assessment, every one reading the training set's features in its order."""
+
+    train: EventFile
+    generated: tuple[EventFile, ...]
+    pool: EventFile | None = None
+    holdout: EventFile | None = None
+
+    @classmethod
+    def open(
+        cls, train: Path | str, generated: Sequence[Path | str], pool: Path | str | None = None,
+        holdout: Path | str | None = None, dataset: str | None = None,
+    ) -> Inputs:  # fmt: skip
+        """Open and check every file before an event is counted: the same features by name (or,
+        without names, the same number of columns), no file given in two roles, a pool larger
+        than the training set."""
+        if not generated:
+            raise GenampError("give the generated events: one file per ensemble member (--generated m1.h5 m2.h5 ...)")
+        t = open_events(train, dataset)
+        files = {"generated": [open_events(g, dataset) for g in generated]}
+        others = {"pool": pool, "holdout": holdout}
+        opened = {role: open_events(path, dataset) for role, path in others.items() if path is not None}
+        matched = {role: _matched(f, t, role) for role, f in opened.items()}
+        gen = tuple(_matched(f, t, "generated") for f in files["generated"])
+        roles = [("the training set", t), *(("a generated file", g) for g in gen), *matched.items()]
+        seen: dict[Path, str] = {}
+        for role, f in roles:
+            where = f.path.resolve()
+            if where in seen and (role, seen[where]) != ("a generated file", "a generated file"):
+                raise GenampError(f"{f.path} is given as {seen[where]} and as {role}")
+            seen.setdefault(where, role)
+        p = matched.get("pool")
+        if p is not None and p.n_events <= t.n_events:
+            raise GenampError(
+                f"the pool {p.path} has {p.n_events} events, no more than the training set's {t.n_events}: a truth must be "
+                "far larger than any n_equiv the generator can reach (docs/formulas.md §7.3)"
+            )
+        return cls(t, gen, p, matched.get("holdout"))
+
+
+def _matched(f: EventFile, train: EventFile, role: str) -> EventFile:
+    """``f`` reading the training set's features, by name where both have names."""
+    if train.features is not None and f.features is not None:
+        return f.select(train.features)
+    if f.shape[1:] != train.shape[1:]:
+        raise GenampError(f"{f.path} ({role}): events have {f.shape[1]} feature(s), the training set {train.path} has {train.shape[1]}")
+    if (train.features is None) != (f.features is None):
+        named = train if train.features is not None else f
+        raise GenampError(f"{named.path} names its features and {(f if named is train else train).path} does not: "
+                          "match them by name (store the names in both) or drop them from both")  # fmt: skip
+    return f
+
+
+def assess(
+    inputs: Inputs, observables: str | None = None, pairs: str | None = None, quantiles: Sequence[int] = (10,),
+    significance: float = SIGNIFICANCE, name: str = "external",
+) -> Measurement:  # fmt: skip
+    """Every record :mod:`genamp.study.assess` describes, per observable (or pair) and ``Q``.
+
+    ``observables`` and ``pairs`` name them as ``genamp run`` does on a pool (feature names, or
+    the physics observables of four-momenta: ``t_m,Wp_m,b_pt``); the default is every column.
+    """
+    t = inputs.train
+    obs = columns(t.shape[1], t.features) if observables is None else select(observables, t.shape[1], t.features)
+    groups = [[o] for o in obs] + [list(p) for p in ([] if pairs is None else observable_pairs(pairs, t.shape[1], t.features))]
+    training = t.read()
+    n_train = training.shape[0]
+    if n_train < 2:
+        raise GenampError(f"{t.path}: {n_train} training event(s); at least 2 needed")
+    volumes = [ObservableBins.from_quantiles(g, training, q, what=EDGES_FROM) for g in groups for q in quantiles]
+    files = list(inputs.generated)
+    n_gen, warnings = gen_sizes(files, n_train)
+    truths = None
+    if inputs.pool is not None:
+        overlap = Overlap(training)
+        truths = Pool(inputs.pool, name=str(inputs.pool.path)).count(volumes, watch=overlap)
+        if overlap.found:
+            warnings.append(f"{overlap.found} of the {n_train} training events are also in the pool {inputs.pool.path}: "
+                            "the generator is measured against what it learnt (docs/formulas.md §7)")  # fmt: skip
+    holdout, n_holdout = None, 0
+    if inputs.holdout is not None:
+        if len(files) < 2:
+            raise GenampError("a holdout tests the averaging forecast, which needs at least 2 member files")
+        overlap = Overlap(training)
+        chunks = (overlap(c) or c for c in inputs.holdout.chunks())
+        holdout = [o.fractions[0] for o in count_occupancy(chunks, volumes, what=str(inputs.holdout.path))]
+        n_holdout = inputs.holdout.n_events
+        if overlap.found:
+            warnings.append(f"{overlap.found} of the {n_train} training events are also in the holdout {inputs.holdout.path}: "
+                            "a holdout the members saw cannot refute them")  # fmt: skip
+    headers = []
+    for v in volumes:
+        header = {**record_header(name, v, n_train, len(files), None if inputs.pool is None else str(inputs.pool.path)),
+                  "edges_from": EDGES_FROM}  # fmt: skip
+        if inputs.pool is None:
+            del header["truth"], header["pool"]
+        headers.append(header)
+    members = len(files) >= 2
+    if not members and truths is None:
+        raise GenampError("one generated file and no pool give nothing to measure: give K ≥ 2 member files for the "
+                          "averaging forecast, or --pool for the truth-based G")  # fmt: skip
+    records = measure(files, volumes, truths, headers, n_train, n_gen, members, significance, holdout, n_holdout)
+    return Measurement(records, warnings, volumes)
