@@ -189,3 +189,54 @@ def test_top_pair_files_are_assessed_in_their_physics_observables(tmp_path, caps
     assert "b_m" not in observables
     t_m = next(r for r in data["records"] if r["method"] == "averaging" and r["observable"] == "t_m")
     assert t_m["truth_G"] is not None and t_m["n_train"] == 2000
+
+
+def test_a_users_binning_gets_the_uncertainty_of_every_bin(truth_files, tmp_path, capsys):
+    """``--binning``: per bin of the user's edges (with the under- and overflow) the fraction, the
+    statistical and model uncertainties and their total, as a table and as ROOT histograms whose
+    errors are the total in counts of ``--n-events``; the model's share makes the total larger
+    than √N where members disagree."""
+    import csv
+
+    import uproot
+
+    (tmp_path / "binning.yaml").write_text("pt: [0, 0.5, 1, 2, 4]\neta: {edges: [-2, -1, 0, 1, 2]}\n")
+    members = _members(tmp_path, bias=None, spread=0.05)
+    rc = main(["assess", "--train", str(truth_files["train"]), "-g", *map(str, members), "--binning",
+               str(tmp_path / "binning.yaml"), "--n-events", "100000", "-q", "5", "--out", str(tmp_path / "out")])  # fmt: skip
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    rows = list(csv.DictReader(open(tmp_path / "out" / "uncertainties.csv")))
+    assert [r["observable"] for r in rows] == ["pt"] * 6 + ["eta"] * 6
+    assert rows[0]["low"] == "-inf" and rows[1]["low"] == "0" and rows[5]["high"] == "inf"
+    total = np.array([float(r["total"]) for r in rows])
+    parts = np.hypot([float(r["stat"]) for r in rows], [float(r["model"]) for r in rows])
+    np.testing.assert_allclose(total, parts, rtol=1e-5)
+    assert max(float(r["total_over_naive"]) for r in rows if r["observable"] == "pt") > 2
+    with uproot.open(tmp_path / "out" / "uncertainties.root") as f:
+        pt = f["pt"]
+        np.testing.assert_allclose(pt.axis().edges(), [0, 0.5, 1, 2, 4])
+        np.testing.assert_allclose(pt.values(), [1e5 * float(r["fraction"]) for r in rows[1:5]], rtol=1e-5)
+        np.testing.assert_allclose(pt.errors(), [1e5 * float(r["total"]) for r in rows[1:5]], rtol=1e-5)
+    data = assert_valid_results(tmp_path / "out" / "results.json")
+    assert data["binning"] == str(tmp_path / "binning.yaml")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("pt: [0, 1, 0.5, 2]\n", r"binning.yaml: pt: edges must increase, but 0.5 follows 1"),
+        ("pt: [0]\n", r"binning.yaml: pt: give its edges as a list of at least 2 finite numbers"),
+        ("m_t: [1, 2]\n", r"m_t"),
+        ("[1, 2]\n", r"binning.yaml: expected a mapping of observables to edges"),
+    ],
+)
+def test_a_bad_binning_file_is_one_error_line(truth_files, tmp_path, capsys, text, message):
+    import re
+
+    (tmp_path / "binning.yaml").write_text(text)
+    members = _members(tmp_path, bias=None)[:2]
+    rc = main(["assess", "--train", str(truth_files["train"]), "-g", str(members[0]), str(members[1]), "--binning",
+               str(tmp_path / "binning.yaml"), "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error: ") and re.search(message, err[0]), err

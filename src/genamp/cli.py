@@ -643,6 +643,12 @@ def assess(
     physics: Annotated[
         str | None, typer.Option("--physics", help="ttbar: the files are a top pair's four-momenta; the physics observables and the (m_W, m_t) planes are the default.")
     ] = None,
+    binning: Annotated[
+        Path | None, typer.Option("--binning", help="Your histograms' binning (YAML: observable: [edges]): the uncertainty of every bin, statistical plus model.")
+    ] = None,
+    n_events: Annotated[
+        int | None, typer.Option("--n-events", help="With --binning: the generated events your histograms hold [default: all the members' events].")
+    ] = None,
     quantiles: QuantilesOpt = "5,10,20",
     significance: Annotated[float, typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number.")] = 2.0,
     dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside HDF5/.npz files, or the ROOT tree.")] = None,
@@ -678,6 +684,15 @@ def assess(
             if skipped:
                 _say("note", f"{len(names)} observables; not binned: {', '.join(skipped)}")
         pairs = ",".join(tt.PAIRS) if pairs is None else pairs
+    if n_events is not None and binning is None:
+        raise GenampError("--n-events applies to the histograms of --binning")
+    binned_observables = None
+    if binning is not None:
+        from genamp.study.assess import read_binning
+
+        binned_observables = read_binning(binning, inputs.train)
+        if n_events is not None:
+            _validate.positive_int(n_events, "--n-events", minimum=1)
     result = assess_files(inputs, observables, pairs, qs, significance, name)
     for w in result.warnings:
         _say("warning", w)
@@ -695,9 +710,58 @@ def assess(
     for model, advice in generation.items():
         _say("advice", f"{model}: {advice['advice']}")
     fields: dict[str, Any] = {"train": str(train), "files": [str(f.path) for f in inputs.generated]}
-    fields.update({k: str(v) for k, v in (("pool", pool), ("holdout", holdout)) if v is not None})
+    fields.update({k: str(v) for k, v in (("pool", pool), ("holdout", holdout), ("binning", binning)) if v is not None})
+    if binned_observables is not None:
+        from genamp.study.assess import histogram_uncertainties
+
+        binned = histogram_uncertainties(inputs, binned_observables, n_events, significance)
+        _print_uncertainties(binned)
+        fields["histograms"] = {"table": "uncertainties.csv", "root": "uncertainties.root"}
+        for path in _write_uncertainties(binned, out_dir):
+            _say("histograms", str(path))
     write_results(out_dir / "results.json", records, result.warnings, **fields, generation=generation)
     _say("results", str(out_dir / "results.json"))
+
+
+def _print_uncertainties(binned: list[Any]) -> None:
+    """Per observable of a user's binning: how much larger than √N the total uncertainty is."""
+    table = Table(title="uncertainty of your histograms' bins (statistical + model) against √N", title_justify="left")
+    for column in ("observable", "bins", "events", "total / √N", "model resolved in"):
+        table.add_column(column, justify="left" if column == "observable" else "right")
+    for b in binned:
+        u = b.uncertainties
+        inner = slice(1, -1)
+        ratio = u.total[inner] / np.where(u.naive[inner] > 0, u.naive[inner], np.nan)
+        finite = ratio[np.isfinite(ratio)]
+        span = f"{finite.min():.3g}–{finite.max():.3g}" if finite.size else "–"
+        table.add_row(b.observable, str(u.fraction.size - 2), f"{u.n_events:.3g}", span,
+                      f"{int(u.resolved[inner].sum())} of {u.fraction.size - 2} bins")  # fmt: skip
+    out.print(table)
+
+
+def _write_uncertainties(binned: list[Any], out_dir: Path) -> list[Path]:
+    """``uncertainties.csv`` (a row per bin, flows included) and ``uncertainties.root`` (a TH1D
+    per observable whose errors are the total), written whole or not at all."""
+    import csv
+    import io
+
+    import uproot
+
+    from genamp.estimators.histograms import to_hist
+    from genamp.study.store import write_text
+
+    rows = [r for b in binned for r in b.rows()]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    write_text(out_dir / "uncertainties.csv", buffer.getvalue())
+    tmp = out_dir / ".uncertainties.root.tmp"
+    with uproot.recreate(tmp) as f:
+        for b in binned:
+            f[b.observable.replace(" ", "_")] = to_hist(b.uncertainties, b.edges, b.observable)
+    tmp.replace(out_dir / "uncertainties.root")
+    return [out_dir / "uncertainties.csv", out_dir / "uncertainties.root"]
 
 
 def _estimate_on_pool(

@@ -16,6 +16,9 @@ What to use when:
   over repetitions, :func:`summarise_differential` gives :class:`DifferentialAmplification`, the
   forecast and the truth check as :class:`DistanceSummary` (:func:`summarise_distances`), with
   the classifier's numbers (§3, §4).
+- **The error bars of a histogram of generated events**: :func:`bin_uncertainties` on the
+  forecast of its bins gives :class:`BinUncertainties`, statistical plus model per bin, and
+  :func:`to_hist` a ``hist`` histogram carrying them (§2.9).
 - **Only a sample of the truth and a classifier**: ``classifier_test`` in
   :mod:`genamp.estimators.classifier` (needs torch; imported on first use) (§4).
 - **What a record's reader must be told**: :func:`averaging_warnings`, :func:`differential_warnings`.
@@ -67,18 +70,19 @@ from genamp.estimators.truth import (
     truth_amplification,
     truth_line,
 )
+from genamp.estimators.histograms import BinUncertainties, bin_uncertainties, to_hist
 from genamp.estimators.verdicts import averaging_warnings, differential_warnings, standard_errors_apart
 
 __all__ = [
-    "WEIGHT_BINS", "AveragingForecast", "AveragingSummary", "CellProbabilities", "ClassifierMeasurement",
+    "WEIGHT_BINS", "AveragingForecast", "AveragingSummary", "BinUncertainties", "CellProbabilities", "ClassifierMeasurement",
     "ClassifierSummary", "ClassifierTest", "DifferentialAmplification", "DifferentialRepetition", "Distance",
     "DistanceSummary", "KSCurve", "KSCurveSummary", "MappedProfile", "MemberDistances", "MixtureDistance",
     "PairDistances", "PairForecast", "Profile", "RepetitionSummary", "ReweightedMSE", "TruthAmplification",
-    "averaging_warnings", "classifier_test", "combine_repetitions", "coverage", "differential_warnings", "distance",
+    "averaging_warnings", "bin_uncertainties", "classifier_test", "combine_repetitions", "coverage", "differential_warnings", "distance",
     "forecast", "kolmogorov_null", "ks_statistic", "member_plateau", "pair_forecast", "plateau", "pool_error",
     "profile", "quantile_mse", "reference_distance", "reference_pulls", "resolution_advice",
     "standard_errors_apart", "summarise", "summarise_differential", "summarise_distances", "summarise_repetition",
-    "truth_amplification", "truth_line",
+    "to_hist", "truth_amplification", "truth_line",
 ]  # fmt: skip
 
 

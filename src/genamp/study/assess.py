@@ -18,7 +18,9 @@ What comes back (:func:`assess`, a :class:`~genamp.study.external.Measurement`):
 - with a holdout: each forecast's falsification verdict (``falsified``, ``falsification_p``,
   ``n_equiv_reach``);
 - with a pool: the truth-based ``G`` of the members per observable (§7.3), and each forecast beside
-  the truth-based ``G`` of its mixture.
+  the truth-based ``G`` of its mixture;
+- with a binning of the user's own (:func:`read_binning`, :func:`histogram_uncertainties`): the
+  uncertainty of every bin of a histogram of generated events, statistical plus model (§2.9).
 
 Every file is streamed: only the training set is held in memory.
 
@@ -32,18 +34,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from genamp.data.io import EventFile, open_events
 from genamp.errors import GenampError
-from genamp.estimators.averaging import SIGNIFICANCE
-from genamp.observables import columns, select
+from genamp.estimators.averaging import SIGNIFICANCE, forecast
+from genamp.estimators.histograms import BinUncertainties, bin_uncertainties
+from genamp.observables import Observable, columns, select
 from genamp.observables import pairs as observable_pairs
 from genamp.study.external import Measurement, Overlap, gen_sizes, measure
 from genamp.study.runner import record_header
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, count_occupancy
 
-__all__ = ["Inputs", "assess"]
+__all__ = ["Binned", "Inputs", "assess", "histogram_uncertainties", "read_binning"]
 
 #: where the volumes' edges come from (the records' ``edges_from``)
 EDGES_FROM = "the training set"
@@ -153,3 +159,82 @@ def assess(
                           "averaging forecast, or --pool for the truth-based G")  # fmt: skip
     records = measure(files, volumes, truths, headers, n_train, n_gen, members, significance, holdout, n_holdout)
     return Measurement(records, warnings, volumes)
+
+
+def read_binning(path: Path | str, train: EventFile) -> list[tuple[Observable, np.ndarray]]:
+    """A user's binning (YAML): each observable's name (a feature, or a physics observable of
+    four-momenta) and its edges, as a list of numbers or ``{edges: [...]}``::
+
+        t_m: [150, 160, 165, 170, 175, 180, 190]
+        b_pt: {edges: [0, 25, 50, 100, 200, 500]}
+
+    Every problem is one error naming the file and the observable."""
+    import yaml
+
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise GenampError(f"--binning {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise GenampError(f"--binning {path}: not YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(spec, dict) or not spec:
+        raise GenampError(f"--binning {path}: expected a mapping of observables to edges, such as  t_m: [150, 170, 190]")
+    out = []
+    for name, value in spec.items():
+        edges = value.get("edges") if isinstance(value, dict) else value
+        try:
+            e = np.asarray(edges, dtype=np.float64)
+        except (TypeError, ValueError):
+            e = np.empty(0)
+        if e.ndim != 1 or e.size < 2 or not np.isfinite(e).all():
+            raise GenampError(f"--binning {path}: {name}: give its edges as a list of at least 2 finite numbers, got {edges!r}")
+        if not (np.diff(e) > 0).all():
+            i = int(np.flatnonzero(np.diff(e) <= 0)[0])
+            raise GenampError(f"--binning {path}: {name}: edges must increase, but {e[i + 1]:g} follows {e[i]:g}")
+        (observable,) = select(str(name), train.shape[1], train.features)
+        out.append((observable, e))
+    return out
+
+
+@dataclass(frozen=True)
+class Binned:
+    """One observable of a user's binning: its edges and every bin's uncertainties (the first
+    and last of :class:`~genamp.estimators.histograms.BinUncertainties` are the under- and the
+    overflow)."""
+
+    observable: str
+    edges: np.ndarray
+    uncertainties: BinUncertainties
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The table's rows, one per bin (flows named), as fractions and as counts."""
+        u, e = self.uncertainties, np.concatenate([[-np.inf], self.edges, [np.inf]])
+        return [
+            {"observable": self.observable, "low": e[j], "high": e[j + 1], "fraction": u.fraction[j], "count": u.counts[j],
+             "stat": u.stat[j], "model": u.model[j], "total": u.total[j], "total_upper": u.total_upper[j],
+             "naive_sqrt_n": u.naive[j], "total_over_naive": u.total[j] / u.naive[j] if u.naive[j] > 0 else np.nan,
+             "resolved": bool(u.resolved[j]), "n_equiv": u.n_equiv[j]}
+            for j in range(u.fraction.size)
+        ]  # fmt: skip
+
+
+def histogram_uncertainties(
+    inputs: Inputs, binning: Sequence[tuple[Observable, np.ndarray]], n_events: int | None = None,
+    significance: float = SIGNIFICANCE,
+) -> list[Binned]:  # fmt: skip
+    """Per observable of ``binning``, the uncertainty of each bin of a histogram of ``n_events``
+    events generated from the members' mixture (default: all the members' events), from the
+    averaging forecast of those bins (docs/formulas.md §2.9); the members' files are read once."""
+    files = list(inputs.generated)
+    if len(files) < 2:
+        raise GenampError("--binning: the model's share of a bin's uncertainty comes from the members' spread; give K ≥ 2 member files")
+    dim = inputs.train.shape[1]
+    volumes = [ObservableBins([o], [np.concatenate([[-np.inf], e, [np.inf]])], dim) for o, e in binning]
+    n_gen = min(f.n_events for f in files)
+    counted = [count_occupancy(f.chunks(), volumes, [n_gen], what=str(f.path)) for f in files]
+    out = []
+    for i, (o, e) in enumerate(binning):
+        fc = forecast(np.stack([c[i].fractions[-1] for c in counted]), n_gen, inputs.train.n_events, significance=significance)
+        out.append(Binned(o.name, e, bin_uncertainties(fc, n_events)))
+    return out
