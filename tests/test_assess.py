@@ -240,3 +240,25 @@ def test_a_bad_binning_file_is_one_error_line(truth_files, tmp_path, capsys, tex
                str(tmp_path / "binning.yaml"), "--out", str(tmp_path / "out")])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("error: ") and re.search(message, err[0]), err
+
+
+def test_with_a_pool_the_quoted_metrics_become_events(truth_files, tmp_path, capsys):
+    """Members that share an offset in pt: by the Wasserstein distance, the KS distance and the
+    quantile MSE alike, their pt is worth fewer true events than their eta; every metric's
+    n_equiv lies in its range; the Fréchet distance covers both observables. --no-metrics
+    leaves them out."""
+    members = [str(p) for p in _members(tmp_path, bias=0.2)]
+    args = ["assess", "--train", str(truth_files["train"]), "-g", *members, "--pool", str(truth_files["pool"]), "-q", "10"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    data = assert_valid_results(tmp_path / "out" / "results.json")
+    rows = {r["observable"]: r for r in data["metrics"]}
+    assert set(rows) == {"pt", "eta", "pt, eta"} and rows["pt, eta"]["metric"] == "Frechet"
+    for r in rows.values():
+        lo, hi = r["n_equiv_range"]
+        assert lo <= r["n_equiv"] <= hi
+    assert rows["pt"]["n_equiv"] < rows["eta"]["n_equiv"] and rows["pt"]["ks"]["n_equiv"] < rows["eta"]["ks"]["n_equiv"]
+    mixture = {r["observable"]: r["truth_G"] for r in data["records"] if r["method"] == "averaging"}
+    assert mixture["pt"] < mixture["eta"]
+    capsys.readouterr()
+    assert main([*args, "--no-metrics", "--out", str(tmp_path / "plain")]) == 0
+    assert "metrics" not in assert_valid_results(tmp_path / "plain" / "results.json")

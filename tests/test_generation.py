@@ -83,7 +83,9 @@ def test_a_study_carries_the_advice(tmp_path):
         if rec["method"] == "truth" and rec["resolved"]:
             assert rec["n_gen_90"] == pytest.approx(9 * rec["n_equiv"], rel=1e-12) and not rec["n_gen_90_bound"]
     data = json.loads((tmp_path / "results.json").read_text())
-    assert data["schema_version"] == "1.3" and data["generation"] == result.generation
+    from genamp.schema import SCHEMA_VERSION
+
+    assert data["schema_version"] == SCHEMA_VERSION and data["generation"] == result.generation
     assert set(result.generation) == {"resample"}
     limit = result.generation["resample"]
     assert limit["n_gen"] == min(r["n_gen_90"] for r in result.records if r["method"] == "averaging" and not r["n_gen_90_bound"])

@@ -649,6 +649,9 @@ def assess(
     n_events: Annotated[
         int | None, typer.Option("--n-events", help="With --binning: the generated events your histograms hold [default: all the members' events].")
     ] = None,
+    metrics: Annotated[
+        bool, typer.Option("--metrics/--no-metrics", help="With --pool: the n_equiv of the Wasserstein distance per observable and the Fréchet distance, on truth lines measured on the pool.")
+    ] = True,
     quantiles: QuantilesOpt = "5,10,20",
     significance: Annotated[float, typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number.")] = 2.0,
     dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside HDF5/.npz files, or the ROOT tree.")] = None,
@@ -719,8 +722,41 @@ def assess(
         fields["histograms"] = {"table": "uncertainties.csv", "root": "uncertainties.root"}
         for path in _write_uncertainties(binned, out_dir):
             _say("histograms", str(path))
+    if pool is not None and metrics:
+        from genamp.study.assess import metric_equivalents
+
+        seen = {}
+        for v in result.volumes:
+            if len(v.observables) == 1:
+                seen.setdefault(v.observables[0].name, v.observables[0])
+        fields["metrics"] = metric_equivalents(inputs, list(seen.values()))
+        _print_metrics(fields["metrics"], forecasts)
     write_results(out_dir / "results.json", records, result.warnings, **fields, generation=generation)
     _say("results", str(out_dir / "results.json"))
+
+
+def _print_metrics(rows: list[dict[str, Any]], forecasts: list[dict[str, Any]]) -> None:
+    """Each metric's n_equiv of the members' mixture beside the KS and the quantile ones."""
+    table = Table(title="the generated mixture in true events, by metric (against the pool)", title_justify="left")
+    for column in ("observable", "W1 / Fréchet", "n_equiv", "range", "KS n_equiv", "quantile n_equiv (finest Q)"):
+        table.add_column(column, justify="left" if column == "observable" else "right")
+
+    def events(n: float | None, bound: str | None = None) -> str:
+        mark = {"upper": "≤ ", "lower": "≥ "}.get(bound or "", "")
+        return "–" if n is None or not np.isfinite(n) else f"{mark}{n:.3g}"
+
+    for r in rows:
+        quantile = ""
+        mine = [f for f in forecasts if f.get("observable") == r["observable"] and f.get("truth_G") is not None]
+        if mine:
+            finest = max(mine, key=lambda f: f["quantiles"])
+            quantile = f"{events(finest['truth_G'] * finest['n_train'])} (Q = {finest['quantiles']})"
+        ks = r.get("ks")
+        ks_text = "" if ks is None else events(ks["n_equiv"], None if ks["resolved"] else "lower")
+        lo, hi = r["n_equiv_range"]
+        table.add_row(r["observable"], f"{r['metric']} {r['value']:.3g}", events(r["n_equiv"], r["bound"]),
+                      f"{lo:.3g}–{hi:.3g}", ks_text, quantile)  # fmt: skip
+    out.print(table)
 
 
 def _print_uncertainties(binned: list[Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 __all__ = ["SCHEMA_VERSION", "schema"]
 
 #: major.minor of results.schema.json; the minor grows with new optional fields
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 
 def schema() -> dict[str, Any]:

@@ -20,7 +20,10 @@ What comes back (:func:`assess`, a :class:`~genamp.study.external.Measurement`):
 - with a pool: the truth-based ``G`` of the members per observable (§7.3), and each forecast beside
   the truth-based ``G`` of its mixture;
 - with a binning of the user's own (:func:`read_binning`, :func:`histogram_uncertainties`): the
-  uncertainty of every bin of a histogram of generated events, statistical plus model (§2.9).
+  uncertainty of every bin of a histogram of generated events, statistical plus model (§2.9);
+- with a pool, :func:`metric_equivalents`: the ``n_equiv`` of the metrics people quote, the
+  Wasserstein distance per observable and the Fréchet distance of all of them, on truth lines
+  measured on the pool (§7.9), beside the KS one (§3.6).
 
 Every file is streamed: only the training set is held in memory.
 
@@ -49,7 +52,7 @@ from genamp.study.runner import record_header
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, count_occupancy
 
-__all__ = ["Binned", "Inputs", "assess", "histogram_uncertainties", "read_binning"]
+__all__ = ["Binned", "Inputs", "assess", "histogram_uncertainties", "metric_equivalents", "read_binning"]
 
 #: where the volumes' edges come from (the records' ``edges_from``)
 EDGES_FROM = "the training set"
@@ -238,3 +241,68 @@ def histogram_uncertainties(
         fc = forecast(np.stack([c[i].fractions[-1] for c in counted]), n_gen, inputs.train.n_events, significance=significance)
         out.append(Binned(o.name, e, bin_uncertainties(fc, n_events)))
     return out
+
+
+#: pool events the metrics compare with (the reference), and after them the pool events their
+#: truth lines draw subsamples from (disjoint); the sizes of the lines, and draws per size
+METRIC_REFERENCE = 20_000
+METRIC_SOURCE = 200_000
+METRIC_SIZES = (10, 30, 100, 300, 1000, 3000, 10_000, 30_000)
+METRIC_DRAWS = 10
+#: generated events (the members' mixture, an equal share of each) a metric is measured on
+METRIC_GENERATED = 200_000
+
+
+def metric_equivalents(inputs: Inputs, observables: Sequence[Observable], seed: int = 0) -> list[dict[str, Any]]:
+    """Per observable the Wasserstein distance of the members' mixture to the pool's reference
+    events and the true events it is worth on its truth line, beside the KS distance's ``n_equiv``
+    against the same reference (docs/formulas.md §3.6, an ``n_equiv`` at the reference's size is
+    its bound); over all observables the Fréchet distance, standardised by the reference (§7.9)."""
+    from genamp.estimators.differential import reference_distance
+    from genamp.estimators.metrics import frechet, n_equiv, standardiser, truth_line, wasserstein
+
+    if inputs.pool is None:
+        raise GenampError("a metric's n_equiv is read off a truth line measured on a pool: give --pool")
+    pool = Pool(inputs.pool, name=str(inputs.pool.path))
+    head = pool.head(METRIC_REFERENCE + METRIC_SOURCE)
+    n_ref = min(METRIC_REFERENCE, head.shape[0] // 5)
+    reference, source = head[:n_ref], head[n_ref:]
+    sizes = [n for n in METRIC_SIZES if n <= source.shape[0] // 2]
+    if len([n for n in sizes if n >= 2 * (len(observables) + 1)]) < 2:
+        raise GenampError(f"the pool {inputs.pool.path} has {pool.n_events} events: too few for the metrics' truth lines of "
+                          f"{len(observables)} observables")  # fmt: skip
+    share = max(1, METRIC_GENERATED // len(inputs.generated))
+    generated = np.concatenate([_head(f, share) for f in inputs.generated])
+    value = {o.name: (o(generated), o(reference), o(source)) for o in observables}
+    rows = []
+    for k, o in enumerate(observables):
+        gen, ref, src = value[o.name]
+        line = truth_line(lambda a, b: wasserstein(a, b), src, ref, sizes, METRIC_DRAWS, seed + k)
+        rows.append(_metric_row("W1", o.name, n_equiv(line, wasserstein(gen, ref)), gen.size, reference_distance(gen, ref, seed=seed)))
+    columns_of = lambda i: np.column_stack([value[o.name][i] for o in observables])  # noqa: E731
+    scale = standardiser(columns_of(1))
+    fd = lambda a, b: frechet(scale(a), scale(b))  # noqa: E731
+    # a covariance of d features needs more than d events: the Fréchet line starts at 2(d + 1)
+    fd_sizes = [n for n in sizes if n >= 2 * (len(observables) + 1)]
+    line = truth_line(fd, columns_of(2), columns_of(1), fd_sizes, METRIC_DRAWS, seed + len(observables))
+    rows.append(_metric_row("Frechet", ", ".join(o.name for o in observables), n_equiv(line, fd(columns_of(0), columns_of(1))), generated.shape[0]))
+    return rows
+
+
+def _head(f: EventFile, n: int) -> np.ndarray:
+    """The first ``n`` events of a file (all if it has fewer), read chunk by chunk."""
+    out, have = [], 0
+    for chunk in f.chunks():
+        out.append(chunk[: n - have])
+        have += out[-1].shape[0]
+        if have >= n:
+            break
+    return np.concatenate(out)
+
+
+def _metric_row(metric: str, observable: str, e: Any, n_generated: int, ks: Any = None) -> dict[str, Any]:
+    row = {"metric": metric, "observable": observable, "value": e.value, "n_generated": int(n_generated),
+           "n_equiv": e.n_equiv, "n_equiv_range": [e.low, e.high], "bound": e.bound}  # fmt: skip
+    if ks is not None:
+        row["ks"] = {"value": ks.ks, "n_equiv": ks.n_equiv, "resolved": ks.resolved, "reference": ks.reference}
+    return row
