@@ -338,6 +338,9 @@ def run(
     _say("results", str(result.results_path))
     for p in result.plots:
         _say("plot", str(p))
+    from genamp.report.html import write_report
+
+    _say("report", str(write_report(result.results_path.parent)))
 
 
 def _ttbar_study(level: str | None, events: int | None, isr: bool, mpi: bool | None, workers: int | None,
@@ -733,6 +736,20 @@ def assess(
         _print_metrics(fields["metrics"], forecasts)
     write_results(out_dir / "results.json", records, result.warnings, **fields, generation=generation)
     _say("results", str(out_dir / "results.json"))
+    from genamp.report.html import write_report
+
+    _say("report", str(write_report(out_dir)))
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A folder of genamp run or genamp assess (it holds results.json).")],
+) -> None:
+    """Write FOLDER/report.html: one page that works offline and alone, with the tables, every
+    plot (embedded), the warnings in words, the advice and the configuration."""
+    from genamp.report.html import write_report
+
+    _say("report", str(write_report(folder)))
 
 
 def _print_metrics(rows: list[dict[str, Any]], forecasts: list[dict[str, Any]]) -> None:
