@@ -262,3 +262,41 @@ def test_with_a_pool_the_quoted_metrics_become_events(truth_files, tmp_path, cap
     capsys.readouterr()
     assert main([*args, "--no-metrics", "--out", str(tmp_path / "plain")]) == 0
     assert "metrics" not in assert_valid_results(tmp_path / "plain" / "results.json")
+
+
+def test_assess_on_a_studys_own_member_files_gives_the_studys_records(tmp_path, capsys):
+    """The file path and the study path agree (issue 15's must-show): a pool study keeps its
+    members' events and its training set as files (--keep-samples); genamp assess on those files,
+    against the same pool with its edges (--edges-from pool) and the training rows left out of
+    its truth as the study leaves them, gives the study's forecast and the truth-based G of the
+    same mixture, to rounding."""
+    rng = np.random.default_rng(0)
+    pool = _h5(tmp_path / "pool.h5", _events(rng, 50_000))
+    study, kept = tmp_path / "study", tmp_path / "kept"
+    assert main(["run", "--pool", str(pool), "-m", "cfm", "-K", "3", "--set", "cfm.steps=150", "--set", "cfm.hidden=16,16",
+                 "-r", "1", "--n-train", "400", "-q", "5,10", "--method", "truth,averaging", "--holdout", "0",
+                 "--n-gen", "1000,4000", "--keep-samples", str(kept), "--out", str(study), "-j", "1"]) == 0  # fmt: skip
+    (rep,) = kept.glob("cfm-*/rep00000")
+    members = sorted(rep.glob("member*.h5"))
+    assert len(members) == 3
+    rc = main(["assess", "--train", str(rep / "train.h5"), "-g", *map(str, members), "--pool", str(pool), "--edges-from", "pool",
+               "-q", "5,10", "--no-metrics", "--out", str(tmp_path / "assess")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "400 of the 400 training events are also in the pool" in err
+    ran = assert_valid_results(study / "results.json")["records"]
+    files = assert_valid_results(tmp_path / "assess" / "results.json")["records"]
+    key = lambda r: (r.get("observable"), r["quantiles"])  # noqa: E731
+    forecasts = {key(r): r for r in files if r["method"] == "averaging"}
+    compared = 0
+    for r in ran:
+        mine = forecasts[key(r)]
+        if r["method"] == "truth":  # the study's truth-based G is of its members' mixture
+            assert mine["truth_G"] == pytest.approx(r["G"], rel=1e-12)
+            compared += 1
+        elif r["method"] == "averaging":
+            for field in ("G_inf", "G_inf_std", "truth_G", "n_gen", "members"):
+                assert (mine[field] is None and r[field] is None) or mine[field] == pytest.approx(r[field], rel=1e-12), field
+            assert mine["one_training"]["G_inf_lower"] == pytest.approx(r["one_training"]["G_inf_lower"], rel=1e-12)
+            compared += 1
+    assert compared == 8  # 2 observables × 2 Q × (truth, averaging)

@@ -211,6 +211,9 @@ def run(
     ] = None,
     plateau: Annotated[str | None, typer.Option("--plateau", help="Plateau estimate: corrected or fit [default: corrected].")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Redo repetitions whose fit failed.")] = False,
+    keep_samples: Annotated[
+        Path | None, typer.Option("--keep-samples", help="Write every generator's events and each training set as HDF5 files into this folder ({model}-{setting}/rep{r}/member{m}.h5, train.h5), for genamp assess or your own tools.")
+    ] = None,
     settings: Annotated[
         list[str],
         typer.Option(
@@ -303,7 +306,7 @@ def run(
         result = run_study(
             config, out_dir if out_dir is not None else Path("runs") / (
                 config.density or (f"ttbar-{level}" if density == "ttbar" else Path(str(config.pool)).stem)),
-            workers=workers, progress=progress, retry_failed=retry_failed, device=device,
+            workers=workers, progress=progress, retry_failed=retry_failed, device=device, samples=keep_samples,
         )
     finally:
         if bar.live.is_started:
@@ -652,6 +655,9 @@ def assess(
     n_events: Annotated[
         int | None, typer.Option("--n-events", help="With --binning: the generated events your histograms hold [default: all the members' events].")
     ] = None,
+    edges_from: Annotated[
+        str, typer.Option("--edges-from", help="Whose quantiles fix the bin edges: train (the training set) or pool (as genamp run --pool takes them).")
+    ] = "train",
     metrics: Annotated[
         bool, typer.Option("--metrics/--no-metrics", help="With --pool: the n_equiv of the Wasserstein distance per observable and the Fréchet distance, on truth lines measured on the pool.")
     ] = True,
@@ -699,7 +705,9 @@ def assess(
         binned_observables = read_binning(binning, inputs.train)
         if n_events is not None:
             _validate.positive_int(n_events, "--n-events", minimum=1)
-    result = assess_files(inputs, observables, pairs, qs, significance, name)
+    result = assess_files(inputs, observables, pairs, qs, significance, name, edges_from)
+    for note in result.notes:
+        _say("note", note)
     for w in result.warnings:
         _say("warning", w)
     records = result.records

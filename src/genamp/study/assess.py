@@ -41,13 +41,15 @@ from typing import Any
 
 import numpy as np
 
+from genamp import _validate
 from genamp.data.io import EventFile, open_events
 from genamp.errors import GenampError
 from genamp.estimators.averaging import SIGNIFICANCE, forecast
 from genamp.estimators.histograms import BinUncertainties, bin_uncertainties
+from genamp.estimators.truth import CellProbabilities
 from genamp.observables import Observable, columns, select
 from genamp.observables import pairs as observable_pairs
-from genamp.study.external import Measurement, Overlap, gen_sizes, measure
+from genamp.study.external import REFERENCE_EVENTS, Measurement, Overlap, gen_sizes, measure
 from genamp.study.runner import record_header
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, count_occupancy
@@ -114,12 +116,16 @@ def _matched(f: EventFile, train: EventFile, role: str) -> EventFile:
 
 def assess(
     inputs: Inputs, observables: str | None = None, pairs: str | None = None, quantiles: Sequence[int] = (10,),
-    significance: float = SIGNIFICANCE, name: str = "external",
+    significance: float = SIGNIFICANCE, name: str = "external", edges_from: str = "train",
 ) -> Measurement:  # fmt: skip
     """Every record :mod:`genamp.study.assess` describes, per observable (or pair) and ``Q``.
 
     ``observables`` and ``pairs`` name them as ``genamp run`` does on a pool (feature names, or
     the physics observables of four-momenta: ``t_m,Wp_m,b_pt``); the default is every column.
+    ``edges_from``: the quantiles of the training set (``"train"``, the default) or of the pool
+    (``"pool"``: a strided subsample of at most 10⁶ of its events, as ``genamp run --pool`` takes
+    them). Training events that are also in the pool are left out of its truth (their counts
+    subtracted, as a pool study does with its training rows).
     """
     t = inputs.train
     obs = columns(t.shape[1], t.features) if observables is None else select(observables, t.shape[1], t.features)
@@ -128,16 +134,23 @@ def assess(
     n_train = training.shape[0]
     if n_train < 2:
         raise GenampError(f"{t.path}: {n_train} training event(s); at least 2 needed")
-    volumes = [ObservableBins.from_quantiles(g, training, q, what=EDGES_FROM) for g in groups for q in quantiles]
+    if edges_from not in ("train", "pool"):
+        raise GenampError(f"the edges come from the training set (train) or the pool (pool), not {edges_from!r}")
+    if edges_from == "pool" and inputs.pool is None:
+        raise GenampError("edges from the pool need a pool: give --pool")
+    if edges_from == "pool":
+        origin = f"the pool {inputs.pool.path}"
+        reference = Pool(inputs.pool, name=str(inputs.pool.path)).reference(REFERENCE_EVENTS)
+    else:
+        origin, reference = EDGES_FROM, training
+    volumes = [ObservableBins.from_quantiles(g, reference, q, what=origin) for g in groups for q in quantiles]
     files = list(inputs.generated)
     n_gen, warnings = gen_sizes(files, n_train)
+    notes: list[str] = []
     truths = None
     if inputs.pool is not None:
-        overlap = Overlap(training)
-        truths = Pool(inputs.pool, name=str(inputs.pool.path)).count(volumes, watch=overlap)
-        if overlap.found:
-            warnings.append(f"{overlap.found} of the {n_train} training events are also in the pool {inputs.pool.path}: "
-                            "the generator is measured against what it learnt (docs/formulas.md §7)")  # fmt: skip
+        truths, note = _pool_truth(inputs.pool, volumes, training)
+        notes += [note] if note else []
     holdout, n_holdout = None, 0
     if inputs.holdout is not None:
         if len(files) < 2:
@@ -152,7 +165,7 @@ def assess(
     headers = []
     for v in volumes:
         header = {**record_header(name, v, n_train, len(files), None if inputs.pool is None else str(inputs.pool.path)),
-                  "edges_from": EDGES_FROM}  # fmt: skip
+                  "edges_from": origin}  # fmt: skip
         if inputs.pool is None:
             del header["truth"], header["pool"]
         headers.append(header)
@@ -161,7 +174,27 @@ def assess(
         raise GenampError("one generated file and no pool give nothing to measure: give K ≥ 2 member files for the "
                           "averaging forecast, or --pool for the truth-based G")  # fmt: skip
     records = measure(files, volumes, truths, headers, n_train, n_gen, members, significance, holdout, n_holdout)
-    return Measurement(records, warnings, volumes)
+    return Measurement(records, warnings, volumes, notes)
+
+
+def _pool_truth(pool: EventFile, volumes: Sequence[ObservableBins], training: np.ndarray) -> tuple[list[CellProbabilities], str | None]:
+    """The pool's cell probabilities without the training events it holds (found row by row as
+    its chunks pass, then their counts subtracted), and a note saying how many there were."""
+    overlap = Overlap(training)
+    counted = Pool(pool, name=str(pool.path)).count(volumes, watch=overlap)
+    if not overlap.found:
+        return counted, None
+    m = int(counted[0].n_events) - overlap.found
+    for v in volumes:
+        _validate.pool_events_per_volume(m, v.shape[0], len(v.shape), f"the pool {pool.path} less the training events in it")
+    trained = count_occupancy(np.concatenate(overlap.rows), list(volumes), what="the training events in the pool")
+    truths = []
+    for all_, t in zip(counted, trained, strict=True):
+        counts = np.rint(all_.p * all_.n_events) - np.rint(t.fractions[0] * t.n[0])
+        truths.append(CellProbabilities(counts / m, float(m)))
+    note = (f"{overlap.found} of the {training.shape[0]} training events are also in the pool {pool.path}: they are left "
+            f"out of its truth, which holds the other {m} (docs/formulas.md §7)")  # fmt: skip
+    return truths, note
 
 
 def read_binning(path: Path | str, train: EventFile) -> list[tuple[Observable, np.ndarray]]:

@@ -19,7 +19,7 @@ from genamp.study.store import write_task
 from genamp.study.tasks import Task, run_block
 
 
-def execute(block: list[Task], root: str, device: str | None = None) -> list[dict[str, Any]]:
+def execute(block: list[Task], root: str, device: str | None = None, samples: str | None = None) -> list[dict[str, Any]]:
     """Run a work item (one task, or a block trained together, its networks on ``device``) and
     store each task's output as it comes; returns a short summary per task (runs in a worker).
 
@@ -29,7 +29,7 @@ def execute(block: list[Task], root: str, device: str | None = None) -> list[dic
     """
     summaries = []
     try:
-        for task, out in run_block(block, device):
+        for task, out in run_block(block, device, samples):
             write_task(task.path(Path(root)), out)
             summaries.append({"task": task.label, "status": out.meta["status"], "error": out.meta.get("error")})
     except Exception as exc:

@@ -48,6 +48,8 @@ class Measurement:
     records: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     volumes: list[Volumes] = field(default_factory=list)
+    #: what the caller should be told that changes no record's reading
+    notes: list[str] = field(default_factory=list)
 
 
 def sample_files(paths: Sequence[Path], dataset: str | None, n_train: int) -> tuple[list[EventFile], list[int], list[str]]:
@@ -86,10 +88,16 @@ class Overlap:
         self._known = np.unique(training @ self._key)
         self._rows = {r.tobytes() for r in np.ascontiguousarray(training, dtype=np.float64)}
         self.found = 0
+        #: the rows found, as they passed (at most the training set's)
+        self.rows: list[np.ndarray] = []
 
     def __call__(self, chunk: np.ndarray) -> None:
         x = np.ascontiguousarray(chunk, dtype=np.float64)
-        self.found += sum(r.tobytes() in self._rows for r in x[np.isin(x @ self._key, self._known)])
+        candidates = x[np.isin(x @ self._key, self._known)]
+        hits = candidates[[r.tobytes() in self._rows for r in candidates]] if candidates.size else candidates
+        self.found += hits.shape[0]
+        if hits.shape[0]:
+            self.rows.append(hits)
 
 
 def measure_against_toy(

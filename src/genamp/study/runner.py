@@ -76,11 +76,15 @@ def run_study(
     retry_failed: bool = False,
     plots: bool = True,
     device: str | None = None,
+    samples: Path | str | None = None,
 ) -> StudyResult:
     """Run (or resume) ``config`` into ``out``; finished tasks found there are not redone.
 
     ``device`` (``"cpu"``, ``"cuda"``) is where the networks train and sample; like ``workers``
     it is how the study runs, not what it is: a task trained on a GPU is a finished task on a CPU.
+    ``samples``: a folder where every task run now writes its generators' events and its
+    training set as files (:func:`genamp.study.tasks.keep_samples`), for ``genamp assess`` or
+    any other tool; like ``device`` it does not change what a task is.
 
     Every task file found is checked before it is used (:func:`genamp.study.store.inspect`); a
     damaged one is reported through ``progress`` (status ``damaged``) and redone. One run at a
@@ -94,13 +98,15 @@ def run_study(
 
         device = str(as_device(device))  # a device that is not here stops the study before it starts
     root = store.prepare_output(Path(out))
+    if samples is not None:
+        store.prepare_output(Path(samples))  # a folder that cannot take the files stops the study before it starts
     with store.StudyLock(root):
-        return _run_locked(config, root, workers, progress, retry_failed, plots, device)
+        return _run_locked(config, root, workers, progress, retry_failed, plots, device, samples)
 
 
 def _run_locked(
     config: StudyConfig, root: Path, workers: int, progress: ProgressCallback | None, retry_failed: bool, plots: bool,
-    device: str | None = None,
+    device: str | None = None, samples: Path | str | None = None,
 ) -> StudyResult:  # fmt: skip
     store.remove_stale_temporaries(root)
     previous = keep_previous_results(root, config)
@@ -132,7 +138,7 @@ def _run_locked(
             progress(resumed, len(tasks), {"task": r["task"], "status": "damaged", "error": f"{r['file']}: {r['reason']}; redone"})
         progress(resumed, len(tasks), {"task": None, "status": "resumed"})
     finished = resumed
-    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root), device=device), blocks(todo))
+    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root), device=device, samples=None if samples is None else str(samples)), blocks(todo))
     try:
         with contextlib.closing(runs):
             for summary in (s for item in runs for s in item):

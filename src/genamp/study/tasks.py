@@ -201,7 +201,7 @@ def build(name: str, density: Density, device: str | None = None, **options: Any
     return entry.build(density, **options)  # type: ignore[misc]
 
 
-def run_block(tasks: list[Task], device: str | None = None) -> Iterator[tuple[Task, TaskOutput]]:
+def run_block(tasks: list[Task], device: str | None = None, samples: str | None = None) -> Iterator[tuple[Task, TaskOutput]]:
     """Train the block's networks as one vectorised model (on ``device``), then count each
     member's sample.
 
@@ -209,7 +209,7 @@ def run_block(tasks: list[Task], device: str | None = None) -> Iterator[tuple[Ta
     A member that diverged gives ``status: failed`` with the step and loss; the others go on.
     """
     if len(tasks) == 1 and not MODEL_REGISTRY[tasks[0].model].vectorised:
-        yield tasks[0], run_task(tasks[0], device)
+        yield tasks[0], run_task(tasks[0], device, samples)
         return
     start = time.perf_counter()
     spec, name = tasks[0].spec, tasks[0].model
@@ -244,7 +244,7 @@ def run_block(tasks: list[Task], device: str | None = None) -> Iterator[tuple[Ta
             continue
         generators = decode(maps[i], [model.member(m) for m in mine])
         try:
-            out = _generated([g.sample for g in generators], member_seeds(t, seeds[i], 1), t, grids)
+            out = _generated([g.sample for g in generators], member_seeds(t, seeds[i], 1), t, grids, samples)
             out.differential = _differential(t, generators, seeds[i], density, grids)
         except GenampError as exc:
             yield t, _failed(t, str(exc), start)
@@ -343,23 +343,31 @@ def _generated(
     seeds: list[np.random.SeedSequence],
     task: Task,
     grids: list[Volumes],
+    samples: str | None = None,
 ) -> TaskOutput:
     """Occupancies of every generator's stream at every n_gen, one generator after the other.
 
     Memory holds one chunk of events and K × sizes × cells counts, never K × n_gen events. With
     several generators the task's occupancies are their mixture (an equal share from each,
-    K·n_gen events); repetition 0 keeps a preview of the mixture for the density picture.
+    K·n_gen events); repetition 0 keeps a preview of the mixture for the density picture. With
+    ``samples`` every generator's events and the training set are also written there as they
+    pass (:func:`keep_samples`).
     """
     n_gen = task.spec["n_gen"]
     kept: list[np.ndarray] = []
     per_member: list[list[Occupancy]] = []
+    folder = None if samples is None else keep_samples(task, Path(samples))
     for m, (sample, seed) in enumerate(zip(samplers, seeds, strict=True)):
         # one chunk up to the largest n_gen: a network's events are expensive, none is drawn in vain
         stream = sample_chunks(sample, n_gen[-1], seed, chunk_size=min(DEFAULT_CHUNK, n_gen[-1]))
         if task.repetition == 0:
             stream = _keep_first(stream, kept, PREVIEW_EVENTS // len(samplers))
         what = f"{task.model} sample" + (f" of generator {m}" if len(samplers) > 1 else "")
-        per_member.append(count_occupancy(stream, grids, n_gen, what=what))
+        if folder is None:
+            per_member.append(count_occupancy(stream, grids, n_gen, what=what))
+            continue
+        with _EventsWriter(folder / f"member{m:02d}.h5", n_gen[-1], _feature_names(task.spec)) as writer:
+            per_member.append(count_occupancy(writer.passing(stream), grids, n_gen, what=what))
     preview = np.concatenate(kept) if kept else None
     quantiles = volume_keys(task.spec)
     if len(samplers) == 1:
@@ -367,6 +375,60 @@ def _generated(
     members = {q: np.stack([occ[i].fractions for occ in per_member]) for i, q in enumerate(quantiles)}
     mixture = {q: Occupancy(len(samplers) * per_member[0][i].n, f.mean(axis=0)) for i, (q, f) in enumerate(members.items())}
     return TaskOutput(mixture, _meta(task), preview, members)
+
+
+def keep_samples(task: Task, root: Path) -> Path:
+    """The folder of a task's files under ``root``, ``{model}-{setting}/rep{r}``, with its
+    training set written as ``train.h5``; its generators' events go beside it as
+    ``member{m}.h5`` (HDF5, dataset ``events``, attribute ``features``)."""
+    folder = root / f"{task.model}-{task.key[:12]}" / f"rep{task.repetition:05d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    x = training_set(task.spec, task.repetition)
+    with _EventsWriter(folder / "train.h5", x.shape[0], _feature_names(task.spec)) as writer:
+        writer.add(x)
+    return folder
+
+
+def _feature_names(spec: dict[str, Any]) -> list[str] | None:
+    features = spec.get("pool", {}).get("features")
+    return None if features is None else list(features)
+
+
+class _EventsWriter:
+    """Events written to an HDF5 file as they pass, under a temporary name until complete."""
+
+    def __init__(self, path: Path, n: int, features: list[str] | None) -> None:
+        self.path, self.n, self.features, self.at = path, n, features, 0
+        self.tmp = path.with_name(f".{path.name}.tmp")
+
+    def __enter__(self) -> _EventsWriter:
+        import h5py
+
+        self.file = h5py.File(self.tmp, "w")
+        self.data = None
+        return self
+
+    def add(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64).reshape(x.shape[0], -1)
+        if self.data is None:
+            self.data = self.file.create_dataset("events", (self.n, x.shape[1]), dtype="f8")
+            if self.features is not None:
+                self.data.attrs["features"] = self.features
+        take = min(x.shape[0], self.n - self.at)
+        self.data[self.at : self.at + take] = x[:take]
+        self.at += take
+
+    def passing(self, chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for chunk in chunks:
+            self.add(chunk)
+            yield chunk
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        self.file.close()
+        if kind is None and self.at == self.n:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
 
 
 def _keep_first(chunks: Iterable[np.ndarray], kept: list[np.ndarray], n: int) -> Iterator[np.ndarray]:
@@ -386,7 +448,7 @@ def _failed(task: Task, error: str, start: float) -> TaskOutput:
     return TaskOutput({}, {**_meta(task), "status": "failed", "error": error, "seconds": time.perf_counter() - start})
 
 
-def run_task(task: Task, device: str | None = None) -> TaskOutput:
+def run_task(task: Task, device: str | None = None, samples: str | None = None) -> TaskOutput:
     """Train the task's model (or its ensemble, or its Bayesian posterior) and count occupancies.
 
     A :class:`GenampError` (a fit that does not converge, a diverging training) is a result,
@@ -394,14 +456,14 @@ def run_task(task: Task, device: str | None = None) -> TaskOutput:
     """
     start = time.perf_counter()
     try:
-        out = _run(task, device)
+        out = _run(task, device, samples)
     except GenampError as exc:
         return _failed(task, str(exc), start)
     out.meta.update(status="ok", seconds=time.perf_counter() - start)
     return out
 
 
-def _run(task: Task, device: str | None = None) -> TaskOutput:
+def _run(task: Task, device: str | None = None, samples: str | None = None) -> TaskOutput:
     spec = task.spec
     density = _density(spec)
     grids = list(volume_sets(spec).values())
@@ -420,14 +482,14 @@ def _run(task: Task, device: str | None = None) -> TaskOutput:
         z_train = encode(coords, x_train[None], seed)[0]
         bayes = build(task.model, density, device, **options, **spec.get("options", {})).fit(z_train, child(seed, 0))
         draws = decode(coords, bayes.draws(spread["draws"], child(seed, 2)))
-        out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids)
+        out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids, samples)
         out.differential = _differential(task, draws, seed, density, grids)
         return out
     if "members" in spread:
         xs = encode(coords, training_sets(task, seed), seed)
         options = spec.get("options", {})
         fitted = decode(coords, [build(task.model, density, device, **options).fit(x, s) for x, s in zip(xs, member_seeds(task, seed, 0), strict=True)])
-        out = _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids)
+        out = _generated([f.sample for f in fitted], member_seeds(task, seed, 1), task, grids, samples)
         out.differential = _differential(task, fitted, seed, density, grids)
         return out
     model = build(task.model, density, device, **spec.get("options", {})).fit(encode(coords, x_train[None], seed)[0], child(seed, 0))
@@ -436,7 +498,7 @@ def _run(task: Task, device: str | None = None) -> TaskOutput:
     extra = {} if info is None else {"info": info()}
     if isinstance(model, ExactOccupancies):
         return _exact(task, [model.cell_probabilities(g) for g in grids], extra)
-    out = _generated([model.sample], [child(seed, 1)], task, grids)
+    out = _generated([model.sample], [child(seed, 1)], task, grids, samples)
     out.differential = _differential(task, [model], seed, density, grids)
     out.meta.update(extra)
     return out
