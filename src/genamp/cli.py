@@ -655,6 +655,12 @@ def assess(
     n_events: Annotated[
         int | None, typer.Option("--n-events", help="With --binning: the generated events your histograms hold [default: all the members' events].")
     ] = None,
+    log_prob: Annotated[
+        Path | None, typer.Option("--log-prob", help="The members' log densities at each other's events: an array log_prob (K, K, n), [i, j, e] = log p_j at event e of file i (.h5, .npy, .npz): the differential pair forecast.")
+    ] = None,
+    classifier: Annotated[
+        bool, typer.Option("--classifier/--no-classifier", help="With --pool: a classifier between the mixture and pool events on the observables, its AUC and the n_equiv of its reference form (an upper bound).")
+    ] = True,
     edges_from: Annotated[
         str, typer.Option("--edges-from", help="Whose quantiles fix the bin edges: train (the training set) or pool (as genamp run --pool takes them).")
     ] = "train",
@@ -698,6 +704,11 @@ def assess(
         pairs = ",".join(tt.PAIRS) if pairs is None else pairs
     if n_events is not None and binning is None:
         raise GenampError("--n-events applies to the histograms of --binning")
+    table = None
+    if log_prob is not None:
+        from genamp.study.assess import read_log_prob
+
+        table = read_log_prob(log_prob, inputs)
     binned_observables = None
     if binning is not None:
         from genamp.study.assess import read_binning
@@ -733,15 +744,29 @@ def assess(
         fields["histograms"] = {"table": "uncertainties.csv", "root": "uncertainties.root"}
         for path in _write_uncertainties(binned, out_dir):
             _say("histograms", str(path))
+    seen: dict[str, Any] = {}
+    for v in result.volumes:
+        if len(v.observables) == 1:
+            seen.setdefault(v.observables[0].name, v.observables[0])
     if pool is not None and metrics:
         from genamp.study.assess import metric_equivalents
 
-        seen = {}
-        for v in result.volumes:
-            if len(v.observables) == 1:
-                seen.setdefault(v.observables[0].name, v.observables[0])
         fields["metrics"] = metric_equivalents(inputs, list(seen.values()))
         _print_metrics(fields["metrics"], forecasts)
+    n_train = inputs.train.n_events
+    if table is not None:
+        from genamp.study.assess import pair_forecast_of
+
+        pf = fields["pair_forecast"] = pair_forecast_of(table, n_train)
+        _say("differential", f"pair forecast of the mixture: δ = {pf['delta_mixture']:.3g}, n_equiv = {pf['n_equiv']:.3g}, "
+                             f"G = {pf['G']:.3g} ({pf['resolved_pairs']} of {pf['pairs']} pairs resolved; docs/formulas.md §3.4)")  # fmt: skip
+    if pool is not None and classifier:
+        from genamp.study.assess import classifier_check
+
+        c = fields["classifier"] = classifier_check(inputs, list(seen.values()))
+        _say("classifier", f"mixture against the pool: AUC {c['auc']:.3f} ± {c['auc_null_std']:.3f} (truth against truth "
+                           f"{c['auc_truth_vs_truth']:.3f}); reference form n_equiv ≤ {c['n_equiv_reference']:.3g}, G ≤ "
+                           f"{c['G_reference']:.3g} (a classifier sees at most what it learned)")  # fmt: skip
     write_results(out_dir / "results.json", records, result.warnings, **fields, generation=generation)
     _say("results", str(out_dir / "results.json"))
     from genamp.report.html import write_report

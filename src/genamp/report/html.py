@@ -178,6 +178,19 @@ def render(folder: Path | str) -> str:
         parts.append(_table(["model", "forecast G", "truth check G", "check", "classifier AUC", "truth vs truth"],
                             _differential_rows(by["differential"])))  # fmt: skip
         parts.append("</section>")
+    pf, clf = data.get("pair_forecast"), data.get("classifier")
+    if pf or clf:
+        parts.append('<section id="whole-event"><h2>The whole event: pair forecast and classifier</h2>')
+        rows = []
+        if pf:
+            rows.append(["pair forecast (members' likelihood ratios)", _num(pf.get("delta_mixture")), _num(pf.get("n_equiv")),
+                         _num(pf.get("G")), f"{pf.get('resolved_pairs')} of {pf.get('pairs')} pairs resolved"])  # fmt: skip
+        if clf:
+            rows.append(["classifier against the pool (an upper bound)", f"AUC {_num(clf.get('auc'))} ± {_num(clf.get('auc_null_std'), 2)}",
+                         "≤ " + _num(clf.get("n_equiv_reference")), "≤ " + _num(clf.get("G_reference")),
+                         f"truth vs truth AUC {_num(clf.get('auc_truth_vs_truth'))}"])  # fmt: skip
+        parts.append(_table(["check", "distance", "n_equiv", "G", "note"], rows))
+        parts.append("</section>")
     if data.get("metrics"):
         parts.append('<section id="metrics"><h2>Metrics in events</h2>')
         parts.append(_table(["observable", "metric", "value", "n_equiv", "range", "KS n_equiv"], _metric_rows(data["metrics"]), left=2))
@@ -190,7 +203,7 @@ def render(folder: Path | str) -> str:
     figures = _figures(folder)
     if figures:
         parts.append('<section id="plots"><h2>Plots</h2>' + "".join(figures) + "</section>")
-    config = {k: v for k, v in data.items() if k not in ("records", "warnings", "generation", "metrics")}
+    config = {k: v for k, v in data.items() if k not in ("records", "warnings", "generation", "metrics", "pair_forecast", "classifier")}
     parts.append('<section id="configuration"><h2>Configuration</h2><pre>' + _e(json.dumps(config, indent=1, default=str)) + "</pre></section>")
     title = f"genamp report: {folder.resolve().name}"
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'

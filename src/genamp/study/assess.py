@@ -23,7 +23,10 @@ What comes back (:func:`assess`, a :class:`~genamp.study.external.Measurement`):
   uncertainty of every bin of a histogram of generated events, statistical plus model (§2.9);
 - with a pool, :func:`metric_equivalents`: the ``n_equiv`` of the metrics people quote, the
   Wasserstein distance per observable and the Fréchet distance of all of them, on truth lines
-  measured on the pool (§7.9), beside the KS one (§3.6).
+  measured on the pool (§7.9), beside the KS one (§3.6);
+- with the members' log densities at each other's events (:func:`read_log_prob`), the
+  differential pair forecast (§3.4); with a pool, :func:`classifier_check`: a classifier between
+  the mixture and pool events, its AUC and the reference form's ``n_equiv`` (§3.6, §4).
 
 Every file is streamed: only the training set is held in memory.
 
@@ -54,7 +57,8 @@ from genamp.study.runner import record_header
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, count_occupancy
 
-__all__ = ["Binned", "Inputs", "assess", "histogram_uncertainties", "metric_equivalents", "read_binning"]
+__all__ = ["Binned", "Inputs", "assess", "classifier_check", "histogram_uncertainties", "metric_equivalents", "pair_forecast_of",
+           "read_binning", "read_log_prob"]
 
 #: where the volumes' edges come from (the records' ``edges_from``)
 EDGES_FROM = "the training set"
@@ -339,3 +343,90 @@ def _metric_row(metric: str, observable: str, e: Any, n_generated: int, ks: Any 
     if ks is not None:
         row["ks"] = {"value": ks.ks, "n_equiv": ks.n_equiv, "resolved": ks.resolved, "reference": ks.reference}
     return row
+
+
+#: the dataset of a --log-prob file
+LOG_PROB = "log_prob"
+
+
+def read_log_prob(path: Path | str, inputs: Inputs) -> np.ndarray:
+    """The members' log densities at each other's events (``--log-prob``): an array ``log_prob``
+    of shape (K, K, n) in an HDF5 file (dataset ``log_prob``) or a NumPy ``.npy``/``.npz`` file,
+    whose entry ``[i, j, e]`` is ``log p_j`` (member ``j``'s density) at event ``e`` of member file
+    ``i``, its first ``n`` events, in the files' order; ``K`` as many as the generated files. Any
+    common constant (a Jacobian of the features) cancels in the likelihood ratios."""
+    path = Path(path)
+    k = len(inputs.generated)
+    try:
+        if path.suffix.lower() in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                if LOG_PROB not in f:
+                    raise GenampError(f"--log-prob {path}: no dataset {LOG_PROB!r}; it has {', '.join(f) or 'none'}")
+                table = np.asarray(f[LOG_PROB][...])
+        elif path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as f:
+                if LOG_PROB not in f:
+                    raise GenampError(f"--log-prob {path}: no array {LOG_PROB!r}; it has {', '.join(f.files) or 'none'}")
+                table = f[LOG_PROB]
+        elif path.suffix.lower() == ".npy":
+            table = np.load(path, allow_pickle=False)
+        else:
+            raise GenampError(f"--log-prob {path}: give an HDF5 (.h5) or NumPy (.npy, .npz) file")
+    except (OSError, ValueError) as exc:
+        raise GenampError(f"--log-prob {path}: cannot be read ({exc})") from None
+    if table.dtype.kind not in "iuf":
+        raise GenampError(f"--log-prob {path}: holds {table.dtype} values; log densities are real numbers")
+    n_min = min(f.n_events for f in inputs.generated)
+    if table.ndim != 3 or table.shape[:2] != (k, k):
+        raise GenampError(f"--log-prob {path}: expected shape ({k}, {k}, n) for the {k} member files (log p_j at the events of "
+                          f"member i), got {table.shape}")  # fmt: skip
+    if not 20 <= table.shape[2] <= n_min:
+        raise GenampError(f"--log-prob {path}: {table.shape[2]} events per member; give 20 to {n_min} (the smallest file's size)")
+    if not np.isfinite(table).all():
+        raise GenampError(f"--log-prob {path}: holds NaN or infinite log densities (an event outside a member's support?)")
+    return table.astype(np.float64)
+
+
+def pair_forecast_of(table: np.ndarray, n_train: int) -> dict[str, Any]:
+    """The differential pair forecast (docs/formulas.md §3.4) from a :func:`read_log_prob` table."""
+    from genamp.estimators.differential import pair_forecast
+
+    k = table.shape[0]
+    pf = pair_forecast([[table[i, j] for j in range(k)] for i in range(k)], seed=0)
+    n_mix, n_member = pf.n_equiv("mixture"), pf.n_equiv("member")
+    return {"members": k, "events": int(table.shape[2]), "delta_member": pf.delta_member, "delta_mixture": pf.delta_mixture,
+            "resolved_pairs": pf.resolved_pairs, "pairs": k * (k - 1) // 2, "n_equiv": n_mix, "G": n_mix / n_train,
+            "n_equiv_member": n_member, "G_member": n_member / n_train}  # fmt: skip
+
+
+#: events of each member the classifier sees, and twice as many pool events (as a study's DIFF_EVENTS)
+CLASSIFIER_EVENTS = 2000
+
+
+def classifier_check(inputs: Inputs, observables: Sequence[Observable], events: int = CLASSIFIER_EVENTS, seed: int = 0) -> dict[str, Any]:
+    """A classifier between the members' mixture (``events`` of each) and ``2 · events`` pool
+    events on the observables' values: its AUC against the null's spread, the reference form's
+    ``n_equiv`` along its logit (docs/formulas.md §3.6: a classifier sees at most what it learned,
+    so this is an upper bound of the worth), and the same classifier between two sets of pool
+    events (truth against truth) as the check of the check."""
+    from genamp.estimators.classifier import classifier_test
+    from genamp.estimators.differential import reference_distance
+
+    if inputs.pool is None:
+        raise GenampError("the classifier check compares with true events: give --pool")
+    k = len(inputs.generated)
+    n = min(events, *(f.n_events for f in inputs.generated))
+    pool = Pool(inputs.pool, name=str(inputs.pool.path)).head(3 * n)
+    if pool.shape[0] < 3 * n:
+        raise GenampError(f"the classifier check needs {3 * n} pool events, the pool has {pool.shape[0]}")
+    features = lambda x: np.column_stack([o(x) for o in observables])  # noqa: E731
+    mixture = np.concatenate([_head(f, n) for f in inputs.generated])
+    f_ref = features(pool)
+    clf = classifier_test(features(mixture), f_ref[: 2 * n], seed)
+    ref = reference_distance(clf.logit_gen, clf.logit_ref)
+    sanity = classifier_test(f_ref[2 * n :], f_ref[:n], seed + 1)
+    return {"events_per_member": n, "members": k, "reference_events": 2 * n, "auc": clf.auc, "auc_null_std": clf.auc_null_std,
+            "auc_truth_vs_truth": sanity.auc, "ess_fraction": clf.ess / clf.weights.size, "n_equiv_reference": ref.n_equiv,
+            "reference_resolved": ref.resolved, "G_reference": ref.n_equiv / inputs.train.n_events, "bound": "upper"}  # fmt: skip
