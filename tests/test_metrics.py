@@ -70,3 +70,18 @@ def test_reading_a_line():
     assert n_equiv(line, 5.0).bound == "upper" and n_equiv(line, 0.001).bound == "lower"
     with pytest.raises(GenampError, match="positive"):
         n_equiv(line, 0.0)
+
+
+def test_a_classifiers_auc_is_a_metric_with_a_falling_truth_line():
+    """(AUC − 1/2)² of true samples against a reference falls with their size (its null scatter
+    ~1/n), and a sample shifted by half a standard deviation lies far above the line: worth fewer
+    events than its smallest size (an upper bound)."""
+    from genamp.estimators.metrics import auc_distance
+
+    rng = np.random.default_rng(4)
+    pool, reference = rng.normal(size=(20_000, 2)), rng.normal(size=(4000, 2))
+    metric = auc_distance(steps=150, seed=1)
+    line = truth_line(metric, pool, reference, [40, 400, 4000], draws=4, seed=2)
+    assert line.mean[0] > 3 * line.mean[-1], line.mean
+    e = n_equiv(line, metric(rng.normal(size=(4000, 2)) + 0.5, reference))
+    assert e.bound == "upper", e

@@ -658,6 +658,9 @@ def assess(
     log_prob: Annotated[
         Path | None, typer.Option("--log-prob", help="The members' log densities at each other's events: an array log_prob (K, K, n), [i, j, e] = log p_j at event e of file i (.h5, .npy, .npz): the differential pair forecast.")
     ] = None,
+    auc: Annotated[
+        bool, typer.Option("--auc", help="With --pool and the metrics: also a classifier's AUC in events, on a truth line of 25 trained classifiers (a few minutes).")
+    ] = False,
     classifier: Annotated[
         bool, typer.Option("--classifier/--no-classifier", help="With --pool: a classifier between the mixture and pool events on the observables, its AUC and the n_equiv of its reference form (an upper bound).")
     ] = True,
@@ -751,7 +754,7 @@ def assess(
     if pool is not None and metrics:
         from genamp.study.assess import metric_equivalents
 
-        fields["metrics"] = metric_equivalents(inputs, list(seen.values()))
+        fields["metrics"] = metric_equivalents(inputs, list(seen.values()), auc=auc)
         _print_metrics(fields["metrics"], forecasts)
     n_train = inputs.train.n_events
     if table is not None:
@@ -788,7 +791,7 @@ def report(
 def _print_metrics(rows: list[dict[str, Any]], forecasts: list[dict[str, Any]]) -> None:
     """Each metric's n_equiv of the members' mixture beside the KS and the quantile ones."""
     table = Table(title="the generated mixture in true events, by metric (against the pool)", title_justify="left")
-    for column in ("observable", "W1 / Fréchet", "n_equiv", "range", "KS n_equiv", "quantile n_equiv (finest Q)"):
+    for column in ("observable", "metric", "n_equiv", "range", "KS n_equiv", "quantile n_equiv (finest Q)"):
         table.add_column(column, justify="left" if column == "observable" else "right")
 
     def events(n: float | None, bound: str | None = None) -> str:

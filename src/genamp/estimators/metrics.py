@@ -12,7 +12,8 @@ worth fewer events than the line measured (an upper bound), below its largest mo
 bound); the spread of the line at the crossing gives the range.
 
 - :func:`wasserstein` (1D, per observable) and :func:`frechet` (features standardised by the
-  reference) are the metrics, pure functions of two samples;
+  reference) are the metrics, pure functions of two samples; :func:`auc_distance` makes one of a
+  classifier's AUC, ``(AUC − 1/2)²`` (a trained classifier per evaluation: slow);
 - :func:`truth_line` measures a metric's line on subsamples of true events;
 - :func:`n_equiv` reads a value off a line.
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from genamp.errors import GenampError
 
-__all__ = ["MetricEquivalent", "TruthLine", "frechet", "n_equiv", "truth_line", "wasserstein"]
+__all__ = ["MetricEquivalent", "TruthLine", "auc_distance", "frechet", "n_equiv", "truth_line", "wasserstein"]
 
 #: a distance between two samples (n, features)
 Metric = Callable[[np.ndarray, np.ndarray], float]
@@ -54,6 +55,24 @@ def frechet(a: np.ndarray, b: np.ndarray) -> float:
     ca, cb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     root = sqrtm(ca @ cb)
     return float(mu @ mu + np.trace(ca + cb - 2.0 * np.real(root)))
+
+
+def auc_distance(steps: int = 600, seed: int = 0) -> Metric:
+    """A classifier's AUC as a distance, ``(AUC − 1/2)²``: a classifier (docs/formulas.md §4,
+    :func:`~genamp.estimators.classifier.classifier_test`, ``steps`` optimiser steps) trained on
+    half of each sample and tested on the other half. A true sample's AUC scatters about 1/2
+    by ``~1/sqrt(n)``, so its square falls like ``1/n``: a truth line like the others. Each call
+    trains a classifier (a new seed each time, from ``seed``)."""
+    from genamp.estimators.classifier import classifier_test
+
+    calls = iter(range(10**9))
+
+    def metric(a: np.ndarray, b: np.ndarray) -> float:
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        a, b = (a[:, None] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
+        return float((classifier_test(a, b, np.random.SeedSequence([seed, next(calls)]), steps=steps).auc - 0.5) ** 2)
+
+    return metric
 
 
 def standardiser(reference: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -290,13 +290,20 @@ METRIC_DRAWS = 10
 METRIC_GENERATED = 200_000
 
 
-def metric_equivalents(inputs: Inputs, observables: Sequence[Observable], seed: int = 0) -> list[dict[str, Any]]:
+#: the classifier AUC's truth line: fewer sizes and draws (each point trains a classifier)
+AUC_SIZES = (100, 300, 1000, 3000, 10_000)
+AUC_DRAWS = 5
+
+
+def metric_equivalents(inputs: Inputs, observables: Sequence[Observable], seed: int = 0, auc: bool = False) -> list[dict[str, Any]]:
     """Per observable the Wasserstein distance of the members' mixture to the pool's reference
     events and the true events it is worth on its truth line, beside the KS distance's ``n_equiv``
     against the same reference (docs/formulas.md §3.6, an ``n_equiv`` at the reference's size is
-    its bound); over all observables the Fréchet distance, standardised by the reference (§7.9)."""
+    its bound); over all observables the Fréchet distance, standardised by the reference (§7.9),
+    and with ``auc`` a classifier's ``(AUC − 1/2)²`` the same way (:data:`AUC_DRAWS` classifiers
+    at each of :data:`AUC_SIZES`)."""
     from genamp.estimators.differential import reference_distance
-    from genamp.estimators.metrics import frechet, n_equiv, standardiser, truth_line, wasserstein
+    from genamp.estimators.metrics import auc_distance, frechet, n_equiv, standardiser, truth_line, wasserstein
 
     if inputs.pool is None:
         raise GenampError("a metric's n_equiv is read off a truth line measured on a pool: give --pool")
@@ -323,6 +330,11 @@ def metric_equivalents(inputs: Inputs, observables: Sequence[Observable], seed: 
     fd_sizes = [n for n in sizes if n >= 2 * (len(observables) + 1)]
     line = truth_line(fd, columns_of(2), columns_of(1), fd_sizes, METRIC_DRAWS, seed + len(observables))
     rows.append(_metric_row("Frechet", ", ".join(o.name for o in observables), n_equiv(line, fd(columns_of(0), columns_of(1))), generated.shape[0]))
+    if auc:
+        metric = auc_distance(seed=seed)
+        line = truth_line(metric, columns_of(2), columns_of(1), [n for n in AUC_SIZES if n <= source.shape[0] // 2], AUC_DRAWS, seed + 1)
+        rows.append(_metric_row("AUC", ", ".join(o.name for o in observables), n_equiv(line, metric(columns_of(0), columns_of(1))),
+                                generated.shape[0]))  # fmt: skip
     return rows
 
 
