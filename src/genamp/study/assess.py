@@ -84,11 +84,9 @@ class Inputs:
         if not generated:
             raise GenampError("give the generated events: one file per ensemble member (--generated m1.h5 m2.h5 ...)")
         t = open_events(train, dataset)
-        files = {"generated": [open_events(g, dataset) for g in generated]}
-        others = {"pool": pool, "holdout": holdout}
-        opened = {role: open_events(path, dataset) for role, path in others.items() if path is not None}
-        matched = {role: _matched(f, t, role) for role, f in opened.items()}
-        gen = tuple(_matched(f, t, "generated") for f in files["generated"])
+        gen = tuple(_matched(open_events(g, dataset), t, "generated") for g in generated)
+        matched = {role: _matched(open_events(path, dataset), t, role)
+                   for role, path in (("pool", pool), ("holdout", holdout)) if path is not None}  # fmt: skip
         roles = [("the training set", t), *(("a generated file", g) for g in gen), *matched.items()]
         seen: dict[Path, str] = {}
         for role, f in roles:
