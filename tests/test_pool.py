@@ -169,10 +169,18 @@ def test_bad_pool_input_is_one_line(capsys, tmp_path):
         err = capsys.readouterr().err
         lines = err.strip().splitlines()
         assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (args, err)
-    # a pool that holds training events is legal but unwise: a warning, in the records too
-    overlapping = _h5(tmp_path / "overlap.h5", np.concatenate([camel.sample(50_000, 7), train[:30]]))
-    rc = main(["estimate", "--pool", overlapping, "-s", gen, "--n-train", "100", "-q", "10",
-               "--training", str(tmp_path / "train.npy"), "--out", str(tmp_path / "o.json")])  # fmt: skip
-    err = capsys.readouterr().err
-    assert rc == 0 and "warning: 30 of the 100 training events are also in the pool" in err
-    assert "30 of the 100 training events" in json.loads((tmp_path / "o.json").read_text())["records"][0]["warnings"][0]
+    # a pool that holds training events: they are left out of its truth (as a pool study leaves
+    # out its training rows), with a note; the truth is then the pool without them, to the event
+    clean = camel.sample(50_000, 7)
+    overlapping = _h5(tmp_path / "overlap.h5", np.concatenate([clean, train[:30]]))
+    without = _h5(tmp_path / "without.h5", clean)
+    outs, errs = {}, {}
+    for name, pool in (("overlap", overlapping), ("without", without)):
+        rc = main(["estimate", "--pool", pool, "-s", gen, "--n-train", "100", "-q", "10",
+                   "--training", str(tmp_path / "train.npy"), "--out", str(tmp_path / f"{name}.json")])  # fmt: skip
+        errs[name] = capsys.readouterr().err
+        assert rc == 0
+        outs[name] = json.loads((tmp_path / f"{name}.json").read_text())["records"][0]
+    assert "note: 30 of the 100 training events are also in the pool" in errs["overlap"] and "training events" not in errs["without"]
+    assert outs["overlap"]["pool_size"] == outs["without"]["pool_size"] == 50_000
+    assert outs["overlap"]["n_equiv"] == pytest.approx(outs["without"]["n_equiv"], rel=1e-9)

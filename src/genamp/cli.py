@@ -601,6 +601,8 @@ def estimate(
         result.warnings[:0] = warnings
         about, fields = str(density), {"files": [str(f.path) for f in files]}
     warnings = result.warnings
+    for note in result.notes:
+        _say("note", note)
     for w in warnings:
         _say("warning", w)
     truth_records = [r for r in result.records if r["method"] == "truth"]

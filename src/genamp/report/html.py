@@ -149,7 +149,7 @@ def render(folder: Path | str) -> str:
         raise GenampError(f"{path}: not a genamp results file (it has no records)")
     records = data["records"]
     by = {m: [r for r in records if r.get("method") == m] for m in ("truth", "averaging", "differential")}
-    parts = [f"<h1>genamp: how many true events the generated sample is worth</h1>",
+    parts = ["<h1>genamp: how many true events the generated sample is worth</h1>",
              f"<p>{_e(folder.resolve().name)}: genamp {_e(data.get('genamp', '?'))}, results format {_e(data.get('schema_version', '?'))}, "
              f"{len(records)} records.</p>"]  # fmt: skip
     parts.append('<section id="summary"><h2>Summary</h2>')

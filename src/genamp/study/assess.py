@@ -44,15 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from genamp import _validate
 from genamp.data.io import EventFile, open_events
 from genamp.errors import GenampError
 from genamp.estimators.averaging import SIGNIFICANCE, forecast
 from genamp.estimators.histograms import BinUncertainties, bin_uncertainties
-from genamp.estimators.truth import CellProbabilities
 from genamp.observables import Observable, columns, select
 from genamp.observables import pairs as observable_pairs
-from genamp.study.external import REFERENCE_EVENTS, Measurement, Overlap, gen_sizes, measure
+from genamp.study.external import REFERENCE_EVENTS, Measurement, Overlap, gen_sizes, measure, pool_truth
 from genamp.study.runner import record_header
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, count_occupancy
@@ -151,7 +149,7 @@ def assess(
     notes: list[str] = []
     truths = None
     if inputs.pool is not None:
-        truths, note = _pool_truth(inputs.pool, volumes, training)
+        truths, note = pool_truth(Pool(inputs.pool, name=str(inputs.pool.path)), volumes, training)
         notes += [note] if note else []
     holdout, n_holdout = None, 0
     if inputs.holdout is not None:
@@ -177,26 +175,6 @@ def assess(
                           "averaging forecast, or --pool for the truth-based G")  # fmt: skip
     records = measure(files, volumes, truths, headers, n_train, n_gen, members, significance, holdout, n_holdout)
     return Measurement(records, warnings, volumes, notes)
-
-
-def _pool_truth(pool: EventFile, volumes: Sequence[ObservableBins], training: np.ndarray) -> tuple[list[CellProbabilities], str | None]:
-    """The pool's cell probabilities without the training events it holds (found row by row as
-    its chunks pass, then their counts subtracted), and a note saying how many there were."""
-    overlap = Overlap(training)
-    counted = Pool(pool, name=str(pool.path)).count(volumes, watch=overlap)
-    if not overlap.found:
-        return counted, None
-    m = int(counted[0].n_events) - overlap.found
-    for v in volumes:
-        _validate.pool_events_per_volume(m, v.shape[0], len(v.shape), f"the pool {pool.path} less the training events in it")
-    trained = count_occupancy(np.concatenate(overlap.rows), list(volumes), what="the training events in the pool")
-    truths = []
-    for all_, t in zip(counted, trained, strict=True):
-        counts = np.rint(all_.p * all_.n_events) - np.rint(t.fractions[0] * t.n[0])
-        truths.append(CellProbabilities(counts / m, float(m)))
-    note = (f"{overlap.found} of the {training.shape[0]} training events are also in the pool {pool.path}: they are left "
-            f"out of its truth, which holds the other {m} (docs/formulas.md §7)")  # fmt: skip
-    return truths, note
 
 
 def read_binning(path: Path | str, train: EventFile) -> list[tuple[Observable, np.ndarray]]:

@@ -27,13 +27,13 @@ from genamp.errors import GenampError
 from genamp.estimators.averaging import SIGNIFICANCE, forecast
 from genamp.estimators.calibration import member_plateau, summarise
 from genamp.estimators.falsification import falsify
-from genamp.estimators.truth import TruthLike, truth_amplification
+from genamp.estimators.truth import CellProbabilities, TruthLike, truth_amplification
 from genamp.observables import Observable
 from genamp.study.runner import averaging_record, record_header, truth_record
 from genamp.truths.pool import Pool
 from genamp.volumes import ObservableBins, QuantileGrid, Volumes, count_occupancy
 
-__all__ = ["Measurement", "Overlap", "gen_sizes", "measure", "measure_against_pool", "measure_against_toy", "sample_files"]
+__all__ = ["Measurement", "Overlap", "gen_sizes", "measure", "measure_against_pool", "measure_against_toy", "pool_truth", "sample_files"]
 
 #: events of the reference sample whose quantiles fix the edges (a subsample of a large pool
 #: places quantile edges to about 1/sqrt(10^6) in probability: far inside any volume)
@@ -100,6 +100,26 @@ class Overlap:
             self.rows.append(hits)
 
 
+def pool_truth(pool: Pool, volumes: Sequence[Volumes], training: np.ndarray) -> tuple[list[CellProbabilities], str | None]:
+    """The pool's cell probabilities without the training events it holds (found row by row as
+    its chunks pass, then their counts subtracted), and a note saying how many there were."""
+    overlap = Overlap(training)
+    counted = pool.count(volumes, watch=overlap)
+    if not overlap.found:
+        return counted, None
+    m = int(counted[0].n_events) - overlap.found
+    for v in volumes:
+        _validate.pool_events_per_volume(m, v.shape[0], len(v.shape), f"the pool {pool.name} less the training events in it")
+    trained = count_occupancy(np.concatenate(overlap.rows), list(volumes), what="the training events in the pool")
+    truths = []
+    for all_, t in zip(counted, trained, strict=True):
+        counts = np.rint(all_.p * all_.n_events) - np.rint(t.fractions[0] * t.n[0])
+        truths.append(CellProbabilities(counts / m, float(m)))
+    note = (f"{overlap.found} of the {training.shape[0]} training events are also in the pool {pool.name}: they are left "
+            f"out of its truth, which holds the other {m} (docs/formulas.md §7)")  # fmt: skip
+    return truths, note
+
+
 def measure_against_toy(
     density: Density,
     files: Sequence[EventFile],
@@ -147,23 +167,22 @@ def measure_against_pool(
         for dim in sorted({1} | ({2} if pairs else set())):
             warning = _validate.events_per_volume(min(f.n_events for f in files), q, dim, "the smallest file")
             warnings += [warning] if warning else []
-    overlap = None
     if training is not None:
         training = _validate.events(training, pool.dim, what="training set", min_events=2)
-        reference, origin, overlap = training, "the training set", Overlap(training)
+        reference, origin = training, "the training set"
     else:
         reference, origin = pool.reference(REFERENCE_EVENTS), f"the pool {pool.name}"
     groups = [[o] for o in observables] + [list(p) for p in pairs]
     volumes = [ObservableBins.from_quantiles(g, reference, q, what=origin) for g in groups for q in quantiles]
-    truths = pool.count(volumes, watch=overlap)
-    if overlap is not None and overlap.found:
-        warnings.append(
-            f"{overlap.found} of the {len(training)} training events are also in the pool {pool.name}: a pool must be "
-            "disjoint from every training set (docs/formulas.md §7), or the generator is measured against what it learnt"
-        )
+    notes: list[str] = []
+    if training is not None:
+        truths, note = pool_truth(pool, volumes, training)
+        notes += [note] if note else []
+    else:
+        truths = pool.count(volumes)
     headers = [{**record_header(name, v, n_train, len(files), pool.name), "edges_from": origin} for v in volumes]
     records = measure(files, volumes, truths, headers, n_train, n_gen, members, significance)
-    return Measurement(records, warnings, list(volumes))
+    return Measurement(records, warnings, list(volumes), notes)
 
 
 def measure(
