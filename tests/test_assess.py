@@ -119,7 +119,7 @@ def test_the_command_matches_files_by_feature_name_and_writes_valid_results(trut
     with h5py.File(paths[2], "r") as f:
         np.savez(tmp_path / "m2.npz", events=f["events"][:], features=np.array(["pt", "eta"]))
     files = [tmp_path / "m0.root", tmp_path / "m1r.h5", tmp_path / "m2.npz", *paths[3:]]
-    rc = main(["assess", "--train", str(truth_files["train"]), "--generated", *map(str, files[:1]), *map(str, files[1:]),
+    rc = main(["assess", "--no-plots", "--train", str(truth_files["train"]), "--generated", *map(str, files[:1]), *map(str, files[1:]),
                "--holdout", str(truth_files["holdout"]), "-q", "5", "--out", str(tmp_path / "out")])  # fmt: skip
     captured = capsys.readouterr()
     assert rc == 0, captured.err
@@ -160,7 +160,7 @@ def test_bad_input_is_one_error_line(truth_files, tmp_path, capsys, case, messag
         members[0] = tmp_path / "m0.root"
     elif case == "roles":
         members[1] = truth_files["train"]
-    rc = main(["assess", "--train", str(truth_files["train"]), "-g", str(members[0]), "-g", str(members[1]), *extra,
+    rc = main(["assess", "--no-plots", "--train", str(truth_files["train"]), "-g", str(members[0]), "-g", str(members[1]), *extra,
                "--out", str(tmp_path / "out")])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1, err
@@ -178,7 +178,7 @@ def test_top_pair_files_are_assessed_in_their_physics_observables(tmp_path, caps
     write_ttbar(tmp_path / "train.h5", ttbar_events(2000, 1))
     write_ttbar(tmp_path / "pool.h5", ttbar_events(20_000, 2))
     members = [write_ttbar(tmp_path / f"m{k}.h5", ttbar_events(4000, 10 + k, m_t=172.5 + 0.5 * (k - 1))) for k in range(3)]
-    rc = main(["assess", "--physics", "ttbar", "--train", str(tmp_path / "train.h5"), "-g", *members, "--pool",
+    rc = main(["assess", "--no-plots", "--physics", "ttbar", "--train", str(tmp_path / "train.h5"), "-g", *members, "--pool",
                str(tmp_path / "pool.h5"), "-q", "5", "--out", str(tmp_path / "out")])  # fmt: skip
     captured = capsys.readouterr()
     assert rc == 0, captured.err
@@ -202,7 +202,7 @@ def test_a_users_binning_gets_the_uncertainty_of_every_bin(truth_files, tmp_path
 
     (tmp_path / "binning.yaml").write_text("pt: [0, 0.5, 1, 2, 4]\neta: {edges: [-2, -1, 0, 1, 2]}\n")
     members = _members(tmp_path, bias=None, spread=0.05)
-    rc = main(["assess", "--train", str(truth_files["train"]), "-g", *map(str, members), "--binning",
+    rc = main(["assess", "--no-plots", "--train", str(truth_files["train"]), "-g", *map(str, members), "--binning",
                str(tmp_path / "binning.yaml"), "--n-events", "100000", "-q", "5", "--out", str(tmp_path / "out")])  # fmt: skip
     captured = capsys.readouterr()
     assert rc == 0, captured.err
@@ -236,7 +236,7 @@ def test_a_bad_binning_file_is_one_error_line(truth_files, tmp_path, capsys, tex
 
     (tmp_path / "binning.yaml").write_text(text)
     members = _members(tmp_path, bias=None)[:2]
-    rc = main(["assess", "--train", str(truth_files["train"]), "-g", str(members[0]), str(members[1]), "--binning",
+    rc = main(["assess", "--no-plots", "--train", str(truth_files["train"]), "-g", str(members[0]), str(members[1]), "--binning",
                str(tmp_path / "binning.yaml"), "--out", str(tmp_path / "out")])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("error: ") and re.search(message, err[0]), err
@@ -248,7 +248,7 @@ def test_with_a_pool_the_quoted_metrics_become_events(truth_files, tmp_path, cap
     n_equiv lies in its range; the Fréchet distance covers both observables. --no-metrics
     leaves them out."""
     members = [str(p) for p in _members(tmp_path, bias=0.2)]
-    args = ["assess", "--train", str(truth_files["train"]), "-g", *members, "--pool", str(truth_files["pool"]), "-q", "10"]
+    args = ["assess", "--no-plots", "--train", str(truth_files["train"]), "-g", *members, "--pool", str(truth_files["pool"]), "-q", "10"]
     assert main([*args, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
     data = assert_valid_results(tmp_path / "out" / "results.json")
     rows = {r["observable"]: r for r in data["metrics"]}
@@ -279,7 +279,7 @@ def test_assess_on_a_studys_own_member_files_gives_the_studys_records(tmp_path, 
     (rep,) = kept.glob("cfm-*/rep00000")
     members = sorted(rep.glob("member*.h5"))
     assert len(members) == 3
-    rc = main(["assess", "--train", str(rep / "train.h5"), "-g", *map(str, members), "--pool", str(pool), "--edges-from", "pool",
+    rc = main(["assess", "--no-plots", "--train", str(rep / "train.h5"), "-g", *map(str, members), "--pool", str(pool), "--edges-from", "pool",
                "-q", "5,10", "--no-metrics", "--out", str(tmp_path / "assess")])  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 0, err
@@ -321,7 +321,7 @@ def test_the_pair_forecast_from_the_members_log_densities_is_their_total_variati
     table = np.array([[-0.5 * (x[:, 1] - mu) ** 2 for mu in shifts] for x in events])
     with h5py.File(tmp_path / "lp.h5", "w") as f:
         f["log_prob"] = table
-    rc = main(["assess", "--train", str(truth_files["train"]), "-g", *paths, "--log-prob", str(tmp_path / "lp.h5"), "--pool",
+    rc = main(["assess", "--no-plots", "--train", str(truth_files["train"]), "-g", *paths, "--log-prob", str(tmp_path / "lp.h5"), "--pool",
                str(truth_files["pool"]), "--no-metrics", "-q", "5", "--out", str(tmp_path / "out")])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     data = assert_valid_results(tmp_path / "out" / "results.json")
@@ -338,7 +338,7 @@ def test_the_pair_forecast_from_the_members_log_densities_is_their_total_variati
 def test_a_log_prob_table_of_the_wrong_shape_is_one_error_line(tmp_path, capsys, truth_files):
     members = [str(p) for p in _members(tmp_path, bias=None)[:3]]
     np.save(tmp_path / "lp.npy", np.zeros((2, 3, 100)))
-    rc = main(["assess", "--train", str(truth_files["train"]), "-g", *members, "--log-prob", str(tmp_path / "lp.npy"),
+    rc = main(["assess", "--no-plots", "--train", str(truth_files["train"]), "-g", *members, "--log-prob", str(tmp_path / "lp.npy"),
                "--out", str(tmp_path / "out")])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "expected shape (3, 3, n) for the 3 member files" in err[0], err

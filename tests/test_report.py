@@ -61,3 +61,20 @@ def test_a_folder_without_results_is_one_error_line(tmp_path, capsys):
     rc = main(["report", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0] == f"error: {tmp_path}: no results.json; run genamp run or genamp assess with --out {tmp_path} first"
+
+
+@needs_browser
+def test_an_assessments_report_holds_its_plots(tmp_path):
+    """genamp assess draws its plots (MSE and G per observable) and embeds them in its report."""
+    import numpy as np
+
+    from test_assess import _events, _h5, _members
+
+    rng = np.random.default_rng(1)
+    train, pool = _h5(tmp_path / "train.h5", _events(rng, 1000)), _h5(tmp_path / "pool.h5", _events(rng, 100_000))
+    members = [str(p) for p in _members(tmp_path, bias=0.2)]
+    assert main(["assess", "--train", str(train), "-g", *members, "--pool", str(pool), "-q", "5,10", "--no-metrics",
+                 "--no-classifier", "--out", str(tmp_path / "out")]) == 0  # fmt: skip
+    pngs = list((tmp_path / "out").rglob("*.png"))
+    page = inspect_page(tmp_path / "out" / "report.html")
+    assert page["errors"] == [] and len(pngs) >= 3 and page["images"] == page["decoded"] == len(pngs)

@@ -666,6 +666,7 @@ def assess(
     classifier: Annotated[
         bool, typer.Option("--classifier/--no-classifier", help="With --pool: a classifier between the mixture and pool events on the observables, its AUC and the n_equiv of its reference form (an upper bound).")
     ] = True,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the plots (MSE per observable, G per observable) into --out.")] = True,
     edges_from: Annotated[
         str, typer.Option("--edges-from", help="Whose quantiles fix the bin edges: train (the training set) or pool (as genamp run --pool takes them).")
     ] = "train",
@@ -774,6 +775,11 @@ def assess(
                            f"{c['G_reference']:.3g} (a classifier sees at most what it learned)")  # fmt: skip
     write_results(out_dir / "results.json", records, result.warnings, **fields, generation=generation)
     _say("results", str(out_dir / "results.json"))
+    if plots:
+        from genamp.report.plots import observable_plots
+
+        drawn = observable_plots(records, out_dir)
+        _say("plots", f"{len(drawn)} in {out_dir}")
     from genamp.report.html import write_report
 
     _say("report", str(write_report(out_dir)))
