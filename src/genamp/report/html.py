@@ -158,11 +158,16 @@ def render(folder: Path | str) -> str:
     if not advice:
         parts.append("<p>No advice of how many events to generate: no record resolved an n_equiv.</p>")
     parts.append("</section>")
-    warnings = list(dict.fromkeys([*data.get("warnings", []),
-                                   *(f"{r.get('model')} {r.get('observable') or r.get('density') or ''} Q = {r.get('quantiles')}: {w}"
-                                     for r in records for w in r.get("warnings", []) if w not in data.get("warnings", []))]))  # fmt: skip
+    general = list(dict.fromkeys(data.get("warnings", [])))
+    per_record = list(dict.fromkeys(f"{r.get('model')} {r.get('observable') or r.get('density') or ''} Q = {r.get('quantiles')}: {w}"
+                                    for r in records for w in r.get("warnings", []) if w not in general))  # fmt: skip
     parts.append('<section id="warnings"><h2>Warnings</h2>')
-    parts += [f'<p class="warn">{_e(w)}</p>' for w in warnings] or ["<p>None.</p>"]
+    parts += [f'<p class="warn">{_e(w)}</p>' for w in general]
+    if per_record:  # one line per record and warning: folded, a click away (no script: HTML's own details)
+        parts.append(f"<details><summary>{len(per_record)} warnings of single records (observable, Q)</summary>"
+                     + "".join(f'<p class="warn">{_e(w)}</p>' for w in per_record) + "</details>")  # fmt: skip
+    if not general and not per_record:
+        parts.append("<p>None.</p>")
     parts.append("</section>")
     if by["truth"]:
         parts.append('<section id="truth"><h2>Truth-based amplification G = n_equiv / n_train</h2>')
