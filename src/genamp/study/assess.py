@@ -100,6 +100,11 @@ class Inputs:
             )
         return cls(t, gen, p, matched.get("holdout"))
 
+    @property
+    def truth(self) -> Pool | None:
+        """The pool file as a :class:`~genamp.truths.Pool` (streamed), where there is one."""
+        return None if self.pool is None else Pool(self.pool, name=str(self.pool.path))
+
 
 def _matched(f: EventFile, train: EventFile, role: str) -> EventFile:
     """``f`` reading the training set's features, by name where both have names."""
@@ -140,7 +145,7 @@ def assess(
         raise GenampError("edges from the pool need a pool: give --pool")
     if edges_from == "pool":
         origin = f"the pool {inputs.pool.path}"
-        reference = Pool(inputs.pool, name=str(inputs.pool.path)).reference(REFERENCE_EVENTS)
+        reference = inputs.truth.reference(REFERENCE_EVENTS)
     else:
         origin, reference = EDGES_FROM, training
     volumes = [ObservableBins.from_quantiles(g, reference, q, what=origin) for g in groups for q in quantiles]
@@ -149,7 +154,7 @@ def assess(
     notes: list[str] = []
     truths = None
     if inputs.pool is not None:
-        truths, note = pool_truth(Pool(inputs.pool, name=str(inputs.pool.path)), volumes, training)
+        truths, note = pool_truth(inputs.truth, volumes, training)
         notes += [note] if note else []
     holdout, n_holdout = None, 0
     if inputs.holdout is not None:
@@ -283,27 +288,27 @@ def metric_equivalents(inputs: Inputs, observables: Sequence[Observable], seed: 
 
     if inputs.pool is None:
         raise GenampError("a metric's n_equiv is read off a truth line measured on a pool: give --pool")
-    pool = Pool(inputs.pool, name=str(inputs.pool.path))
+    pool = inputs.truth
     head = pool.head(METRIC_REFERENCE + METRIC_SOURCE)
     n_ref = min(METRIC_REFERENCE, head.shape[0] // 5)
     reference, source = head[:n_ref], head[n_ref:]
     sizes = [n for n in METRIC_SIZES if n <= source.shape[0] // 2]
-    if len([n for n in sizes if n >= 2 * (len(observables) + 1)]) < 2:
+    # a covariance of d features needs more than d events: the Fréchet line starts at 2(d + 1)
+    fd_sizes = [n for n in sizes if n >= 2 * (len(observables) + 1)]
+    if len(fd_sizes) < 2:
         raise GenampError(f"the pool {inputs.pool.path} has {pool.n_events} events: too few for the metrics' truth lines of "
                           f"{len(observables)} observables")  # fmt: skip
     share = max(1, METRIC_GENERATED // len(inputs.generated))
-    generated = np.concatenate([_head(f, share) for f in inputs.generated])
+    generated = np.concatenate([Pool(f).head(share) for f in inputs.generated])
     value = {o.name: (o(generated), o(reference), o(source)) for o in observables}
     rows = []
     for k, o in enumerate(observables):
         gen, ref, src = value[o.name]
-        line = truth_line(lambda a, b: wasserstein(a, b), src, ref, sizes, METRIC_DRAWS, seed + k)
+        line = truth_line(wasserstein, src, ref, sizes, METRIC_DRAWS, seed + k)
         rows.append(_metric_row("W1", o.name, n_equiv(line, wasserstein(gen, ref)), gen.size, reference_distance(gen, ref, seed=seed)))
     columns_of = lambda i: np.column_stack([value[o.name][i] for o in observables])  # noqa: E731
     scale = standardiser(columns_of(1))
     fd = lambda a, b: frechet(scale(a), scale(b))  # noqa: E731
-    # a covariance of d features needs more than d events: the Fréchet line starts at 2(d + 1)
-    fd_sizes = [n for n in sizes if n >= 2 * (len(observables) + 1)]
     line = truth_line(fd, columns_of(2), columns_of(1), fd_sizes, METRIC_DRAWS, seed + len(observables))
     rows.append(_metric_row("Frechet", ", ".join(o.name for o in observables), n_equiv(line, fd(columns_of(0), columns_of(1))), generated.shape[0]))
     if auc:
@@ -312,17 +317,6 @@ def metric_equivalents(inputs: Inputs, observables: Sequence[Observable], seed: 
         rows.append(_metric_row("AUC", ", ".join(o.name for o in observables), n_equiv(line, metric(columns_of(0), columns_of(1))),
                                 generated.shape[0]))  # fmt: skip
     return rows
-
-
-def _head(f: EventFile, n: int) -> np.ndarray:
-    """The first ``n`` events of a file (all if it has fewer), read chunk by chunk."""
-    out, have = [], 0
-    for chunk in f.chunks():
-        out.append(chunk[: n - have])
-        have += out[-1].shape[0]
-        if have >= n:
-            break
-    return np.concatenate(out)
 
 
 def _metric_row(metric: str, observable: str, e: Any, n_generated: int, ks: Any = None) -> dict[str, Any]:
@@ -406,11 +400,11 @@ def classifier_check(inputs: Inputs, observables: Sequence[Observable], events: 
         raise GenampError("the classifier check compares with true events: give --pool")
     k = len(inputs.generated)
     n = min(events, *(f.n_events for f in inputs.generated))
-    pool = Pool(inputs.pool, name=str(inputs.pool.path)).head(3 * n)
+    pool = inputs.truth.head(3 * n)
     if pool.shape[0] < 3 * n:
         raise GenampError(f"the classifier check needs {3 * n} pool events, the pool has {pool.shape[0]}")
     features = lambda x: np.column_stack([o(x) for o in observables])  # noqa: E731
-    mixture = np.concatenate([_head(f, n) for f in inputs.generated])
+    mixture = np.concatenate([Pool(f).head(n) for f in inputs.generated])
     f_ref = features(pool)
     clf = classifier_test(features(mixture), f_ref[: 2 * n], seed)
     ref = reference_distance(clf.logit_gen, clf.logit_ref)
