@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -87,10 +88,12 @@ def inspect_page(path: Path, timeout: float = 60) -> dict[str, Any]:
         os.dup2(read, 3)
         os.dup2(write, 4)
 
-    with tempfile.TemporaryDirectory() as profile:
+    # the profile outlives the call until every process of the browser is gone: its helpers (zygote,
+    # GPU, network) write there after the main process exits, and a removal that races them fails
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"], preexec_fn=pipes,
-                                pass_fds=(3, 4), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
+                                pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)  # fmt: skip
         os.close(to_browser[0])
         os.close(from_browser[1])
         pipe = _Pipe(to_browser[1], from_browser[0])
@@ -115,6 +118,20 @@ def inspect_page(path: Path, timeout: float = 60) -> dict[str, Any]:
         finally:
             os.close(to_browser[1])
             os.close(from_browser[0])
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=30)
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Kill the browser and every helper it started (its own session), and wait until none is left."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # raises once no process of the group is left
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
