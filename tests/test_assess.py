@@ -8,6 +8,7 @@ import pytest
 
 from conftest import assert_valid_results
 from genamp.cli import main
+from genamp.densities import make_density
 from genamp.estimators.falsification import THRESHOLD
 from genamp.study.assess import Inputs, assess
 from genamp.study.store import to_json_safe
@@ -342,3 +343,81 @@ def test_a_log_prob_table_of_the_wrong_shape_is_one_error_line(tmp_path, capsys,
                "--out", str(tmp_path / "out")])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "expected shape (3, 3, n) for the 3 member files" in err[0], err
+
+
+def test_assess_on_a_toy_studys_own_member_files_gives_the_studys_records(tmp_path, capsys):
+    """The same on a toy: a study of the ring keeps its members' events (--keep-samples);
+    genamp assess --truth ring on those files gives the study's forecast and the truth-based G
+    of the same mixture on the ring's exact quantile grids, to rounding."""
+    study, kept = tmp_path / "study", tmp_path / "kept"
+    assert main(["run", "ring", "-m", "cfm", "-K", "3", "--set", "cfm.steps=150", "--set", "cfm.hidden=16,16", "-r", "1",
+                 "--n-train", "400", "-q", "4,8", "--method", "truth,averaging", "--holdout", "0", "--n-gen", "1000,4000",
+                 "--keep-samples", str(kept), "--out", str(study), "-j", "1"]) == 0  # fmt: skip
+    (rep,) = kept.glob("cfm-*/rep00000")
+    members = sorted(rep.glob("member*.h5"))
+    rc = main(["assess", "--no-plots", "--truth", "ring", "--train", str(rep / "train.h5"), "-g", *map(str, members), "-q", "4,8",
+               "--out", str(tmp_path / "assess")])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    ran = assert_valid_results(study / "results.json")["records"]
+    files = assert_valid_results(tmp_path / "assess" / "results.json")["records"]
+    forecasts = {r["quantiles"]: r for r in files if r["method"] == "averaging"}
+    compared = 0
+    for r in ran:
+        mine = forecasts[r["quantiles"]]
+        assert mine["density"] == r["density"] == "ring" and mine["n_cells"] == r["n_cells"]
+        if r["method"] == "truth":
+            assert mine["truth_G"] == pytest.approx(r["G"], rel=1e-12)
+        else:
+            for field in ("G_inf", "G_inf_std", "truth_G", "n_gen", "members"):
+                assert (mine[field] is None and r[field] is None) or mine[field] == pytest.approx(r[field], rel=1e-12), field
+        compared += 1
+    assert compared == 4  # 2 Q × (truth, averaging)
+
+
+def test_estimate_is_assess_under_its_old_option_names(tmp_path, capsys):
+    """One path for a user's files: ``genamp estimate ring -s ... --n-train N`` (independent
+    trainings) writes the records of ``genamp assess --truth ring -g ... --n-train N --trainings``,
+    and ``--members`` those of assess's default, field for field."""
+    ring = make_density("ring")
+    paths = []
+    for k in range(3):
+        np.save(tmp_path / f"g{k}.npy", ring.sample(4000, k) * 1.05)  # a ring 5% too wide
+        paths.append(str(tmp_path / f"g{k}.npy"))
+    for old, new in (([], ["--trainings"]), (["--members"], [])):
+        assert main(["estimate", "ring", *[a for p in paths for a in ("-s", p)], "--n-train", "200", "-q", "4,8", *old,
+                     "--out", str(tmp_path / "estimate.json")]) == 0  # fmt: skip
+        assert main(["assess", "--truth", "ring", "-g", *paths, "--n-train", "200", "-q", "4,8", *new, "--no-plots",
+                     "--out", str(tmp_path / "assess")]) == 0  # fmt: skip
+        capsys.readouterr()
+        a = assert_valid_results(tmp_path / "estimate.json")["records"]
+        b = assert_valid_results(tmp_path / "assess" / "results.json")["records"]
+        assert [r["method"] for r in a] == [r["method"] for r in b] and len(a) == (4 if old else 2)
+        assert a == b
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--n-train", "999"], "--n-train 999, but the training set .*train.h5 holds 1000 events"),
+        (["--trainings"], "independent trainings and no truth give nothing to measure"),
+        (["--trainings", "--truth", "camels", "--dim", "2", "--holdout", "{holdout}"], "--holdout tests the averaging forecast of one training's members"),
+        (["--dim", "2"], "--dim and --density-param shape a toy --truth"),
+        (["--truth", "ring", "--pool", "{pool}"], "give one truth: a toy .* or a pool of true events"),
+        (["--truth", "ring", "--observables", "pt"], "observables, pairs and edges apply to a pool's truth"),
+        (["--truth", "camel"], "events have 2 feature\\(s\\), but this density has 1"),
+        (["--no-train"], "give the training set \\(--train FILE\\) or at least its size \\(--n-train N\\)"),
+        (["--no-train", "--n-train", "1000"], "without the training set's events the edges come from a pool: give --pool"),
+    ],
+)
+def test_the_options_of_a_truth_and_of_trainings_are_checked(truth_files, tmp_path, capsys, extra, message):
+    import re
+
+    members = _members(tmp_path, bias=None)[:2]
+    extra = [str(truth_files[a[1:-1]]) if a.startswith("{") else a for a in extra]
+    train = [] if "--no-train" in extra else ["--train", str(truth_files["train"])]
+    extra = [a for a in extra if a != "--no-train"]
+    rc = main(["assess", "--no-plots", *train, "-g", *map(str, members), *extra, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith("error: ") and re.search(message, err[0]), err[0]
+    assert not (tmp_path / "out" / "results.json").exists()

@@ -154,15 +154,16 @@ def test_bad_pool_input_is_one_line(capsys, tmp_path):
     nan[5] = np.nan
     train = camel.sample(100, 4)
     np.save(tmp_path / "train.npy", train)
+    np.save(tmp_path / "two.npy", np.zeros((100, 2)))
     cases = [
         (["--pool", _h5(tmp_path / "nan.h5", nan), "-s", gen], "nan.h5: 1 of 50000 events contain NaN or inf"),
-        (["--pool", _h5(tmp_path / "tiny.h5", camel.sample(30, 5)), "-s", gen], "tiny.h5 (30 events) puts only 3 events in each of the 10 volumes"),
+        (["--pool", _h5(tmp_path / "tiny.h5", camel.sample(30, 5)), "-s", gen], "tiny.h5 has 30 events, no more than the training set's 100"),
         (["--pool", good, "-s", gen, "--observables", "pt"], "no observable 'pt'; the events have a"),
-        (["--pool", good, "-s", _h5(tmp_path / "two.h5", np.zeros((100, 2)), ("a", "b"))], "events have 2 feature(s), the pool"),
-        (["--pool", good, "-s", _h5(tmp_path / "other.h5", camel.sample(1000, 6), ("b",))], "features b differ from the pool's a"),
-        (["camel", "--pool", good, "-s", gen], "a toy name (camel, ring, shell, camels) or --pool FILE, not both"),
-        (["camel", "-s", gen, "--observables", "a"], "--observables, --pairs and --training apply to a --pool truth"),
-        (["--pool", good, "-s", good], "is given as the pool and as a generated sample"),
+        (["--pool", good, "-s", str(tmp_path / "two.npy")], f"two.npy (generated): events have 2 feature(s), {good} has 1"),
+        (["--pool", good, "-s", _h5(tmp_path / "other.h5", camel.sample(1000, 6), ("b",))], "other.h5: no feature a; it has b"),
+        (["camel", "--pool", good, "-s", gen], "give one truth: a toy (camel, ring, shell, camels) or a pool of true events (--pool), not both"),
+        (["camel", "-s", gen, "--observables", "a"], "observables, pairs and edges apply to a pool's truth"),
+        (["--pool", good, "-s", good], "is given as a generated file and as the pool"),
     ]
     for args, message in cases:
         rc = main(["estimate", *args, "--n-train", "100", "-q", "10"])

@@ -348,7 +348,7 @@ BAD_INPUT = [
     (["run", "-m", "cfm", "--method", "averaging", "--plateau", "fit"], "--plateau applies to the truth-based method"),
     (["run", "-m", "sample,fit", "--n-gen", "100,1000"], "--n-gen applies to generated samples; sample, fit have exact occupancies"),
     (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--significance", "3"], "--significance applies to the averaging forecast of --members"),
-    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--members"], "--members needs at least 2 files"),
+    (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--members"], "at least 2 files: the spread of one generator is not defined"),
     (["estimate", "camel", "-s", "{ok.npy}", "--n-train", "100", "--dim", "2"], "--dim 2 does not apply"),
     # model settings (--set MODEL.KEY=VALUE), read by the type of the default and checked against the model's limits
     (["run", "--set", "cfm.stepz=3"], "cfm has no setting 'stepz'; its settings are hidden, steps, lr, batch_size, ode_steps, n_frequencies"),

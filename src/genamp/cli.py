@@ -557,92 +557,42 @@ def estimate(
     ] = None,
     plots: Annotated[Path | None, typer.Option("--plots", help="Write the plots into this folder.")] = None,
 ) -> None:
-    """Truth-based G of your own generated samples against a toy truth (one file per training).
+    """The older name of genamp assess, kept for its options: files of independent trainings
+    (or, with --members, one training's members) against a toy truth or a pool.
 
-    With ``--members`` the files are one training's ensemble members: the averaging forecast of
-    their mixture is printed beside its truth-based G, and each file's own G is a member's.
+    genamp estimate ring -s a.h5 -s b.h5 --n-train N  is  genamp assess --truth ring -g a.h5 -g b.h5 --n-train N --trainings;
+    --training is assess's --train, --out a results file and --plots a folder of plots.
     """
     from genamp.estimators.averaging import SIGNIFICANCE
 
-    # every option is checked before a file is read or an event counted
-    _validate.positive_int(n_train, "n_train", minimum=2)
-    if (density is None) == (pool is None):
-        raise GenampError("give the truth: a toy name (camel, ring, shell, camels) or --pool FILE, not both")
-    if pool is None and (observables is not None or training is not None or pairs is not None):
-        raise GenampError("--observables, --pairs and --training apply to a --pool truth; a toy's volumes are its quantile grid")
-    if pool is not None and (dim is not None or density_param):
-        raise GenampError("--dim and --density-param apply to a toy truth, not to --pool")
     if significance is not None and not members:
         raise GenampError("--significance applies to the averaging forecast of --members")
-    significance = SIGNIFICANCE if significance is None else significance
-    if not (np.isfinite(significance) and significance > 0):
-        raise GenampError(f"significance must be a positive number, got {significance}")
-    if members and len(samples) < 2:
-        raise GenampError("--members needs at least 2 files: the spread of one generator is not defined")
-    qs = _validate.int_list(_ints(quantiles, "--quantiles"), "quantiles", minimum=2)
-    if out_file is not None:
-        from genamp.study.store import prepare_output_file
-
-        prepare_output_file(out_file)
-    if plots is not None:
-        from genamp.study.store import prepare_output
-
-        prepare_output(plots)
-    if pool is not None:
-        result, about, fields = _estimate_on_pool(pool, samples, n_train, qs, dataset, name, observables, pairs,
-                                                  training, members, significance)  # fmt: skip
-    else:
-        from genamp.densities import make_density
-        from genamp.study.external import measure_against_toy, sample_files
-
-        truth = make_density(density, **_density_params(dim, density_param))  # type: ignore[arg-type]
-        files, n_gen, warnings = sample_files(samples, dataset, n_train)
-        result = measure_against_toy(truth, files, qs, n_train, n_gen, name, members, significance)
-        result.warnings[:0] = warnings
-        about, fields = str(density), {"files": [str(f.path) for f in files]}
-    warnings = result.warnings
-    for note in result.notes:
-        _say("note", note)
-    for w in warnings:
-        _say("warning", w)
-    truth_records = [r for r in result.records if r["method"] == "truth"]
-    forecasts = [r for r in result.records if r["method"] == "averaging"]
-    what = "each member" if members else name
-    _print_table(truth_records, f"truth-based amplification of {what} ({about}, n_train = {n_train}, "
-                                f"{len(fields['files'])} file(s))")  # fmt: skip
-    if forecasts:
-        _print_forecast(forecasts, f"averaging forecast of {name}'s mixture beside its truth-based G ({about})",
-                        skip=frozenset(warnings))  # fmt: skip
-    elif len(fields["files"]) == 1:
-        _say("note", "one file gives no spread over trainings; the error covers the generated-sample noise only")
-    records = result.records
-    for rec in records:
-        rec["warnings"] = warnings + rec.get("warnings", [])
-    from genamp.study.runner import generation_advice
-
-    generation = generation_advice(records)
-    for model, advice in generation.items():
-        _say("advice", f"{model}: {advice['advice']}")
-    if out_file is not None:
-        from genamp.study.store import write_results
-
-        write_results(out_file, records, warnings, **fields, generation=generation)
-        _say("results", str(out_file))
-    if plots is not None:
-        from genamp.report.plots import estimate_plots
-
-        for path in estimate_plots(records, plots):
-            _say("plot", str(path))
+    _assess(train=training, files=samples, n_train=n_train, toy=(density, dim, density_param), pool=pool, observables=observables,
+            pairs=pairs, quantiles=quantiles, significance=SIGNIFICANCE if significance is None else significance, dataset=dataset,
+            name=name, members=members, results_file=out_file, plot_dir=plots, metrics=False, classifier=False)  # fmt: skip
 
 
 @app.command()
 def assess(
-    train: Annotated[Path, typer.Option("--train", help="The training set the generator saw (.h5, .npy, .npz, .root): n_train, the feature names, the bin edges.")],
     generated: Annotated[
         list[Path], typer.Option("--generated", "-g", help="Generated events, one file per ensemble member or posterior draw (repeat, or list the rest as arguments).")
     ],
     more: Annotated[list[Path] | None, typer.Argument(help="More generated files (after --generated m1.h5: m2.h5 m3.h5 ...).", show_default=False)] = None,
+    train: Annotated[
+        Path | None, typer.Option("--train", help="The training set the generator saw (.h5, .npy, .npz, .root): n_train, the feature names, the bin edges.")
+    ] = None,
+    n_train: Annotated[
+        int | None, typer.Option("--n-train", help="The training set's size, where you do not give its file (--train).")
+    ] = None,
     pool: Annotated[Path | None, typer.Option("--pool", help="True events the generator never saw, far more than n_train: the truth.")] = None,
+    truth: Annotated[
+        str | None, typer.Option("--truth", help="A toy truth instead of a pool (camel, ring, shell, camels; --dim, --density-param): its quantile grids, exact.")
+    ] = None,
+    dim: DimOpt = None,
+    density_param: ParamOpt = [],  # noqa: B006
+    trainings: Annotated[
+        bool, typer.Option("--trainings", help="The files are independent trainings, not one training's members: each one's truth-based G, their spread its error; no forecast.")
+    ] = False,
     holdout: Annotated[Path | None, typer.Option("--holdout", help="True events no member saw: tests the forecast (docs/formulas.md §7.7).")] = None,
     observables: Annotated[
         str | None, typer.Option("--observables", help="Feature names, x0,x1,..., or on four-momenta t_m, Wp_m, b_pt, dR_b_q1, ... [default: every column; with --physics ttbar its observables].")
@@ -668,8 +618,8 @@ def assess(
     ] = True,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the plots (MSE per observable, G per observable) into --out.")] = True,
     edges_from: Annotated[
-        str, typer.Option("--edges-from", help="Whose quantiles fix the bin edges: train (the training set) or pool (as genamp run --pool takes them).")
-    ] = "train",
+        str | None, typer.Option("--edges-from", help="Whose quantiles fix the bin edges: train (the training set) or pool (as genamp run --pool takes them) [default: train where it is given].")
+    ] = None,
     metrics: Annotated[
         bool, typer.Option("--metrics/--no-metrics", help="With --pool: the n_equiv of the Wasserstein distance per observable and the Fréchet distance, on truth lines measured on the pool.")
     ] = True,
@@ -677,39 +627,82 @@ def assess(
     significance: Annotated[float, typer.Option("--significance", help="Standard errors σ²_model must clear before a forecast is a number.")] = 2.0,
     dataset: Annotated[str | None, typer.Option("--dataset", help="Array name inside HDF5/.npz files, or the ROOT tree.")] = None,
     name: Annotated[str, typer.Option("--name", help="The generator's name in the records.")] = "external",
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder: results.json.")] = Path("runs/assess"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder: results.json, plots, report.html.")] = Path("runs/assess"),
 ) -> None:
     """Your own generator from its files: the averaging forecast of its K members per observable
     and how many events to generate; with --holdout the forecast's falsification check; with
-    --pool the truth-based G beside each forecast (docs/formulas.md §2, §7)."""
+    --pool (or a toy --truth) the truth-based G beside each forecast (docs/formulas.md §2, §7).
+    With --trainings the files are independent trainings, each measured against the truth."""
+    if dim is not None or density_param:
+        if truth is None:
+            raise GenampError("--dim and --density-param shape a toy --truth")
+    _assess(train=train, files=list(generated) + list(more or []), n_train=n_train, toy=None if truth is None else (truth, dim, density_param),
+            pool=pool, observables=observables, pairs=pairs, quantiles=quantiles, significance=significance, dataset=dataset, name=name,
+            members=not trainings, results_file=out_dir / "results.json", plot_dir=out_dir if plots else None, report=True, holdout=holdout,
+            physics=physics, binning=binning, n_events=n_events, log_prob=log_prob, auc=auc, classifier=classifier, edges_from=edges_from,
+            metrics=metrics)  # fmt: skip
+
+
+def _assess(
+    *, train: Path | None, files: list[Path], n_train: int | None, toy: tuple[str | None, int | None, list[str]] | None,
+    pool: Path | None, observables: str | None, pairs: str | None, quantiles: str, significance: float, dataset: str | None,
+    name: str, members: bool, results_file: Path | None, plot_dir: Path | None, report: bool = False, holdout: Path | None = None,
+    physics: str | None = None, binning: Path | None = None, n_events: int | None = None, log_prob: Path | None = None,
+    auc: bool = False, classifier: bool = True, edges_from: str | None = None, metrics: bool = True,
+) -> None:  # fmt: skip
+    """The one path of a user's files (``genamp assess``, and ``genamp estimate`` with its own
+    option names): every option checked, then every file, before an event is counted."""
     from genamp.study.assess import Inputs
     from genamp.study.assess import assess as assess_files
     from genamp.study.runner import generation_advice
     from genamp.study.store import write_results
 
-    files = list(generated) + list(more or [])
     qs = _validate.int_list(_ints(quantiles, "--quantiles"), "quantiles", minimum=2)
     if not (np.isfinite(significance) and significance > 0):
         raise GenampError(f"--significance must be a positive number, got {significance}")
     if physics is not None and physics != "ttbar":
         raise GenampError(f"--physics {physics!r}: genamp knows ttbar (a top pair's six quarks or jets)")
-    from genamp.study.store import prepare_output
+    density = None
+    if toy is not None and toy[0] is not None:
+        if pool is not None:
+            raise GenampError("give one truth: a toy (camel, ring, shell, camels) or a pool of true events (--pool), not both")
+        from genamp.densities import make_density
 
-    prepare_output(out_dir)
-    inputs = Inputs.open(train, files, pool, holdout, dataset)
+        density = make_density(toy[0], **_density_params(toy[1], toy[2]))  # type: ignore[arg-type]
+    elif toy is not None:
+        if pool is None:
+            raise GenampError("give the truth: a toy (camel, ring, shell, camels) or a pool of true events (--pool)")
+        if toy[1] is not None or toy[2]:
+            raise GenampError("--dim and --density-param shape a toy truth, not a pool")
+    if n_events is not None and binning is None:
+        raise GenampError("--n-events applies to the histograms of --binning")
+    if n_events is not None:
+        _validate.positive_int(n_events, "--n-events", minimum=1)
+    if not members and holdout is not None:
+        raise GenampError("--holdout tests the averaging forecast of one training's members; --trainings have none")
+    if results_file is not None:
+        from genamp.study.store import prepare_output, prepare_output_file
+
+        if report:
+            prepare_output(results_file.parent)
+        else:
+            prepare_output_file(results_file)
+    if plot_dir is not None and plot_dir != getattr(results_file, "parent", None):
+        from genamp.study.store import prepare_output
+
+        prepare_output(plot_dir)
+    inputs = Inputs.open(train, files, pool, holdout, dataset, n_train)
     if physics == "ttbar":
         from genamp.study import ttbar as tt
 
-        if inputs.train.features is None:
-            raise GenampError(f"--physics ttbar: {train} names no features; it must hold the four-momenta b_E, b_px, ...")
+        if inputs.reference.features is None:
+            raise GenampError(f"--physics ttbar: {inputs.reference.path} names no features; it must hold the four-momenta b_E, b_px, ...")
         if observables is None:
-            names, skipped = tt.observables(train, dataset)
+            names, skipped = tt.observables(inputs.reference.path, dataset)
             observables = ",".join(names)
             if skipped:
                 _say("note", f"{len(names)} observables; not binned: {', '.join(skipped)}")
         pairs = ",".join(tt.PAIRS) if pairs is None else pairs
-    if n_events is not None and binning is None:
-        raise GenampError("--n-events applies to the histograms of --binning")
     table = None
     if log_prob is not None:
         from genamp.study.assess import read_log_prob
@@ -719,10 +712,8 @@ def assess(
     if binning is not None:
         from genamp.study.assess import read_binning
 
-        binned_observables = read_binning(binning, inputs.train)
-        if n_events is not None:
-            _validate.positive_int(n_events, "--n-events", minimum=1)
-    result = assess_files(inputs, observables, pairs, qs, significance, name, edges_from)
+        binned_observables = read_binning(binning, inputs.reference)
+    result = assess_files(inputs, observables, pairs, qs, significance, name, edges_from, density, members)
     for note in result.notes:
         _say("note", note)
     for w in result.warnings:
@@ -730,40 +721,44 @@ def assess(
     records = result.records
     truth_records = [r for r in records if r["method"] == "truth"]
     forecasts = [r for r in records if r["method"] == "averaging"]
-    about = f"n_train = {inputs.train.n_events}, {len(inputs.generated)} file(s)"
+    against = f"the toy {density.name}" if density is not None else f"the pool {pool}"
+    about = f"n_train = {inputs.n_train}, {len(inputs.generated)} file(s)"
     if truth_records:
-        _print_table(truth_records, f"truth-based amplification of each member ({about}, against the pool {pool})")
+        _print_table(truth_records, f"truth-based amplification of {'each member' if members else name} ({about}, against {against})")
     if forecasts:
         _print_forecast(forecasts, f"averaging forecast of {name}'s mixture ({about})", skip=frozenset(result.warnings))
+    elif len(inputs.generated) == 1:
+        _say("note", "one file gives no spread over trainings; the error covers the generated-sample noise only")
     for rec in records:
         rec["warnings"] = result.warnings + rec.get("warnings", [])
     generation = generation_advice(records)
     for model, advice in generation.items():
         _say("advice", f"{model}: {advice['advice']}")
-    fields: dict[str, Any] = {"train": str(train), "files": [str(f.path) for f in inputs.generated]}
-    fields.update({k: str(v) for k, v in (("pool", pool), ("holdout", holdout), ("binning", binning)) if v is not None})
+    fields: dict[str, Any] = {"files": [str(f.path) for f in inputs.generated]}
+    fields.update({k: str(v) for k, v in (("train", train), ("pool", pool), ("holdout", holdout), ("binning", binning)) if v is not None})
+    out_dir = None if results_file is None else results_file.parent
     if binned_observables is not None:
         from genamp.study.assess import histogram_uncertainties
 
         binned = histogram_uncertainties(inputs, binned_observables, n_events, significance)
         _print_uncertainties(binned)
-        fields["histograms"] = {"table": "uncertainties.csv", "root": "uncertainties.root"}
-        for path in _write_uncertainties(binned, out_dir):
-            _say("histograms", str(path))
+        if out_dir is not None:
+            fields["histograms"] = {"table": "uncertainties.csv", "root": "uncertainties.root"}
+            for path in _write_uncertainties(binned, out_dir):
+                _say("histograms", str(path))
     seen: dict[str, Any] = {}
     for v in result.volumes:
-        if len(v.observables) == 1:
-            seen.setdefault(v.observables[0].name, v.observables[0])
+        if len(getattr(v, "observables", ())) == 1:
+            seen.setdefault(v.observables[0].name, v.observables[0])  # type: ignore[attr-defined]
     if pool is not None and metrics:
         from genamp.study.assess import metric_equivalents
 
         fields["metrics"] = metric_equivalents(inputs, list(seen.values()), auc=auc)
         _print_metrics(fields["metrics"], forecasts)
-    n_train = inputs.train.n_events
     if table is not None:
         from genamp.study.assess import pair_forecast_of
 
-        pf = fields["pair_forecast"] = pair_forecast_of(table, n_train)
+        pf = fields["pair_forecast"] = pair_forecast_of(table, inputs.n_train)
         _say("differential", f"pair forecast of the mixture: δ = {pf['delta_mixture']:.3g}, n_equiv = {pf['n_equiv']:.3g}, "
                              f"G = {pf['G']:.3g} ({pf['resolved_pairs']} of {pf['pairs']} pairs resolved; docs/formulas.md §3.4)")  # fmt: skip
     if pool is not None and classifier:
@@ -773,16 +768,18 @@ def assess(
         _say("classifier", f"mixture against the pool: AUC {c['auc']:.3f} ± {c['auc_null_std']:.3f} (truth against truth "
                            f"{c['auc_truth_vs_truth']:.3f}); reference form n_equiv ≤ {c['n_equiv_reference']:.3g}, G ≤ "
                            f"{c['G_reference']:.3g} (a classifier sees at most what it learned)")  # fmt: skip
-    write_results(out_dir / "results.json", records, result.warnings, **fields, generation=generation)
-    _say("results", str(out_dir / "results.json"))
-    if plots:
-        from genamp.report.plots import observable_plots
+    if results_file is not None:
+        write_results(results_file, records, result.warnings, **fields, generation=generation)
+        _say("results", str(results_file))
+    if plot_dir is not None:
+        from genamp.report.plots import assessment_plots
 
-        drawn = observable_plots(records, out_dir)
-        _say("plots", f"{len(drawn)} in {out_dir}")
-    from genamp.report.html import write_report
+        drawn = assessment_plots(records, plot_dir)
+        _say("plots", f"{len(drawn)} in {plot_dir}")
+    if report and out_dir is not None:
+        from genamp.report.html import write_report
 
-    _say("report", str(write_report(out_dir)))
+        _say("report", str(write_report(out_dir)))
 
 
 @app.command()
@@ -859,30 +856,6 @@ def _write_uncertainties(binned: list[Any], out_dir: Path) -> list[Path]:
             f[b.observable.replace(" ", "_")] = to_hist(b.uncertainties, b.edges, b.observable)
     tmp.replace(out_dir / "uncertainties.root")
     return [out_dir / "uncertainties.csv", out_dir / "uncertainties.root"]
-
-
-def _estimate_on_pool(
-    pool_path: Path, samples: list[Path], n_train: int, qs: list[int], dataset: str | None, name: str,
-    observables: str | None, pairs: str | None, training_path: Path | None, members: bool, significance: float,
-) -> tuple[Any, str, dict[str, Any]]:  # fmt: skip
-    """``genamp estimate --pool``: every check first, then one record per observable (or pair) and Q."""
-    from genamp.data.io import open_events
-    from genamp.observables import columns, select
-    from genamp.observables import pairs as observable_pairs
-    from genamp.study.external import measure_against_pool, sample_files
-    from genamp.truths import Pool
-
-    truth = Pool.from_file(pool_path, dataset)
-    files, n_gen, warnings = sample_files(samples, dataset, n_train)
-    obs = columns(truth.dim, truth.features) if observables is None else select(observables, truth.dim, truth.features)
-    groups = [] if pairs is None else observable_pairs(pairs, truth.dim, truth.features)
-    if any(f.path.resolve() == truth.path.resolve() for f in files if truth.path is not None):
-        raise GenampError(f"{pool_path} is given as the pool and as a generated sample")
-    training = open_events(training_path, dataset).read() if training_path is not None else None
-    result = measure_against_pool(truth, files, obs, qs, n_train, n_gen, training, name, groups, members, significance)
-    result.warnings[:0] = warnings
-    about = f"against the pool {pool_path}, {truth.n_events} events"
-    return result, about, {"pool": str(pool_path), "files": [str(f.path) for f in files]}
 
 
 data_app = typer.Typer(

@@ -322,10 +322,10 @@ def _bin_plots(rows: list[dict[str, Any]], root: Path, pictures: StudyPictures |
     return paths
 
 
-def estimate_plots(records: list[dict[str, Any]], root: Path) -> list[Path]:
-    """The plots of ``genamp estimate``: per observable on a pool (:func:`observable_plots`);
-    on a toy one MSE plot per resolution and G against resolution."""
-    if any(r.get("truth") == "pool" for r in records):
+def assessment_plots(records: list[dict[str, Any]], root: Path) -> list[Path]:
+    """The plots of ``genamp assess``: per observable (:func:`observable_plots`); against a toy's
+    quantile grids one MSE plot per resolution and G against resolution."""
+    if any("observable" in r for r in records):
         return observable_plots(records, root)
     truth = [r for r in records if r["method"] == "truth" and r.get("G") is not None]
     paths = [plot_mse([r for r in truth if r["quantiles"] == q], root / f"mse_Q{q}.png")

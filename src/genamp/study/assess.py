@@ -5,11 +5,20 @@ events of its ``K`` ensemble members (or posterior draws of one training), and, 
 has them, true events it never saw: a pool far larger than any ``n_equiv`` (the truth, §7.3) and
 a holdout (§7.7). The training set is the reference for everything:
 
-- its size is ``n_train``;
+- its size is ``n_train`` (without its file, ``n_train`` alone is enough for all but the next two);
 - its feature names are the columns every other file is matched to, by name
-  (:meth:`~genamp.data.io.EventFile.select`; a file that lacks one is one error);
+  (:meth:`~genamp.data.io.EventFile.select`; a file that lacks one is one error; where the
+  training set names none, the first file that does names them, and a file without names, a
+  ``.npy``, is read column by column);
 - its quantiles fix the volumes' edges (§7.1): ``Q`` bins of every observable and ``Q × Q`` of
-  every pair, for each ``Q``.
+  every pair, for each ``Q`` (or the pool's, ``edges_from="pool"``);
+- its events are left out of a pool's truth where the pool holds them.
+
+The truth is a pool, or a toy density with an analytic truth (``toy=``): its quantile grids
+with exact cell probabilities, as in ``genamp run``. The files are one training's members (the
+default with two or more) or independent trainings (``members=False``: each measured against the
+truth, their spread the error of ``G``; what ``genamp estimate`` did before it became a name of
+``assess``).
 
 What comes back (:func:`assess`, a :class:`~genamp.study.external.Measurement`):
 
@@ -44,16 +53,19 @@ from typing import Any
 
 import numpy as np
 
+from genamp import _validate
 from genamp.data.io import EventFile, open_events
+from genamp.densities import Density
 from genamp.errors import GenampError
 from genamp.estimators.averaging import SIGNIFICANCE, forecast
 from genamp.estimators.histograms import BinUncertainties, bin_uncertainties
 from genamp.observables import Observable, columns, select
 from genamp.observables import pairs as observable_pairs
-from genamp.study.external import REFERENCE_EVENTS, Measurement, Overlap, gen_sizes, measure, pool_truth
+from genamp.study.external import Measurement, Overlap, gen_sizes, measure, pool_truth
+from genamp.study.pooltruth import REFERENCE_EVENTS
 from genamp.study.runner import record_header
 from genamp.truths.pool import Pool
-from genamp.volumes import ObservableBins, count_occupancy
+from genamp.volumes import ObservableBins, QuantileGrid, Volumes, count_occupancy
 
 __all__ = ["Binned", "Inputs", "assess", "classifier_check", "histogram_uncertainties", "metric_equivalents", "pair_forecast_of",
            "read_binning", "read_log_prob"]
@@ -64,41 +76,69 @@ EDGES_FROM = "the training set"
 
 @dataclass(frozen=True)
 class Inputs:
-    """The files of one assessment, every one reading the training set's features in its order."""
+    """The files of one assessment, every one reading the reference's features in its order
+    (:attr:`reference`); a file that names none is read column by column."""
 
-    train: EventFile
+    train: EventFile | None
     generated: tuple[EventFile, ...]
     pool: EventFile | None = None
     holdout: EventFile | None = None
+    #: the training set's size where it is not given as a file (``--n-train``)
+    declared_n_train: int | None = None
 
     @classmethod
     def open(
-        cls, train: Path | str, generated: Sequence[Path | str], pool: Path | str | None = None,
-        holdout: Path | str | None = None, dataset: str | None = None,
+        cls, train: Path | str | None, generated: Sequence[Path | str], pool: Path | str | None = None,
+        holdout: Path | str | None = None, dataset: str | None = None, n_train: int | None = None,
     ) -> Inputs:  # fmt: skip
         """Open and check every file before an event is counted: the same features by name (or,
         without names, the same number of columns), no file given in two roles, a pool larger
-        than the training set."""
+        than the training set. Without the training set's file its size ``n_train`` is enough
+        for everything but edges from its quantiles and the removal of its events from a pool."""
         if not generated:
             raise GenampError("give the generated events: one file per ensemble member (--generated m1.h5 m2.h5 ...)")
-        t = open_events(train, dataset)
-        gen = tuple(_matched(open_events(g, dataset), t, "generated") for g in generated)
-        matched = {role: _matched(open_events(path, dataset), t, role)
-                   for role, path in (("pool", pool), ("holdout", holdout)) if path is not None}  # fmt: skip
-        roles = [("the training set", t), *(("a generated file", g) for g in gen), *matched.items()]
+        if train is None and n_train is None:
+            raise GenampError("give the training set (--train FILE) or at least its size (--n-train N)")
+        t = None if train is None else open_events(train, dataset)
+        if n_train is not None:
+            _validate.positive_int(n_train, "n_train", minimum=2)
+            if t is not None and t.n_events != n_train:
+                raise GenampError(f"--n-train {n_train}, but the training set {t.path} holds {t.n_events} events")
+        opened = {role: open_events(path, dataset) for role, path in (("the pool", pool), ("the holdout", holdout)) if path is not None}
+        first = [open_events(g, dataset) for g in generated]
+        # the names come from the first file that has them, the training set's before any
+        candidates = [f for f in (t, opened.get("the pool"), opened.get("the holdout"), *first) if f is not None]
+        reference = next((f for f in candidates if f.features is not None), candidates[0])
+        t = None if t is None else _matched(t, reference, "the training set")
+        gen = tuple(_matched(g, reference, "generated") for g in first)
+        matched = {role: _matched(f, reference, role) for role, f in opened.items()}
+        roles = [*((("the training set", t),) if t is not None else ()), *(("a generated file", g) for g in gen), *matched.items()]
         seen: dict[Path, str] = {}
         for role, f in roles:
             where = f.path.resolve()
             if where in seen and (role, seen[where]) != ("a generated file", "a generated file"):
                 raise GenampError(f"{f.path} is given as {seen[where]} and as {role}")
             seen.setdefault(where, role)
-        p = matched.get("pool")
-        if p is not None and p.n_events <= t.n_events:
+        size = t.n_events if t is not None else n_train
+        p = matched.get("the pool")
+        if p is not None and p.n_events <= size:
             raise GenampError(
-                f"the pool {p.path} has {p.n_events} events, no more than the training set's {t.n_events}: a truth must be "
+                f"the pool {p.path} has {p.n_events} events, no more than the training set's {size}: a truth must be "
                 "far larger than any n_equiv the generator can reach (docs/formulas.md §7.3)"
             )
-        return cls(t, gen, p, matched.get("holdout"))
+        return cls(t, gen, p, matched.get("the holdout"), None if t is not None else n_train)
+
+    @property
+    def n_train(self) -> int:
+        """The events the generator was trained on."""
+        return self.train.n_events if self.train is not None else int(self.declared_n_train)  # type: ignore[arg-type]
+
+    @property
+    def reference(self) -> EventFile:
+        """The file whose features name the columns: the first of the training set, the pool,
+        the holdout and the generated files that names them (else the first of them)."""
+        candidates = [f for f in (self.train, self.pool, self.holdout, *self.generated) if f is not None]
+        return next((f for f in candidates if f.features is not None), candidates[0])
 
     @property
     def truth(self) -> Pool | None:
@@ -106,80 +146,132 @@ class Inputs:
         return None if self.pool is None else Pool(self.pool, name=str(self.pool.path))
 
 
-def _matched(f: EventFile, train: EventFile, role: str) -> EventFile:
-    """``f`` reading the training set's features, by name where both have names."""
-    if train.features is not None and f.features is not None:
-        return f.select(train.features)
-    if f.shape[1:] != train.shape[1:]:
-        raise GenampError(f"{f.path} ({role}): events have {f.shape[1]} feature(s), the training set {train.path} has {train.shape[1]}")
-    if (train.features is None) != (f.features is None):
-        named = train if train.features is not None else f
-        raise GenampError(f"{named.path} names its features and {(f if named is train else train).path} does not: "
-                          "match them by name (store the names in both) or drop them from both")  # fmt: skip
+def _matched(f: EventFile, reference: EventFile, role: str) -> EventFile:
+    """``f`` reading the reference's features: by name where both name them, else column by
+    column (a ``.npy`` file names none: its columns are taken in the reference's order)."""
+    if f is reference:
+        return f
+    if reference.features is not None and f.features is not None:
+        return f.select(reference.features)
+    if f.shape[1:] != reference.shape[1:]:
+        raise GenampError(f"{f.path} ({role}): events have {f.shape[1]} feature(s), {reference.path} has {reference.shape[1]}")
     return f
 
 
 def assess(
     inputs: Inputs, observables: str | None = None, pairs: str | None = None, quantiles: Sequence[int] = (10,),
-    significance: float = SIGNIFICANCE, name: str = "external", edges_from: str = "train",
+    significance: float = SIGNIFICANCE, name: str = "external", edges_from: str | None = None,
+    toy: Density | None = None, members: bool | None = None,
 ) -> Measurement:  # fmt: skip
     """Every record :mod:`genamp.study.assess` describes, per observable (or pair) and ``Q``.
 
     ``observables`` and ``pairs`` name them as ``genamp run`` does on a pool (feature names, or
     the physics observables of four-momenta: ``t_m,Wp_m,b_pt``); the default is every column.
-    ``edges_from``: the quantiles of the training set (``"train"``, the default) or of the pool
-    (``"pool"``: a strided subsample of at most 10⁶ of its events, as ``genamp run --pool`` takes
-    them). Training events that are also in the pool are left out of its truth (their counts
-    subtracted, as a pool study does with its training rows).
+    ``edges_from``: the quantiles of the training set (``"train"``, the default where it is
+    given) or of the pool (``"pool"``: a strided subsample of at most 10⁶ of its events, as
+    ``genamp run --pool`` takes them). Training events that are also in the pool are left out of
+    its truth (their counts subtracted, as a pool study does with its training rows).
+
+    With a ``toy`` truth instead of a pool, the volumes are its quantile grids at each ``Q`` and
+    the truth is exact (as in ``genamp run``). ``members``: the files are one training's members
+    or posterior draws (the default with two or more), whose mixture gets the averaging forecast;
+    ``False``: they are independent trainings, each measured against the truth and their spread
+    the error of ``G``.
     """
-    t = inputs.train
-    obs = columns(t.shape[1], t.features) if observables is None else select(observables, t.shape[1], t.features)
-    groups = [[o] for o in obs] + [list(p) for p in ([] if pairs is None else observable_pairs(pairs, t.shape[1], t.features))]
-    training = t.read()
-    n_train = training.shape[0]
-    if n_train < 2:
-        raise GenampError(f"{t.path}: {n_train} training event(s); at least 2 needed")
-    if edges_from not in ("train", "pool"):
-        raise GenampError(f"the edges come from the training set (train) or the pool (pool), not {edges_from!r}")
-    if edges_from == "pool" and inputs.pool is None:
-        raise GenampError("edges from the pool need a pool: give --pool")
-    if edges_from == "pool":
-        origin = f"the pool {inputs.pool.path}"
-        reference = inputs.truth.reference(REFERENCE_EVENTS)
-    else:
-        origin, reference = EDGES_FROM, training
-    volumes = [ObservableBins.from_quantiles(g, reference, q, what=origin) for g in groups for q in quantiles]
     files = list(inputs.generated)
+    members = len(files) >= 2 if members is None else members
+    if members and len(files) < 2:
+        raise GenampError("members need at least 2 files: the spread of one generator is not defined")
+    n_train = inputs.n_train
+    training = None if inputs.train is None else inputs.train.read()
+    if training is not None and training.shape[0] < 2:
+        raise GenampError(f"{inputs.train.path}: {training.shape[0]} training event(s); at least 2 needed")
     n_gen, warnings = gen_sizes(files, n_train)
+    if toy is not None:
+        volumes, truths, origin, more = _toy_volumes(inputs, toy, observables, pairs, quantiles, edges_from)
+    else:
+        volumes, origin, more = _observable_volumes(inputs, training, observables, pairs, quantiles, edges_from)
+        truths = None
+    warnings += more
     notes: list[str] = []
-    truths = None
     if inputs.pool is not None:
-        truths, note = pool_truth(inputs.truth, volumes, training)
-        notes += [note] if note else []
+        if training is not None:
+            truths, note = pool_truth(inputs.truth, volumes, training)
+            notes += [note] if note else []
+        else:
+            truths = inputs.truth.count(volumes)
     holdout, n_holdout = None, 0
     if inputs.holdout is not None:
-        if len(files) < 2:
-            raise GenampError("a holdout tests the averaging forecast, which needs at least 2 member files")
-        overlap = Overlap(training)
-        chunks = (overlap(c) or c for c in inputs.holdout.chunks())
+        if not members:
+            raise GenampError("a holdout tests the averaging forecast of one training's members; independent trainings have none")
+        overlap = Overlap(training) if training is not None else None
+        chunks = (overlap(c) or c for c in inputs.holdout.chunks()) if overlap is not None else inputs.holdout.chunks()
         holdout = [o.fractions[0] for o in count_occupancy(chunks, volumes, what=str(inputs.holdout.path))]
         n_holdout = inputs.holdout.n_events
-        if overlap.found:
+        if overlap is not None and overlap.found:
             warnings.append(f"{overlap.found} of the {n_train} training events are also in the holdout {inputs.holdout.path}: "
                             "a holdout the members saw cannot refute them")  # fmt: skip
     headers = []
     for v in volumes:
-        header = {**record_header(name, v, n_train, len(files), None if inputs.pool is None else str(inputs.pool.path)),
-                  "edges_from": origin}  # fmt: skip
-        if inputs.pool is None:
-            del header["truth"], header["pool"]
+        header = record_header(name, v, n_train, len(files), None if inputs.pool is None else str(inputs.pool.path))
+        if toy is None:
+            header["edges_from"] = origin
+            if inputs.pool is None:
+                del header["truth"], header["pool"]
         headers.append(header)
-    members = len(files) >= 2
     if not members and truths is None:
-        raise GenampError("one generated file and no pool give nothing to measure: give K ≥ 2 member files for the "
-                          "averaging forecast, or --pool for the truth-based G")  # fmt: skip
+        what = "one generated file" if len(files) == 1 else "independent trainings"
+        raise GenampError(f"{what} and no truth give nothing to measure: give K ≥ 2 member files of one training for the "
+                          "averaging forecast, or a truth (--pool, or a toy --truth) for the truth-based G")  # fmt: skip
     records = measure(files, volumes, truths, headers, n_train, n_gen, members, significance, holdout, n_holdout)
     return Measurement(records, warnings, volumes, notes)
+
+
+def _toy_volumes(
+    inputs: Inputs, toy: Density, observables: str | None, pairs: str | None, quantiles: Sequence[int], edges_from: str | None,
+) -> tuple[list[Volumes], list[np.ndarray], str, list[str]]:  # fmt: skip
+    """A toy's quantile grids, their exact cell probabilities, and the warnings of sparse grids."""
+    if inputs.pool is not None:
+        raise GenampError("give one truth: a toy or a pool, not both")
+    if observables is not None or pairs is not None or edges_from is not None:
+        raise GenampError("observables, pairs and edges apply to a pool's truth; a toy's volumes are its quantile grids")
+    for f in (inputs.reference, *inputs.generated):
+        if f.shape[1] != toy.dim:
+            raise GenampError(f"{f.path}: events have {f.shape[1]} feature(s), but this density has {toy.dim}")
+    smallest = min(f.n_events for f in inputs.generated)
+    warnings = [w for q in quantiles if (w := _validate.events_per_volume(smallest, q, toy.dim, "the smallest file"))]
+    grids: list[Volumes] = [QuantileGrid.from_density(toy, q) for q in quantiles]
+    return grids, [g.probabilities for g in grids], f"the toy {toy.name}", warnings  # type: ignore[attr-defined]
+
+
+def _observable_volumes(
+    inputs: Inputs, training: np.ndarray | None, observables: str | None, pairs: str | None, quantiles: Sequence[int],
+    edges_from: str | None,
+) -> tuple[list[Volumes], str, list[str]]:  # fmt: skip
+    """``Q`` quantile bins of every observable and ``Q × Q`` of every pair, with their edges'
+    origin, and the warnings of sparse bins."""
+    ref = inputs.reference
+    obs = columns(ref.shape[1], ref.features) if observables is None else select(observables, ref.shape[1], ref.features)
+    chosen = [] if pairs is None else observable_pairs(pairs, ref.shape[1], ref.features)
+    groups = [[o] for o in obs] + [list(p) for p in chosen]
+    edges_from = edges_from or ("train" if training is not None else "pool")
+    if edges_from not in ("train", "pool"):
+        raise GenampError(f"the edges come from the training set (train) or the pool (pool), not {edges_from!r}")
+    if edges_from == "train" and training is None:
+        raise GenampError("edges from the training set need its events: give --train FILE, or take them from the pool")
+    if edges_from == "pool" and inputs.pool is None:
+        what = "edges from the pool need a pool" if training is not None else "without the training set's events the edges come from a pool"
+        raise GenampError(f"{what}: give --pool")
+    if edges_from == "pool":
+        origin = f"the pool {inputs.pool.path}"  # type: ignore[union-attr]
+        reference = inputs.truth.reference(REFERENCE_EVENTS)  # type: ignore[union-attr]
+    else:
+        origin, reference = EDGES_FROM, training
+    smallest = min(f.n_events for f in inputs.generated)
+    warnings = [w for q in quantiles for d in sorted({1} | ({2} if chosen else set()))
+                if (w := _validate.events_per_volume(smallest, q, d, "the smallest file"))]  # fmt: skip
+    volumes: list[Volumes] = [ObservableBins.from_quantiles(g, reference, q, what=origin) for g in groups for q in quantiles]
+    return volumes, origin, warnings
 
 
 def read_binning(path: Path | str, train: EventFile) -> list[tuple[Observable, np.ndarray]]:
@@ -250,13 +342,13 @@ def histogram_uncertainties(
     files = list(inputs.generated)
     if len(files) < 2:
         raise GenampError("--binning: the model's share of a bin's uncertainty comes from the members' spread; give K ≥ 2 member files")
-    dim = inputs.train.shape[1]
+    dim = inputs.reference.shape[1]
     volumes = [ObservableBins([o], [np.concatenate([[-np.inf], e, [np.inf]])], dim) for o, e in binning]
     n_gen = min(f.n_events for f in files)
     counted = [count_occupancy(f.chunks(), volumes, [n_gen], what=str(f.path)) for f in files]
     out = []
     for i, (o, e) in enumerate(binning):
-        fc = forecast(np.stack([c[i].fractions[-1] for c in counted]), n_gen, inputs.train.n_events, significance=significance)
+        fc = forecast(np.stack([c[i].fractions[-1] for c in counted]), n_gen, inputs.n_train, significance=significance)
         out.append(Binned(o.name, e, bin_uncertainties(fc, n_events)))
     return out
 
@@ -411,4 +503,4 @@ def classifier_check(inputs: Inputs, observables: Sequence[Observable], events: 
     sanity = classifier_test(f_ref[2 * n :], f_ref[:n], seed + 1)
     return {"events_per_member": n, "members": k, "reference_events": 2 * n, "auc": clf.auc, "auc_null_std": clf.auc_null_std,
             "auc_truth_vs_truth": sanity.auc, "ess_fraction": clf.ess / clf.weights.size, "n_equiv_reference": ref.n_equiv,
-            "reference_resolved": ref.resolved, "G_reference": ref.n_equiv / inputs.train.n_events, "bound": "upper"}  # fmt: skip
+            "reference_resolved": ref.resolved, "G_reference": ref.n_equiv / inputs.n_train, "bound": "upper"}  # fmt: skip

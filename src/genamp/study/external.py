@@ -1,43 +1,34 @@
-"""A user's generated files measured against a truth (``genamp estimate``), usable from Python.
+"""What ``genamp assess`` (:mod:`genamp.study.assess`) and a pool study share: count generated
+files into volumes and measure them against a truth.
 
-Against a toy (:func:`measure_against_toy`) the volumes are the toy's quantile grids, with exact
-``p_j``. Against a pool of true events (:func:`measure_against_pool`, docs/formulas.md §7) every
-observable (a column, by default every one) is cut into ``Q`` quantile bins, and every pair into
-``Q × Q``, with edges fixed before measuring (§7.1: quantiles of the training set when it is
-given, else of the pool); the pool and every file are counted into all of them in one pass each.
-
-Either way each set of volumes gets a truth-based record (with the pool's error and bound, §7.3),
-and with ``members=True`` (the files are one training's K members or posterior draws) also the
-averaging forecast of their mixture beside its truth-based G (§2, on a pool §7.4).
+:func:`measure` counts every file into every set of volumes in one streamed pass each and gives
+a truth-based record per set (docs/formulas.md §1, on a pool §7.3) and, when the files are one
+training's K members or posterior draws, the averaging forecast of their mixture beside its
+truth-based G (§2, on a pool §7.4) and its falsification by a holdout (§7.7). :func:`pool_truth`
+is a pool's cell probabilities without the training events it holds; :func:`gen_sizes` the
+sizes of the MSE curve.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genamp import _validate
-from genamp.data.io import EventFile, duplicate_files, open_events
-from genamp.densities import Density
+from genamp.data.io import EventFile, duplicate_files
 from genamp.errors import GenampError
-from genamp.estimators.averaging import SIGNIFICANCE, forecast
+from genamp.estimators.averaging import forecast
 from genamp.estimators.calibration import member_plateau, summarise
 from genamp.estimators.falsification import falsify
 from genamp.estimators.truth import CellProbabilities, TruthLike, truth_amplification
-from genamp.observables import Observable
-from genamp.study.runner import averaging_record, record_header, truth_record
+from genamp.study.runner import averaging_record, truth_record
 from genamp.truths.pool import Pool
-from genamp.volumes import ObservableBins, QuantileGrid, Volumes, count_occupancy
+from genamp.volumes import Volumes, count_occupancy
 
-__all__ = ["Measurement", "Overlap", "gen_sizes", "measure", "measure_against_pool", "measure_against_toy", "pool_truth", "sample_files"]
-
-#: events of the reference sample whose quantiles fix the edges (a subsample of a large pool
-#: places quantile edges to about 1/sqrt(10^6) in probability: far inside any volume)
-REFERENCE_EVENTS = 10**6
+__all__ = ["Measurement", "Overlap", "gen_sizes", "measure", "pool_truth"]
 
 
 @dataclass
@@ -50,14 +41,6 @@ class Measurement:
     volumes: list[Volumes] = field(default_factory=list)
     #: what the caller should be told that changes no record's reading
     notes: list[str] = field(default_factory=list)
-
-
-def sample_files(paths: Sequence[Path], dataset: str | None, n_train: int) -> tuple[list[EventFile], list[int], list[str]]:
-    """The generated files, the sizes of their MSE curve (nested prefixes 100, 300, 1000, ... up
-    to the smallest file), and the warnings: files given twice, ``n_train`` above a file's size."""
-    files = [open_events(p, dataset) for p in paths]
-    n_gen, warnings = gen_sizes(files, n_train)
-    return files, n_gen, warnings
 
 
 def gen_sizes(files: Sequence[EventFile], n_train: int) -> tuple[list[int], list[str]]:
@@ -118,71 +101,6 @@ def pool_truth(pool: Pool, volumes: Sequence[Volumes], training: np.ndarray) -> 
     note = (f"{overlap.found} of the {training.shape[0]} training events are also in the pool {pool.name}: they are left "
             f"out of its truth, which holds the other {m} (docs/formulas.md §7)")  # fmt: skip
     return truths, note
-
-
-def measure_against_toy(
-    density: Density,
-    files: Sequence[EventFile],
-    quantiles: Sequence[int],
-    n_train: int,
-    n_gen: Sequence[int],
-    name: str = "external",
-    members: bool = False,
-    significance: float = SIGNIFICANCE,
-) -> Measurement:
-    """Truth-based G of ``files`` (one per training, or one training's members) on the toy's grids."""
-    grids = [QuantileGrid.from_density(density, q) for q in quantiles]
-    warnings = []
-    for q in quantiles:
-        warning = _validate.events_per_volume(min(f.n_events for f in files), q, density.dim, "the smallest file")
-        warnings += [warning] if warning else []
-    headers = [record_header(name, g, n_train, len(files)) for g in grids]
-    records = measure(files, grids, [g.probabilities for g in grids], headers, n_train, n_gen, members, significance)
-    return Measurement(records, warnings, list(grids))
-
-
-def measure_against_pool(
-    pool: Pool,
-    files: Sequence[EventFile],
-    observables: Sequence[Observable],
-    quantiles: Sequence[int],
-    n_train: int,
-    n_gen: Sequence[int],
-    training: np.ndarray | None = None,
-    name: str = "external",
-    pairs: Sequence[tuple[Observable, Observable]] = (),
-    members: bool = False,
-    significance: float = SIGNIFICANCE,
-) -> Measurement:
-    """Truth-based G of ``files`` against ``pool``, per observable (and pair) and Q."""
-    warnings: list[str] = []
-    for f in files:
-        if f.shape[1] != pool.dim:
-            raise GenampError(f"{f.path}: events have {f.shape[1]} feature(s), the pool {pool.name} has {pool.dim}")
-        if f.features is not None and pool.features is not None and tuple(f.features) != tuple(pool.features):
-            raise GenampError(
-                f"{f.path}: features {', '.join(f.features)} differ from the pool's {', '.join(pool.features)}"
-            )
-    for q in quantiles:
-        for dim in sorted({1} | ({2} if pairs else set())):
-            warning = _validate.events_per_volume(min(f.n_events for f in files), q, dim, "the smallest file")
-            warnings += [warning] if warning else []
-    if training is not None:
-        training = _validate.events(training, pool.dim, what="training set", min_events=2)
-        reference, origin = training, "the training set"
-    else:
-        reference, origin = pool.reference(REFERENCE_EVENTS), f"the pool {pool.name}"
-    groups = [[o] for o in observables] + [list(p) for p in pairs]
-    volumes = [ObservableBins.from_quantiles(g, reference, q, what=origin) for g in groups for q in quantiles]
-    notes: list[str] = []
-    if training is not None:
-        truths, note = pool_truth(pool, volumes, training)
-        notes += [note] if note else []
-    else:
-        truths = pool.count(volumes)
-    headers = [{**record_header(name, v, n_train, len(files), pool.name), "edges_from": origin} for v in volumes]
-    records = measure(files, volumes, truths, headers, n_train, n_gen, members, significance)
-    return Measurement(records, warnings, list(volumes), notes)
 
 
 def measure(
