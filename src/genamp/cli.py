@@ -117,6 +117,27 @@ def _density_params(dim: int | None, params: list[str]) -> dict[str, Any]:
 
 QuantilesOpt = Annotated[str, typer.Option("--quantiles", "-q", help="Quantiles per axis, comma-separated.")]
 DimOpt = Annotated[int | None, typer.Option("--dim", help="Dimension of shell / camels.")]
+ClusterOpt = Annotated[
+    str | None, typer.Option("--cluster", help="Run on a Dask cluster instead of --workers processes: local:N (N worker processes on this machine) [README: On a cluster].")
+]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="Run on the existing Dask cluster whose scheduler is at tcp://HOST:PORT (dask-jobqueue on Slurm: README, On a cluster).")
+]
+
+
+def _cluster_of(cluster: str | None, scheduler: str | None, workers: int | None) -> str | None:
+    """The Dask cluster's address (``local:N`` or ``tcp://...``), or ``None`` for the local pool."""
+    from genamp.cluster import parse
+
+    if cluster is not None and scheduler is not None:
+        raise GenampError("give --cluster local:N (a cluster started here) or --scheduler tcp://HOST:PORT (one running), not both")
+    if workers is not None and (cluster is not None or scheduler is not None):
+        raise GenampError("--workers sizes the local process pool; on a Dask cluster its workers run the work (local:N gives N)")
+    if cluster is not None and parse(cluster)[0] != "local":
+        raise GenampError(f"--cluster {cluster}: a running cluster's scheduler is given with --scheduler {cluster}")
+    if scheduler is not None and parse(scheduler)[0] != "tcp":
+        raise GenampError(f"--scheduler {scheduler}: give the scheduler's address tcp://HOST:PORT (a cluster started here is --cluster local:N)")
+    return cluster or scheduler
 ParamOpt = Annotated[
     list[str], typer.Option("--density-param", help="Density parameter as key=value (e.g. mu1=-3,sigma1=0.5).")
 ]
@@ -194,6 +215,8 @@ def run(
     repetitions: Annotated[int, typer.Option("--repetitions", "-r", help="Independent repetitions.")] = 100,
     seed: Annotated[int, typer.Option("--seed", help="Study seed.")] = 1,
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Worker processes (default: all cores).")] = None,
+    cluster: ClusterOpt = None,
+    scheduler: SchedulerOpt = None,
     device: Annotated[
         str | None,
         typer.Option("--device", help="Where the networks train and sample: cpu or cuda (cuda:N); the same seed draws the "
@@ -265,11 +288,12 @@ def run(
             fields[name] = value
     fields["density_params"] = _merged(fields.get("density_params", {}), _density_params(dim, density_param))
     fields["settings"] = _merged_settings(fields.get("settings", {}), _model_settings(settings))
+    address = _cluster_of(cluster, scheduler, workers)
     ttbar_options = {"--level": level, "--pool-events": pool_events, "--no-isr": None if isr else False, "--mpi/--no-mpi": mpi}
     if fields.get("density") == "ttbar":
         given = set(read_config(config_file)) if config_file is not None else set()
         given |= {name for name in options if _on_command_line(ctx, {"models": "model"}.get(name, name))}
-        fields.update(_ttbar_study(level, pool_events, isr, mpi, workers, given, fields["settings"], fields.get("models")))
+        fields.update(_ttbar_study(level, pool_events, isr, mpi, workers, given, fields["settings"], fields.get("models"), address))
     elif any(v is not None for v in ttbar_options.values()):
         typed = [k for k, v in ttbar_options.items() if v is not None]
         raise GenampError(f"{', '.join(typed)} appl{'ies' if len(typed) == 1 else 'y'} to the top-pair study (genamp run ttbar --level parton)")
@@ -306,7 +330,7 @@ def run(
         result = run_study(
             config, out_dir if out_dir is not None else Path("runs") / (
                 config.density or (f"ttbar-{level}" if density == "ttbar" else Path(str(config.pool)).stem)),
-            workers=workers, progress=progress, retry_failed=retry_failed, device=device, samples=keep_samples,
+            workers=workers, progress=progress, retry_failed=retry_failed, device=device, samples=keep_samples, cluster=address,
         )
     finally:
         if bar.live.is_started:
@@ -347,7 +371,8 @@ def run(
 
 
 def _ttbar_study(level: str | None, events: int | None, isr: bool, mpi: bool | None, workers: int | None,
-                 given: set[str], settings: dict[str, Any], models: tuple[str, ...] | None) -> dict[str, Any]:  # fmt: skip
+                 given: set[str], settings: dict[str, Any], models: tuple[str, ...] | None,
+                 cluster: str | None = None) -> dict[str, Any]:  # fmt: skip
     """The fields of ``genamp run ttbar``: the pool from the cache (generated where it is not
     there), and the top-pair defaults of :data:`genamp.study.ttbar.DEFAULTS` where nothing was given."""
     from genamp.data import cache, ttbar
@@ -363,7 +388,7 @@ def _ttbar_study(level: str | None, events: int | None, isr: bool, mpi: bool | N
     if path is None:
         ttbar.require(level)
         _say("note", f"the pool of {n} {level}-level events is not in the cache ({cache.cache_dir()}): generating it now, once")
-        path = _generate_ttbar(level, n, cache.ttbar_path(spec, n), 1, isr, mpi, workers, None).path
+        path = _generate_ttbar(level, n, cache.ttbar_path(spec, n), 1, isr, mpi, workers, None, cluster).path
     fields: dict[str, Any] = {"density": None, "pool": str(path)}
     fields.update({k: v for k, v in study.DEFAULTS.items() if k not in given})
     if "cfm" in (models if models is not None else study.DEFAULTS["models"]):
@@ -886,6 +911,8 @@ def data_ttbar(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="The sample's seed: the same seed and --events give the same file, for any --workers.")] = 1,
     workers: Annotated[int | None, typer.Option("--workers", "-j", help="Worker processes (default: all cores).")] = None,
+    cluster: ClusterOpt = None,
+    scheduler: SchedulerOpt = None,
     isr: Annotated[bool, typer.Option("--isr/--no-isr", help="Initial-state radiation (default: on, the tops recoil; --no-isr also turns off the primordial kT, so the six quarks balance exactly in pT).")] = True,
     mpi: Annotated[
         bool | None, typer.Option("--mpi/--no-mpi", help="Multi-parton interactions, jet level only (default: on, the underlying event of real collisions; off is ~4x faster).")
@@ -901,6 +928,7 @@ def data_ttbar(
     """
     from genamp.data import cache, ttbar
 
+    address = _cluster_of(cluster, scheduler, workers)
     spec = ttbar.TtbarSpec.make(level, seed, isr, mpi, chunk_events)
     ttbar.check_events(events)
     ttbar.require(level)
@@ -915,12 +943,12 @@ def data_ttbar(
             typer.echo(str(target))
             return
         out_file = cache.ttbar_path(spec, events)
-    sample = _generate_ttbar(level, events, out_file, seed, isr, mpi, workers, chunk_events)
+    sample = _generate_ttbar(level, events, out_file, seed, isr, mpi, workers, chunk_events, address)
     typer.echo(str(sample.path))
 
 
 def _generate_ttbar(level: str, events: int, out_file: Path, seed: int, isr: bool, mpi: bool | None,
-                    workers: int | None, chunk_events: int | None) -> Any:  # fmt: skip
+                    workers: int | None, chunk_events: int | None, cluster: str | None = None) -> Any:  # fmt: skip
     """Generate ``events`` top-pair events of these settings into ``out_file`` with a progress bar
     and notes (resuming a stopped run, taking the whole chunks of a smaller cached sample)."""
     import time
@@ -951,7 +979,8 @@ def _generate_ttbar(level: str, events: int, out_file: Path, seed: int, isr: boo
     start = time.perf_counter()  # the rate counts Pythia's start-up and the workers' too
     try:
         sample = ttbar.generate(level, events, out_file, seed=seed, isr=isr, mpi=mpi, workers=workers,
-                                chunk_events=chunk_events, progress=progress, note=note, reuse=[smaller] if smaller else [])  # fmt: skip
+                                chunk_events=chunk_events, progress=progress, note=note, reuse=[smaller] if smaller else [],
+                                cluster=cluster)  # fmt: skip
     except KeyboardInterrupt:
         raise StudyInterrupted(
             f"interrupted; the finished chunks are kept in {ttbar.parts_folder(out_file)}, and the same command resumes from them"

@@ -630,6 +630,14 @@ def donate_chunks(source: Path, spec: TtbarSpec, parts: Path, n: int) -> int:
 def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Progress | None = None) -> Chunk:
     """Generate chunk ``k`` (stopping at the end of the sub-batch that reaches ``need`` kept
     events, or at the chunk's end) and write it into ``parts``."""
+    chunk, events = make_chunk(spec, k, need, parts, report)
+    _write_chunk(chunk.path, spec, chunk, events)
+    return chunk
+
+
+def make_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Progress | None = None) -> tuple[Chunk, np.ndarray]:
+    """Chunk ``k`` as :func:`run_chunk` makes it, and its events (events, 6, 4), not written:
+    a Dask worker returns them and the client writes the chunk (:mod:`genamp.cluster`)."""
     keep_freed_memory()  # every batch arrives in new buffers: reuse them rather than fault in fresh pages
     seed = pythia_seed(spec.seed, k)
     pythia = make_pythia(spec.settings, seed)
@@ -658,8 +666,7 @@ def run_chunk(spec: TtbarSpec, k: int, need: int | None, parts: Path, report: Pr
                   sig.astype(np.float64), err.astype(np.float64), complete=generated == spec.chunk_events,
                   path=chunk_path(parts, k))  # fmt: skip
     events = np.concatenate(pieces) if pieces else np.empty((0, 6, 4))
-    _write_chunk(chunk.path, spec, chunk, events.astype(np.float64).reshape(-1, 6, 4))
-    return chunk
+    return chunk, events.astype(np.float64).reshape(-1, 6, 4)
 
 
 # ----------------------------------------------------------------------------- the sample
@@ -827,6 +834,35 @@ class _Pool:
         self.pool.join()
 
 
+class _Dask:
+    """Chunks run on a Dask cluster's workers, which return their events; this process writes
+    each chunk as it arrives (progress then counts whole chunks)."""
+
+    def __init__(self, client: Any, progress: Progress | None) -> None:
+        from distributed import as_completed
+
+        self.client, self.progress = client, progress
+        self.spec: TtbarSpec | None = None
+        self.running = as_completed()
+
+    def submit(self, spec: TtbarSpec, k: int, need: int | None, parts: Path) -> None:
+        self.spec = spec
+        self.running.add(self.client.submit(make_chunk, spec, k, need, parts, pure=False))
+
+    def wait(self) -> Chunk:
+        from genamp.cluster import result_of
+
+        chunk, events = result_of(next(self.running))
+        _write_chunk(chunk.path, self.spec, chunk, events)  # type: ignore[arg-type]
+        if self.progress is not None:
+            self.progress(int(chunk.generated[-1]), chunk.kept)
+        return chunk
+
+    def close(self) -> None:
+        # finished chunks are on disk; running ones are cancelled
+        self.client.cancel(list(self.running.futures))
+
+
 def _too_rare(first: Chunk, n: int) -> str | None:
     s, g = first.kept, int(first.generated[-1])
     if s == 0 or g / s > MAX_GENERATED_PER_SELECTED:
@@ -838,11 +874,13 @@ def _too_rare(first: Chunk, n: int) -> str | None:
 
 def generate(level: str, n: int, out: Path | str, *, seed: int = 1, isr: bool = True, mpi: bool | None = None,
              workers: int | None = 1, chunk_events: int | None = None, progress: Progress | None = None,
-             note: Callable[[str], None] | None = None, reuse: Sequence[Path | str] = ()) -> Sample:  # fmt: skip
+             note: Callable[[str], None] | None = None, reuse: Sequence[Path | str] = (),
+             cluster: str | None = None) -> Sample:  # fmt: skip
     """Generate (or resume, or find already written) ``n`` top-pair events into ``out`` (HDF5).
 
-    ``workers`` processes run the chunks (``None``: every core); the file is the same for any
-    number. ``progress(generated, selected)`` is called with increments as sub-batches finish,
+    ``workers`` processes run the chunks (``None``: every core), or a Dask ``cluster``
+    (``local:N``, ``tcp://HOST:PORT``: :mod:`genamp.cluster`) whose workers return the events
+    to this process; the file is the same for any number and either. ``progress(generated, selected)`` is called with increments as sub-batches finish,
     ``note(text)`` with what is reused or redone. The whole chunks of a finished sample of the same
     settings, in ``out`` itself or in a file of ``reuse`` (another size), are taken rather than
     generated again (:func:`donate_chunks`).
@@ -871,7 +909,14 @@ def generate(level: str, n: int, out: Path | str, *, seed: int = 1, isr: bool = 
     for source in dict.fromkeys(Path(r) for r in (out, *reuse)):
         if source.exists() and (given := donate_chunks(source, spec, parts, n)):
             note(f"took {given} finished chunk(s) of the sample in {source} (the same settings) instead of generating them")
-    chunks = _run_chunks(spec, n, parts, workers, progress, note)
+    if cluster is None:
+        chunks = _run_chunks(spec, n, parts, workers, progress, note)
+    else:
+        from genamp.cluster import connect
+
+        with connect(cluster) as client:
+            workers = max(1, len(client.scheduler_info()["workers"]))
+            chunks = _run_chunks(spec, n, parts, workers, progress, note, client)
     summary = _write_sample(out, spec, chunks, n)
     shutil.rmtree(parts, ignore_errors=True)
     return Sample(out, n, summary["generated"], summary["efficiency"], summary["cut_efficiencies"], summary["sigma_pb"],
@@ -879,7 +924,7 @@ def generate(level: str, n: int, out: Path | str, *, seed: int = 1, isr: bool = 
 
 
 def _run_chunks(spec: TtbarSpec, n: int, parts: Path, workers: int, progress: Progress | None,
-                note: Callable[[str], None]) -> list[Chunk]:  # fmt: skip
+                note: Callable[[str], None], client: Any = None) -> list[Chunk]:  # fmt: skip
     """Chunks 0, 1, ... until they hold ``n`` kept events; chunks on disk that verify are reused.
 
     At parton level every chunk's share of ``n`` is known from the start. At jet level a chunk
@@ -892,7 +937,10 @@ def _run_chunks(spec: TtbarSpec, n: int, parts: Path, workers: int, progress: Pr
     parton_chunks = math.ceil(n / full)
     planned = parton_chunks if spec.level == "parton" else math.ceil(n / (full * _PRIOR_EFFICIENCY))
     size = min(workers, planned)
-    runner: _Inline | _Pool = _Inline(progress) if size == 1 else _Pool(size, progress)
+    if client is not None:
+        runner: _Inline | _Pool | _Dask = _Dask(client, progress)
+    else:
+        runner = _Inline(progress) if size == 1 else _Pool(size, progress)
     finished: dict[int, Chunk] = {}
     running: dict[int, int | None] = {}  # chunk -> the events it stops at (None: its full length)
     next_k = 0

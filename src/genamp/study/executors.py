@@ -1,8 +1,10 @@
 """Executors: run independent tasks, each storing its own result as it finishes.
 
 The local executor is a process pool (``spawn``: safe with torch and numba threads); with one
-worker it runs in the calling process, which is easiest to debug. A Dask executor will offer the
-same ``run(fn, items)`` for clusters.
+worker it runs in the calling process, which is easiest to debug. Its workers store each task
+as it finishes (:func:`execute`). On a Dask cluster (:class:`genamp.cluster.DaskExecutor`, the
+same ``run(fn, items)``) a worker returns its tasks' outputs (:func:`compute`) and the client
+stores them (:func:`store`): see :mod:`genamp.cluster` for why.
 """
 
 from __future__ import annotations
@@ -31,13 +33,48 @@ def execute(block: list[Task], root: str, device: str | None = None, samples: st
     try:
         for task, out in run_block(block, device, samples):
             write_task(task.path(Path(root)), out)
-            summaries.append({"task": task.label, "status": out.meta["status"], "error": out.meta.get("error")})
+            summaries.append(_summary(task, out))
     except Exception as exc:
-        labels = ", ".join(t.label for t in block[len(summaries) :][:3])
-        # out of memory or disk (or a file system refusing) may pass on a rerun; anything else is a bug
-        environment = isinstance(exc, (MemoryError, OSError))
-        summaries.append({"task": labels, "status": "crashed", "error": traceback.format_exc(), "environment": environment})
+        summaries.append(_crashed(block[len(summaries) :], exc))
     return summaries
+
+
+def compute(block: list[Task], device: str | None = None, samples: str | None = None) -> list[tuple[Task, Any]]:
+    """Run a work item as :func:`execute` does, but return each task with its output (a Dask
+    worker's side: the client stores them with :func:`store`); a crash ends the list as
+    ``(None, summary)``."""
+    outputs: list[tuple[Task | None, Any]] = []
+    try:
+        for task, out in run_block(block, device, samples):
+            outputs.append((task, out))
+    except Exception as exc:
+        outputs.append((None, _crashed(block[len(outputs) :], exc)))
+    return outputs  # type: ignore[return-value]
+
+
+def store(root: str, outputs: list[tuple[Task | None, Any]]) -> list[dict[str, Any]]:
+    """Write what :func:`compute` returned into the study folder ``root`` (the client's side),
+    and return the summaries :func:`execute` would have."""
+    summaries = []
+    for task, out in outputs:
+        if task is None:
+            summaries.append(out)
+            continue
+        write_task(task.path(Path(root)), out)
+        summaries.append(_summary(task, out))
+    return summaries
+
+
+def _summary(task: Task, out: Any) -> dict[str, Any]:
+    return {"task": task.label, "status": out.meta["status"], "error": out.meta.get("error")}
+
+
+def _crashed(left: list[Task], exc: Exception) -> dict[str, Any]:
+    """The summary of a work item that raised: the first tasks it did not finish and the traceback."""
+    labels = ", ".join(t.label for t in left[:3])
+    # out of memory or disk (or a file system refusing) may pass on a rerun; anything else is a bug
+    environment = isinstance(exc, (MemoryError, OSError))
+    return {"task": labels, "status": "crashed", "error": traceback.format_exc(), "environment": environment}
 
 
 class LocalExecutor:

@@ -33,7 +33,8 @@ from genamp.estimators.truth import (
 )
 from genamp.study import store
 from genamp.study.config import StudyConfig
-from genamp.study.executors import LocalExecutor, default_workers, execute
+from genamp.study.executors import LocalExecutor, compute, default_workers, execute
+from genamp.study.executors import store as store_outputs
 from genamp.study.tasks import Task, blocks, plan, volume_sets
 from genamp.volumes import QuantileGrid, Volumes, count_occupancy
 
@@ -77,8 +78,14 @@ def run_study(
     plots: bool = True,
     device: str | None = None,
     samples: Path | str | None = None,
+    cluster: Any = None,
 ) -> StudyResult:
     """Run (or resume) ``config`` into ``out``; finished tasks found there are not redone.
+
+    ``cluster``: run the tasks on a Dask cluster instead of ``workers`` local processes,
+    ``local:N``, a scheduler's ``tcp://HOST:PORT`` or a ``distributed.Client`` of the caller's
+    (:mod:`genamp.cluster`); the workers return the tasks' outputs and this process writes them.
+    Like ``workers`` it does not change a number.
 
     ``device`` (``"cpu"``, ``"cuda"``) is where the networks train and sample; like ``workers``
     it is how the study runs, not what it is: a task trained on a GPU is a finished task on a CPU.
@@ -100,13 +107,17 @@ def run_study(
     root = store.prepare_output(Path(out))
     if samples is not None:
         store.prepare_output(Path(samples))  # a folder that cannot take the files stops the study before it starts
+    if isinstance(cluster, str):
+        from genamp.cluster import parse
+
+        parse(cluster)  # a malformed address stops the study before it starts
     with store.StudyLock(root):
-        return _run_locked(config, root, workers, progress, retry_failed, plots, device, samples)
+        return _run_locked(config, root, workers, progress, retry_failed, plots, device, samples, cluster)
 
 
 def _run_locked(
     config: StudyConfig, root: Path, workers: int, progress: ProgressCallback | None, retry_failed: bool, plots: bool,
-    device: str | None = None, samples: Path | str | None = None,
+    device: str | None = None, samples: Path | str | None = None, cluster: Any = None,
 ) -> StudyResult:  # fmt: skip
     store.remove_stale_temporaries(root)
     previous = keep_previous_results(root, config)
@@ -138,10 +149,20 @@ def _run_locked(
             progress(resumed, len(tasks), {"task": r["task"], "status": "damaged", "error": f"{r['file']}: {r['reason']}; redone"})
         progress(resumed, len(tasks), {"task": None, "status": "resumed"})
     finished = resumed
-    runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root), device=device, samples=None if samples is None else str(samples)), blocks(todo))
+    kept = None if samples is None else str(samples)
     try:
-        with contextlib.closing(runs):
-            for summary in (s for item in runs for s in item):
+        with contextlib.ExitStack() as stack:
+            if cluster is None:
+                runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root), device=device, samples=kept), blocks(todo))
+                summaries = (s for item in runs for s in item)
+            else:
+                from genamp.cluster import DaskExecutor, connect
+
+                client = stack.enter_context(connect(cluster)) if todo else None
+                runs = DaskExecutor(client).run(functools.partial(compute, device=device, samples=kept), blocks(todo))
+                summaries = (s for item in runs for s in store_outputs(str(root), item))
+            stack.enter_context(contextlib.closing(runs))
+            for summary in summaries:
                 if summary["status"] == "crashed":
                     raise _crash(root, summary, _saved(root, tasks))
                 finished += 1
