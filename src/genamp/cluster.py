@@ -69,6 +69,7 @@ def connect(address: Any, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
         return
     kind, n = parse(address)
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - a dependency of genamp
         raise GenampError("--cluster needs dask.distributed: pip install distributed") from None
@@ -77,7 +78,9 @@ def connect(address: Any, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
 
         with contextlib.ExitStack() as stack:
             # processes, one thread each (the networks are not thread-safe in one interpreter);
-            # no dashboard, nothing listening beyond this machine
+            # no dashboard, nothing listening beyond this machine; no statistical profiler
+            # interrupting the training loops every 10 ms for the dashboard nobody sees
+            stack.enter_context(dask.config.set({"distributed.worker.profile.enabled": False}))
             cluster = stack.enter_context(
                 LocalCluster(n_workers=n or default_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
                              dashboard_address=None, worker_dashboard_address=None, silence_logs=50)  # fmt: skip
