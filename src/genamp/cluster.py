@@ -78,12 +78,12 @@ def connect(address: Any, timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
 
         with contextlib.ExitStack() as stack:
             # processes, one thread each (the networks are not thread-safe in one interpreter);
-            # no dashboard, nothing listening beyond this machine; no statistical profiler
+            # its HTTP routes on a free port, nothing listening beyond this machine; no statistical profiler
             # interrupting the training loops every 10 ms for the dashboard nobody sees
             stack.enter_context(dask.config.set({"distributed.worker.profile.enabled": False}))
             cluster = stack.enter_context(
                 LocalCluster(n_workers=n or default_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
-                             dashboard_address=None, worker_dashboard_address=None, silence_logs=50)  # fmt: skip
+                             dashboard_address="127.0.0.1:0", worker_dashboard_address=None, silence_logs=50)  # fmt: skip
             )
             client = stack.enter_context(Client(cluster, timeout=timeout))
             yield client

@@ -270,9 +270,14 @@ class FlowMatching(Vectorised, WithLikelihood):
         self.epochs = epochs
         self.patience = patience
 
+    networks = ("net",)
+
+    def _build(self, dim: int, streams: MemberStreams) -> None:
+        self.net = Stacked.build(lambda: VelocityField(dim, self.hidden, self.n_frequencies), streams.init_seeds(), self.device)
+
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         n_members, n, dim = x.shape
-        self.net = Stacked.build(lambda: VelocityField(dim, self.hidden, self.n_frequencies), streams.init_seeds(), self.device)
+        self._build(dim, streams)
         monitor = LossMonitor(n_members, self.name)
         batch = min(self.batch_size, n)
         batches = minibatches(x, streams, batch)

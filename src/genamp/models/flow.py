@@ -120,9 +120,14 @@ class SplineFlow(Vectorised, WithLikelihood):
         self.lr = lr
         self.batch_size = batch_size
 
+    networks = ("net",)
+
+    def _build(self, dim: int, streams: MemberStreams) -> None:
+        self.net = Stacked.build(lambda: SplineNetwork(dim, self.transforms, self.hidden, self.bins), streams.init_seeds(), self.device)
+
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         n_members, n, dim = x.shape
-        self.net = Stacked.build(lambda: SplineNetwork(dim, self.transforms, self.hidden, self.bins), streams.init_seeds(), self.device)
+        self._build(dim, streams)
         monitor = LossMonitor(n_members, self.name)
         batches = minibatches(x, streams, min(self.batch_size, n))
 

@@ -119,13 +119,19 @@ class GAN(Vectorised):
         super().__init__(device)
         self.settings = replace(settings or CPU, **overrides)  # type: ignore[arg-type]
 
+    networks = ("gen", "disc")
+
+    def _build(self, dim: int, streams: MemberStreams) -> None:
+        s = self.settings
+        self.gen = Stacked.build(lambda: MLP(s.latent, dim, s.hidden, nn.ELU), streams.init_seeds(0), self.device)
+        self.disc = Stacked.build(lambda: Discriminator(dim, s.hidden, s.embedding), streams.init_seeds(1), self.device)
+
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         s = self.settings
         n_members, n, dim = x.shape
         if n < s.batch_size:
             raise GenampError(f"gan: {n} training events are fewer than one batch of {s.batch_size}")
-        self.gen = Stacked.build(lambda: MLP(s.latent, dim, s.hidden, nn.ELU), streams.init_seeds(0), self.device)
-        self.disc = Stacked.build(lambda: Discriminator(dim, s.hidden, s.embedding), streams.init_seeds(1), self.device)
+        self._build(dim, streams)
         g_params, d_params = self.gen.parameters(), self.disc.parameters()
         g_opt, d_opt = adam(g_params, s.lr, s.betas), adam(d_params, s.lr, s.betas)
         monitor = LossMonitor(n_members, self.name)

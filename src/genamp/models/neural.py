@@ -417,6 +417,15 @@ class NeuralGenerator(ABC):
         return torch.randn(n, self.dim, generator=generator, dtype=DTYPE).to(self.device)
 
     # ---- what a model defines -------------------------------------------------------------
+    #: the attributes that hold the trained networks (each a :class:`Stacked`), built by
+    #: :meth:`_build`: what :meth:`trained_state` saves and :meth:`load_trained` restores
+    networks: ClassVar[tuple[str, ...]] = ()
+
+    def _build(self, dim: int, streams: MemberStreams) -> None:
+        """Initialise the networks of :attr:`networks` for ``dim`` features, one member per seed
+        of ``streams`` (what :meth:`_train` starts from and :meth:`load_trained` fills)."""
+        raise GenampError(f"{self.name}: its trained networks cannot be stored")
+
     @abstractmethod
     def _train(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         """Train all members on ``x`` (K, n, dim), standardised; returns the loss monitor."""
@@ -467,6 +476,62 @@ class NeuralGenerator(ABC):
         self.stopped = monitor.stopped
         self.validations = monitor.validations
         self._validation = None  # its events are not kept with the trained model
+        return self
+
+    # ---- keeping what training made ------------------------------------------------------------
+    def trained_state(self, members: Sequence[int] | None = None) -> dict[str, Any]:
+        """What training made of ``members`` (default: all): the networks' parameters and buffers,
+        the standardisation, the divergences, the last loss and the kept steps, as CPU tensors,
+        numbers and lists, which ``torch.save`` writes and ``torch.load(weights_only=True)``
+        reads back (no pickled objects). :meth:`load_trained` restores a model from one or more."""
+        index = list(range(self.n_members)) if members is None else [int(m) for m in members]
+        rows = torch.tensor(index, dtype=torch.long)
+        nets = {}
+        for attr in self.networks:
+            stacked: Stacked = getattr(self, attr)
+            nets[attr] = {"params": {n: t.detach()[rows.to(t.device)].cpu().clone() for n, t in stacked.params.items()},
+                          "buffers": {n: t.detach()[rows.to(t.device)].cpu().clone() for n, t in stacked.buffers.items()}}  # fmt: skip
+        return {
+            "model": self.name, "dim": int(self.dim), "n_train": int(self.n_train), "networks": nets,
+            "mean": self._mean[rows.to(self._mean.device)].cpu().clone(), "std": self._std[rows.to(self._std.device)].cpu().clone(),
+            "diverged": [[i, int(self.diverged[m].step), float(self.diverged[m].loss)] for i, m in enumerate(index) if m in self.diverged],
+            "last_loss": None if self.losses is None else torch.as_tensor(np.asarray(self.losses)[-1][index]),
+            "stopped": None if self.stopped is None else [int(self.stopped[m]) for m in index],
+        }  # fmt: skip
+
+    def load_trained(self, states: Sequence[dict[str, Any]]) -> Self:
+        """This model as trained: the members of ``states`` (each from :meth:`trained_state`) one
+        after the other, on this model's device; no step is taken."""
+        if not states:
+            raise GenampError(f"{self.name}: no trained state to load")
+        if any(st.get("model") != self.name or st.get("dim") != states[0]["dim"] for st in states):
+            raise GenampError(f"{self.name}: the stored states are of another model or dimension")
+        k = sum(int(st["mean"].shape[0]) for st in states)
+        self.dim, self.n_train = int(states[0]["dim"]), int(states[0]["n_train"])
+        self._build(self.dim, MemberStreams([0] * k, self.device))
+        for attr in self.networks:
+            stacked: Stacked = getattr(self, attr)
+            for kind, target in (("params", stacked.params), ("buffers", stacked.buffers)):
+                stored = [st["networks"][attr][kind] for st in states]
+                if any(set(t) != set(target) for t in stored):
+                    raise GenampError(f"{self.name}: the stored {attr} does not match this model's settings")
+                for name, tensor in target.items():
+                    value = torch.cat([t[name] for t in stored]).to(dtype=tensor.dtype, device=tensor.device)
+                    if value.shape != tensor.shape:
+                        raise GenampError(f"{self.name}: the stored {attr}.{name} has shape {tuple(value.shape)}, this model's "
+                                          f"{tuple(tensor.shape)} (other settings?)")  # fmt: skip
+                    with torch.no_grad():
+                        tensor.copy_(value)
+        self._mean = torch.cat([st["mean"] for st in states]).to(DTYPE).to(self.device)
+        self._std = torch.cat([st["std"] for st in states]).to(DTYPE).to(self.device)
+        offsets = np.cumsum([0] + [int(st["mean"].shape[0]) for st in states])
+        self.diverged = {int(o + i): Divergence(int(step), float(loss)) for o, st in zip(offsets, states, strict=False)
+                         for i, step, loss in st["diverged"]}  # fmt: skip
+        lasts = [st["last_loss"] for st in states]
+        self.losses = None if any(x is None for x in lasts) else torch.cat(lasts).numpy()[None]
+        stops = [st["stopped"] for st in states]
+        self.stopped = None if any(x is None for x in stops) else [s for x in stops for s in x]
+        self.validations = None
         return self
 
     def _padded(self, validation: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:

@@ -15,14 +15,16 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from genamp._processes import default_workers  # noqa: F401 - the runner's import
-from genamp._processes import keep_freed_memory
+from genamp._processes import (
+    default_workers,  # noqa: F401 - the runner's import
+    keep_freed_memory,
+)
 from genamp._processes import worker_init as _worker_init
-from genamp.study.store import write_task
-from genamp.study.tasks import Task, run_block
+from genamp.study.store import save_output
+from genamp.study.tasks import Task, Work, run_block
 
 
-def execute(block: list[Task], root: str, device: str | None = None, samples: str | None = None) -> list[dict[str, Any]]:
+def execute(work: Work, root: str, device: str | None = None, samples: str | None = None) -> list[dict[str, Any]]:
     """Run a work item (one task, or a block trained together, its networks on ``device``) and
     store each task's output as it comes; returns a short summary per task (runs in a worker).
 
@@ -33,15 +35,15 @@ def execute(block: list[Task], root: str, device: str | None = None, samples: st
     keep_freed_memory()
     summaries = []
     try:
-        for task, out in run_block(block, device, samples):
-            write_task(task.path(Path(root)), out)
+        for task, out in run_block(work.tasks, device, samples, work.trained):
+            save_output(Path(root), task, out)
             summaries.append(_summary(task, out))
     except Exception as exc:
-        summaries.append(_crashed(block[len(summaries) :], exc))
+        summaries.append(_crashed(work.tasks[len(summaries) :], exc))
     return summaries
 
 
-def compute(block: list[Task], device: str | None = None, samples: str | None = None) -> list[tuple[Task, Any]]:
+def compute(work: Work, device: str | None = None, samples: str | None = None) -> list[tuple[Task, Any]]:
     """Run a work item as :func:`execute` does, but return each task with its output (a Dask
     worker's side: the client stores them with :func:`store`); a crash ends the list as
     ``(None, summary)``."""
@@ -51,10 +53,10 @@ def compute(block: list[Task], device: str | None = None, samples: str | None = 
     keep_freed_memory()
     outputs: list[tuple[Task | None, Any]] = []
     try:
-        for task, out in run_block(block, device, samples):
+        for task, out in run_block(work.tasks, device, samples, work.trained):
             outputs.append((task, out))
     except Exception as exc:
-        outputs.append((None, _crashed(block[len(outputs) :], exc)))
+        outputs.append((None, _crashed(work.tasks[len(outputs) :], exc)))
     return outputs  # type: ignore[return-value]
 
 
@@ -66,7 +68,7 @@ def store(root: str, outputs: list[tuple[Task | None, Any]]) -> list[dict[str, A
         if task is None:
             summaries.append(out)
             continue
-        write_task(task.path(Path(root)), out)
+        save_output(Path(root), task, out)
         summaries.append(_summary(task, out))
     return summaries
 

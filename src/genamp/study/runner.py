@@ -17,11 +17,18 @@ import numpy as np
 from genamp import __version__
 from genamp.errors import GenampError
 from genamp.estimators.averaging import AveragingForecast, forecast, resolution_advice
-from genamp.estimators.calibration import LEVELS, AveragingSummary, member_plateau, summarise
-from genamp.estimators.differential_summary import DifferentialRepetition, summarise_differential
+from genamp.estimators.calibration import (
+    LEVELS,
+    AveragingSummary,
+    member_plateau,
+    summarise,
+)
+from genamp.estimators.differential_summary import (
+    DifferentialRepetition,
+    summarise_differential,
+)
 from genamp.estimators.falsification import Falsification, falsify
 from genamp.estimators.generation import advise, n_gen_for, overall
-from genamp.estimators.verdicts import averaging_warnings, differential_warnings
 from genamp.estimators.truth import (
     RepetitionSummary,
     TruthAmplification,
@@ -31,11 +38,13 @@ from genamp.estimators.truth import (
     summarise_repetition,
     volume_amplification,
 )
+from genamp.estimators.verdicts import averaging_warnings, differential_warnings
+from genamp.models.registry import MODEL_REGISTRY
 from genamp.study import store
 from genamp.study.config import StudyConfig
 from genamp.study.executors import LocalExecutor, compute, default_workers, execute
 from genamp.study.executors import store as store_outputs
-from genamp.study.tasks import Task, blocks, plan, volume_sets
+from genamp.study.tasks import Task, Work, blocks, plan, volume_sets
 from genamp.volumes import QuantileGrid, Volumes, count_occupancy
 
 #: called after every finished task with (tasks done, tasks in total, summary of the task)
@@ -150,16 +159,17 @@ def _run_locked(
         progress(resumed, len(tasks), {"task": None, "status": "resumed"})
     finished = resumed
     kept = None if samples is None else str(samples)
+    work = [stored_networks(root, b) for b in blocks(todo)]
     try:
         with contextlib.ExitStack() as stack:
             if cluster is None:
-                runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root), device=device, samples=kept), blocks(todo))
+                runs = LocalExecutor(workers).run(functools.partial(execute, root=str(root), device=device, samples=kept), work)
                 summaries = (s for item in runs for s in item)
             else:
                 from genamp.cluster import DaskExecutor, connect
 
                 client = stack.enter_context(connect(cluster)) if todo else None
-                runs = DaskExecutor(client).run(functools.partial(compute, device=device, samples=kept), blocks(todo))
+                runs = DaskExecutor(client).run(functools.partial(compute, device=device, samples=kept), work)
                 summaries = (s for item in runs for s in store_outputs(str(root), item))
             stack.enter_context(contextlib.closing(runs))
             for summary in summaries:
@@ -200,6 +210,21 @@ def _run_locked(
 
         result.plots = study_plots(config, root, records, pictures(config, root, tasks, metas))
     return result
+
+
+def stored_networks(root: Path, block: list[Task]) -> Work:
+    """A block as a work item, with its tasks' trained networks where a study in ``root``
+    (this one stopped, or one with another resolution, ``n_gen`` or method) kept every one of
+    them: it then samples them instead of training again (same seeds, same events)."""
+    if not MODEL_REGISTRY[block[0].model].vectorised:
+        return Work(block)
+    states = []
+    for task in block:
+        state = store.read_weights(task.weights_path(root))
+        if state is None:
+            return Work(block)
+        states.append(state)
+    return Work(block, states)
 
 
 def pictures(config: StudyConfig, root: Path, tasks: list[Task], metas: dict[Task, dict[str, Any]]) -> Any:

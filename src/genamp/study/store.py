@@ -111,6 +111,38 @@ def write_task(path: Path, output: TaskOutput) -> None:
     _atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
+def write_weights(path: Path, state: dict[str, Any]) -> None:
+    """Keep a task's trained networks (:meth:`~genamp.models.neural.NeuralGenerator.trained_state`:
+    tensors, numbers and lists only), atomically."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda fh: torch.save(state, fh))
+
+
+def read_weights(path: Path) -> dict[str, Any] | None:
+    """A task's kept networks, or ``None`` where there are none or the file cannot be read back
+    (then they are trained again). Read with ``weights_only=True``: tensors and plain data only,
+    never an object a file could smuggle in."""
+    import torch
+
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a damaged or foreign file: train again rather than trust it
+        return None
+    return state if isinstance(state, dict) and "networks" in state else None
+
+
+def save_output(root: Path, task: Task, output: TaskOutput) -> None:
+    """Store a task: its networks first (where it trained them), then its task file, whose
+    presence says the task is done."""
+    if output.trained is not None:
+        write_weights(task.weights_path(root), output.trained)
+    write_task(task.path(root), output)
+
+
 class DamagedTask(GenampError):
     """A task file that exists but cannot be trusted; ``reason`` says why in a few words."""
 
@@ -224,7 +256,7 @@ def read_task(path: Path, task: Task | None = None) -> TaskOutput | None:
 
 def remove_stale_temporaries(root: Path) -> None:
     """Temporary files of tasks (and results) that were being written when a study was killed."""
-    for tmp in [*root.glob(f"{TMP_PREFIX}*"), *root.glob(f"tasks/*/{TMP_PREFIX}*")]:
+    for tmp in [*root.glob(f"{TMP_PREFIX}*"), *root.glob(f"tasks/*/{TMP_PREFIX}*"), *root.glob(f"weights/*/{TMP_PREFIX}*")]:
         tmp.unlink(missing_ok=True)
 
 

@@ -40,6 +40,10 @@ BLOCK_SIZE = 20
 #: bump when the content of task files changes meaning; old files are then recomputed
 TASK_FORMAT = 5
 
+#: what a task measures on its trained networks, not what trains them: a study that changes
+#: only these samples its stored networks instead of training them again
+EVALUATION_FIELDS = ("quantiles", "n_gen", "differential", "volumes")
+
 
 @dataclass(frozen=True, eq=False)
 class Task:
@@ -73,6 +77,17 @@ class Task:
     def path(self, root: Path) -> Path:
         return root / "tasks" / f"{self.model}-{self.key}" / f"rep{self.repetition:05d}.npz"
 
+    @property
+    def training_key(self) -> str:
+        """Hash of what training depends on: the spec without what is measured on the trained
+        networks (:data:`EVALUATION_FIELDS`); tasks that differ in those share their networks."""
+        trained = {k: v for k, v in self.spec.items() if k not in EVALUATION_FIELDS}
+        return hashlib.sha256(json.dumps(trained, sort_keys=True, default=float).encode()).hexdigest()[:12]
+
+    def weights_path(self, root: Path) -> Path:
+        """Where the task's trained networks are kept (``torch.save`` of :meth:`trained_state`)."""
+        return root / "weights" / f"{self.model}-{self.training_key}" / f"rep{self.repetition:05d}.pt"
+
 
 @dataclass
 class TaskOutput:
@@ -87,6 +102,18 @@ class TaskOutput:
     members: dict[int, np.ndarray] = field(default_factory=dict)
     #: the differential method's measurement (:func:`genamp.study.differential.measure`), if it ran
     differential: DifferentialRepetition | None = None
+    #: the task's trained networks (:meth:`~genamp.models.neural.NeuralGenerator.trained_state`)
+    #: where they were trained now, to be kept beside the task (``Task.weights_path``)
+    trained: dict[str, Any] | None = None
+
+
+@dataclass
+class Work:
+    """A work item: a block of tasks (:func:`blocks`) and, where every one of them has its
+    networks stored, their trained states, loaded instead of training."""
+
+    tasks: list[Task]
+    trained: list[dict[str, Any]] | None = None
 
 
 def plan(config: StudyConfig) -> list[Task]:
@@ -201,12 +228,15 @@ def build(name: str, density: Density, device: str | None = None, **options: Any
     return entry.build(density, **options)  # type: ignore[misc]
 
 
-def run_block(tasks: list[Task], device: str | None = None, samples: str | None = None) -> Iterator[tuple[Task, TaskOutput]]:
+def run_block(
+    tasks: list[Task], device: str | None = None, samples: str | None = None, trained: list[dict[str, Any]] | None = None,
+) -> Iterator[tuple[Task, TaskOutput]]:  # fmt: skip
     """Train the block's networks as one vectorised model (on ``device``), then count each
-    member's sample.
+    member's sample; with ``trained`` (one state per task, as stored) load them instead.
 
-    Each task's output is yielded as soon as its member is counted, so it can be stored at once.
-    A member that diverged gives ``status: failed`` with the step and loss; the others go on.
+    Each task's output is yielded as soon as its member is counted, so it can be stored at once,
+    with its trained state where it was trained now. A member that diverged gives ``status:
+    failed`` with the step and loss; the others go on.
     """
     if len(tasks) == 1 and not MODEL_REGISTRY[tasks[0].model].vectorised:
         yield tasks[0], run_task(tasks[0], device, samples)
@@ -223,15 +253,19 @@ def run_block(tasks: list[Task], device: str | None = None, samples: str | None 
     xs = np.concatenate([encode(c, training_sets(t, s), s) for t, s, c in zip(tasks, seeds, maps, strict=True)])
     model = build(name, density, device, **spec.get("options", {}))
     validation = None
-    if getattr(model, "patience", 0):
+    if trained is None and getattr(model, "patience", 0):
         parts = [validation_sets(t, s, c) for t, s, c in zip(tasks, seeds, maps, strict=True)]
         validation = None if any(p is None for p in parts) else [v for p in parts for v in p]  # type: ignore[union-attr]
     try:
-        model.fit_members(xs, [s for t, seed in zip(tasks, seeds, strict=True) for s in member_seeds(t, seed, 0)], validation)
+        if trained is not None:
+            model.load_trained(trained)
+        else:
+            model.fit_members(xs, [s for t, seed in zip(tasks, seeds, strict=True) for s in member_seeds(t, seed, 0)], validation)
     except GenampError as exc:
         for t in tasks:
             yield t, _failed(t, str(exc), start)
         return
+    keep = trained is None and bool(getattr(model, "networks", ()))
     train_seconds = (time.perf_counter() - start) / len(tasks)
     for i, t in enumerate(tasks):
         t0 = time.perf_counter()
@@ -255,6 +289,10 @@ def run_block(tasks: list[Task], device: str | None = None, samples: str | None 
             block=len(tasks),
             final_loss=_final_loss(model.losses, i * k, k),
         )
+        if trained is not None:
+            out.meta["networks"] = "stored"  # sampled from the networks a study trained before
+        if keep:
+            out.trained = model.trained_state(mine)
         if getattr(model, "stopped", None) is not None:
             out.meta["stopped"] = model.stopped[i * k : (i + 1) * k]
         yield t, out
