@@ -119,7 +119,7 @@ class GAN(Vectorised):
         super().__init__(device)
         self.settings = replace(settings or CPU, **overrides)  # type: ignore[arg-type]
 
-    networks = ("gen", "disc")
+    networks = ("gen",)  # what sampling needs: the discriminator is not kept (it is 96% of the paper GAN's weights)
 
     def _build(self, dim: int, streams: MemberStreams) -> None:
         s = self.settings

@@ -417,8 +417,9 @@ class NeuralGenerator(ABC):
         return torch.randn(n, self.dim, generator=generator, dtype=DTYPE).to(self.device)
 
     # ---- what a model defines -------------------------------------------------------------
-    #: the attributes that hold the trained networks (each a :class:`Stacked`), built by
-    #: :meth:`_build`: what :meth:`trained_state` saves and :meth:`load_trained` restores
+    #: the attributes that hold the trained networks sampling and densities need (each a
+    #: :class:`Stacked`, built by :meth:`_build`): what :meth:`trained_state` saves and
+    #: :meth:`load_trained` restores
     networks: ClassVar[tuple[str, ...]] = ()
 
     def _build(self, dim: int, streams: MemberStreams) -> None:
