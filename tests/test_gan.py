@@ -163,3 +163,26 @@ def test_vectorised_member_is_the_member_trained_alone(
         ensemble.member(1).sample(500, seed=3), alone.sample(500, seed=3), rtol=tolerance, atol=tolerance
     )
     assert np.abs(ensemble.member(0).sample(500, seed=3) - ensemble.member(1).sample(500, seed=3)).max() > 0.1
+
+
+def test_the_stacked_discriminator_judges_each_member_as_its_own_network_does():
+    """The batched path (every member's pairwise embeddings as one matrix product, the spread
+    in elementary operations) gives each member's logits as that member's network alone, with
+    its dropout masks, to float32 rounding, and the regulariser's gradients with them."""
+    from genamp.models.gan import Discriminator, _std
+    from genamp.models.neural import Stacked
+
+    torch.manual_seed(0)
+    stacked = Stacked.build(lambda: Discriminator(2, (16, 16), (8, 4)), [1, 2, 3])
+    x = torch.randn(3, 10, 2, requires_grad=True)
+    masks = [(torch.rand(3, 10, 16) > 0.5).float() * 2 for _ in range(2)]
+    together = stacked(x, masks)
+    (grad_together,) = torch.autograd.grad(together.sum(), x)
+    for k in range(3):
+        xk = x[k].detach().requires_grad_(True)
+        alone = stacked.member(k, xk, [m[k] for m in masks])
+        (grad_alone,) = torch.autograd.grad(alone.sum(), xk)
+        torch.testing.assert_close(together[k], alone, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(grad_together[k], grad_alone, rtol=1e-5, atol=1e-6)
+    h = torch.randn(4, 5, 6, 7)
+    torch.testing.assert_close(_std(h, 2), h.std(dim=2), rtol=1e-6, atol=1e-6)

@@ -43,6 +43,7 @@ from genamp.models.neural import (
     Vectorised,
     adam,
     descend,
+    _linear,
     dropout_masks,
 )
 
@@ -72,6 +73,15 @@ PAPER = GANSettings()
 CPU = replace(PAPER, latent=64, hidden=(64,) * 4, embedding=(64, 64, 32), epochs=500, lr=1e-3, decay_every=50)
 
 
+def _std(h: Tensor, dim: int) -> Tensor:
+    """The sample standard deviation along ``dim`` (``n − 1`` in the denominator), as
+    ``Tensor.std`` gives it, in elementary operations: on a GAN step's (20, 10, 10, 32)
+    embeddings, with the gradients of first and second order the regulariser needs, ``std``
+    took 2.2 ms on one CPU thread and these 1.2 ms (its forward alone 1.4 ms)."""
+    centred = h - h.mean(dim=dim, keepdim=True)
+    return (centred.square().sum(dim=dim) / (h.shape[dim] - 1)).sqrt()
+
+
 class Discriminator(nn.Module):
     """Batch-aware discriminator: a point and the spread of its differences to the batch."""
 
@@ -86,8 +96,19 @@ class Discriminator(nn.Module):
         h = x[None, :, :] - x[:, None, :]  # row i: B − x_i
         for layer in self.embed:
             h = F.leaky_relu(layer(h), 0.01)
-        spread = h.std(dim=1)
-        return self.net(torch.cat([x, spread], dim=-1), masks)[..., 0]
+        return self.net(torch.cat([x, _std(h, 1)], dim=-1), masks)[..., 0]
+
+    def stacked(self, params: dict[str, Tensor], x: Tensor, masks: Sequence[Tensor] = ()) -> Tensor:
+        """Every member at once (:meth:`MLP.stacked`): ``x`` (K, batch, dim), ``masks`` (K, batch, w);
+        the pairwise differences of a member's batch go through each embedding layer as one
+        batched matrix product of (K, batch², ·). The same logits as :meth:`forward` per member,
+        to float rounding, without ``vmap``'s per-call work (a third of a GAN step)."""
+        k, b, dim = x.shape
+        h = (x[:, None, :, :] - x[:, :, None, :]).reshape(k, b * b, dim)  # member k's row i: B − x_i
+        for i in range(len(self.embed)):
+            h = F.leaky_relu(_linear(params, f"embed.{i}", h), 0.01)
+        spread = _std(h.reshape(k, b, b, -1), 2)
+        return self.net.stacked(params, torch.cat([x, spread], dim=-1), masks, prefix="net.")[..., 0]
 
 
 class GAN(Vectorised):
