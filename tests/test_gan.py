@@ -186,3 +186,23 @@ def test_the_stacked_discriminator_judges_each_member_as_its_own_network_does():
         torch.testing.assert_close(grad_together[k], grad_alone, rtol=1e-5, atol=1e-6)
     h = torch.randn(4, 5, 6, 7)
     torch.testing.assert_close(_std(h, 2), h.std(dim=2), rtol=1e-6, atol=1e-6)
+
+
+def test_a_steps_one_draw_gives_the_numbers_of_seven():
+    """GAN._step_draws makes a step's random numbers in one draw per member; they must be the
+    seven draws the step made before (noise and latent points, then a dropout mask set per
+    network call), to the bit, so that members and samples stay what they were."""
+    model = GAN(CPU, batch_size=7)
+    one, seven = (neural.MemberStreams([11, 12, 13]) for _ in range(2))
+    draw = model._step_draws(one, dim=2)
+    b, s = 7, model.settings
+    noise, z_disc = seven.uniform((b, 2), (b, s.latent), low=-1.0, high=1.0)
+    masks = [neural.dropout_masks(seven, b, s.hidden, s.dropout) for _ in range(3)]
+    (z_gen,) = seven.uniform((b, s.latent), low=-1.0, high=1.0)
+    masks += [neural.dropout_masks(seven, b, s.hidden, s.dropout) for _ in range(2)]
+    assert torch.equal(draw.noise, noise) and torch.equal(draw.z_disc, z_disc) and torch.equal(draw.z_gen, z_gen)
+    got = [draw.gen_masks_disc, draw.real_masks, draw.fake_masks, draw.gen_masks_gen, draw.disc_masks_gen]
+    for mine, theirs in zip(got, masks, strict=True):
+        assert len(mine) == len(s.hidden) and all(torch.equal(a, c) for a, c in zip(mine, theirs, strict=True))
+    # and the streams stand at the same place afterwards
+    assert torch.equal(one.uniform((5,))[0], seven.uniform((5,))[0])

@@ -156,7 +156,11 @@ def dropout_masks(streams: MemberStreams, n: int, widths: Sequence[int], rate: f
     """Inverted-dropout masks (keep / (1 - rate)) for ``n`` rows of each hidden layer, per member."""
     if rate <= 0:
         return []
-    draws = streams.uniform(*[(n, w) for w in widths])
+    return as_dropout_masks(streams.uniform(*[(n, w) for w in widths]), rate)
+
+
+def as_dropout_masks(draws: Sequence[Tensor], rate: float) -> list[Tensor]:
+    """Uniform draws made into inverted-dropout masks: ``1 / (1 − rate)`` where ``u ≥ rate``, else 0."""
     return [(u >= rate).to(DTYPE) / (1.0 - rate) for u in draws]
 
 
