@@ -12,6 +12,7 @@ import torch
 
 from genamp.densities import make_density
 from genamp.errors import GenampError
+from genamp.models.bayesian import BayesianFlowMatching, BayesianSplineFlow
 from genamp.models.cfm import FlowMatching
 from genamp.models.flow import SplineFlow
 from genamp.models.gan import GAN
@@ -74,3 +75,50 @@ def test_a_new_resolution_samples_the_stored_networks_and_gives_the_same_records
     metas = [json.loads(str(np.load(p, allow_pickle=False)["meta"])) for p in (tmp_path / "tasks").rglob("*.npz")]
     assert sum(m.get("networks") == "stored" for m in metas) == 6  # the second study's tasks
     assert [r for r in again.records if r["quantiles"] == 10] == first.records
+
+
+BAYESIAN = {
+    "bcfm": lambda: BayesianFlowMatching(hidden=(16, 16), steps=60, batch_size=32, kl_weight=1.0, init_logvar=-5.0),
+    "bflow": lambda: BayesianSplineFlow(transforms=2, hidden=(8, 8), steps=60, batch_size=32, kl_weight=1.0, init_logvar=-5.0),
+}
+
+
+@pytest.mark.parametrize("name", BAYESIAN)
+def test_a_stored_posterior_draws_the_networks_the_trained_one_does(name):
+    """A Bayesian network's posterior (each weight's mean and log-variance) through torch.save and
+    torch.load(weights_only=True): the same posterior draws, hence the same events, and the same
+    posterior-mean density, to the bit; a second state (an ensemble of posteriors) is refused."""
+    x = make_density("camel").sample(200, 1)
+    trained = BAYESIAN[name]().fit(x, 5)
+    state = _round_trip(trained.trained_state())
+    loaded = BAYESIAN[name]().load_trained([state])
+    assert loaded.dim == 1 and loaded.n_train == 200
+    for new, old in zip(loaded.draws(3, 7), trained.draws(3, 7), strict=True):
+        np.testing.assert_array_equal(new.sample(400, 9), old.sample(400, 9))
+    np.testing.assert_array_equal(loaded.log_prob(x[:50]), trained.log_prob(x[:50]))
+    with pytest.raises(GenampError, match="one Bayesian network"):
+        BAYESIAN[name]().load_trained([state, state])
+    with pytest.raises(GenampError, match="other settings|does not match"):
+        type(trained)(hidden=(4,), steps=1).load_trained([state])
+
+
+def test_a_bayesian_study_run_again_samples_its_stored_posteriors(tmp_path):
+    """bcfm with 3 posterior draws at Q = 4, then at Q = 4, 8 into the same folder: the second
+    study loads each repetition's posterior instead of training and gives the first's records."""
+    from genamp.study.config import StudyConfig
+    from genamp.study.runner import run_study
+
+    def config(quantiles):
+        return StudyConfig(density="camel", models=("bcfm",), methods=("truth", "averaging"), bayesian=3, kl_weight=0.5,
+                           init_logvar=-5.0, quantiles=quantiles, repetitions=2, n_train=100, n_gen=(300, 1000),
+                           settings={"bcfm": {"hidden": (16, 16), "steps": 60}}, seed=3)  # fmt: skip
+
+    first = run_study(config((4,)), tmp_path, workers=1, plots=False)
+    assert len(list((tmp_path / "weights").rglob("*.pt"))) == 2
+    again = run_study(config((4, 8)), tmp_path, workers=1, plots=False)
+    assert again.ran == 2
+    import json
+
+    metas = [json.loads(str(np.load(p, allow_pickle=False)["meta"])) for p in (tmp_path / "tasks").rglob("*.npz")]
+    assert sum(m.get("networks") == "stored" for m in metas) == 2
+    assert [r for r in again.records if r["quantiles"] == 4] == first.records

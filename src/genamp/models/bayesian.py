@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
@@ -128,6 +128,36 @@ class BayesianGenerator(WithLikelihood):
         noise ε of the weights is drawn by zuko on the weights' device, so on a GPU a seed gives
         other weight draws than on the CPU, the same on every run."""
         return [self.device.index or 0] if self.device.type == "cuda" else []
+
+    # ---- keeping what training made ------------------------------------------------------------
+    networks = ("bayes",)  # the posterior: each weight's mean and log-variance
+
+    def _networks_state(self, rows: Tensor) -> dict[str, Any]:
+        """The posterior (every weight's mean and log-variance) and the network's buffers."""
+        return {"bayes": {"means": {n: t.detach().cpu().clone() for n, t in self.bayes.means.items()},
+                          "logvars": {n: t.detach().cpu().clone() for n, t in self.bayes.logvars.items()},
+                          "buffers": {n: t.detach().cpu().clone() for n, t in self.bayes.base.named_buffers()}}}  # fmt: skip
+
+    def _load_networks(self, states: Sequence[dict[str, Any]], k: int) -> None:
+        """The stored posterior in a network of this model's settings (one training: ``k`` = 1)."""
+        if k != 1 or len(states) != 1:
+            raise GenampError(f"{self.name} is one Bayesian network: load one trained state, not {k}")
+        with torch.random.fork_rng(devices=self._forked()):  # its initial weights are overwritten
+            self.bayes = BayesianModel(self._network(self.dim).to(DTYPE).to(self.device), init_logvar=self.init_logvar)
+        stored = states[0]["bayes"]
+        targets = {"means": dict(self.bayes.means.items()), "logvars": dict(self.bayes.logvars.items()),
+                   "buffers": dict(self.bayes.base.named_buffers())}  # fmt: skip
+        for kind, target in targets.items():
+            if set(stored[kind]) != set(target):
+                raise GenampError(f"{self.name}: the stored posterior does not match this model's settings")
+            for name, tensor in target.items():
+                value = stored[kind][name]
+                if value.shape != tensor.shape:
+                    raise GenampError(f"{self.name}: the stored {kind} of {name} has shape {tuple(value.shape)}, this "
+                                      f"model's {tuple(tensor.shape)} (other settings?)")  # fmt: skip
+                with torch.no_grad():
+                    tensor.copy_(value.to(dtype=tensor.dtype, device=tensor.device))
+        self._posterior_mean = self._with_weights({k.replace("-", "."): m for k, m in self.bayes.means.items()})
 
     # ---- posterior --------------------------------------------------------------------------
     def _with_weights(self, weights: dict[str, Tensor]) -> nn.Module:

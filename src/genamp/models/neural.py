@@ -491,13 +491,8 @@ class NeuralGenerator(ABC):
         reads back (no pickled objects). :meth:`load_trained` restores a model from one or more."""
         index = list(range(self.n_members)) if members is None else [int(m) for m in members]
         rows = torch.tensor(index, dtype=torch.long)
-        nets = {}
-        for attr in self.networks:
-            stacked: Stacked = getattr(self, attr)
-            nets[attr] = {"params": {n: t.detach()[rows.to(t.device)].cpu().clone() for n, t in stacked.params.items()},
-                          "buffers": {n: t.detach()[rows.to(t.device)].cpu().clone() for n, t in stacked.buffers.items()}}  # fmt: skip
         return {
-            "model": self.name, "dim": int(self.dim), "n_train": int(self.n_train), "networks": nets,
+            "model": self.name, "dim": int(self.dim), "n_train": int(self.n_train), "networks": self._networks_state(rows),
             "mean": self._mean[rows.to(self._mean.device)].cpu().clone(), "std": self._std[rows.to(self._std.device)].cpu().clone(),
             "diverged": [[i, int(self.diverged[m].step), float(self.diverged[m].loss)] for i, m in enumerate(index) if m in self.diverged],
             "last_loss": None if self.losses is None else torch.as_tensor(np.asarray(self.losses)[-1][index]),
@@ -513,20 +508,7 @@ class NeuralGenerator(ABC):
             raise GenampError(f"{self.name}: the stored states are of another model or dimension")
         k = sum(int(st["mean"].shape[0]) for st in states)
         self.dim, self.n_train = int(states[0]["dim"]), int(states[0]["n_train"])
-        self._build(self.dim, MemberStreams([0] * k, self.device))
-        for attr in self.networks:
-            stacked: Stacked = getattr(self, attr)
-            for kind, target in (("params", stacked.params), ("buffers", stacked.buffers)):
-                stored = [st["networks"][attr][kind] for st in states]
-                if any(set(t) != set(target) for t in stored):
-                    raise GenampError(f"{self.name}: the stored {attr} does not match this model's settings")
-                for name, tensor in target.items():
-                    value = torch.cat([t[name] for t in stored]).to(dtype=tensor.dtype, device=tensor.device)
-                    if value.shape != tensor.shape:
-                        raise GenampError(f"{self.name}: the stored {attr}.{name} has shape {tuple(value.shape)}, this model's "
-                                          f"{tuple(tensor.shape)} (other settings?)")  # fmt: skip
-                    with torch.no_grad():
-                        tensor.copy_(value)
+        self._load_networks([st["networks"] for st in states], k)
         self._mean = torch.cat([st["mean"] for st in states]).to(DTYPE).to(self.device)
         self._std = torch.cat([st["std"] for st in states]).to(DTYPE).to(self.device)
         offsets = np.cumsum([0] + [int(st["mean"].shape[0]) for st in states])
@@ -538,6 +520,32 @@ class NeuralGenerator(ABC):
         self.stopped = None if any(x is None for x in stops) else [s for x in stops for s in x]
         self.validations = None
         return self
+
+    def _networks_state(self, rows: Tensor) -> dict[str, Any]:
+        """The trained networks of members ``rows``: each stacked network's parameters and buffers."""
+        nets = {}
+        for attr in self.networks:
+            stacked: Stacked = getattr(self, attr)
+            nets[attr] = {"params": {n: t.detach()[rows.to(t.device)].cpu().clone() for n, t in stacked.params.items()},
+                          "buffers": {n: t.detach()[rows.to(t.device)].cpu().clone() for n, t in stacked.buffers.items()}}  # fmt: skip
+        return nets
+
+    def _load_networks(self, states: Sequence[dict[str, Any]], k: int) -> None:
+        """Networks for ``k`` members from the states of :meth:`_networks_state`, one after the other."""
+        self._build(self.dim, MemberStreams([0] * k, self.device))
+        for attr in self.networks:
+            stacked: Stacked = getattr(self, attr)
+            for kind, target in (("params", stacked.params), ("buffers", stacked.buffers)):
+                stored = [st[attr][kind] for st in states]
+                if any(set(t) != set(target) for t in stored):
+                    raise GenampError(f"{self.name}: the stored {attr} does not match this model's settings")
+                for name, tensor in target.items():
+                    value = torch.cat([t[name] for t in stored]).to(dtype=tensor.dtype, device=tensor.device)
+                    if value.shape != tensor.shape:
+                        raise GenampError(f"{self.name}: the stored {attr}.{name} has shape {tuple(value.shape)}, this model's "
+                                          f"{tuple(tensor.shape)} (other settings?)")  # fmt: skip
+                    with torch.no_grad():
+                        tensor.copy_(value)
 
     def _padded(self, validation: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
         """Members' validation sets, standardised as their training sets, padded to one size

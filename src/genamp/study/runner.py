@@ -216,7 +216,8 @@ def stored_networks(root: Path, block: list[Task]) -> Work:
     """A block as a work item, with its tasks' trained networks where a study in ``root``
     (this one stopped, or one with another resolution, ``n_gen`` or method) kept every one of
     them: it then samples them instead of training again (same seeds, same events)."""
-    if not MODEL_REGISTRY[block[0].model].vectorised:
+    entry = MODEL_REGISTRY[block[0].model]
+    if not (entry.vectorised or entry.bayesian):
         return Work(block)
     states = []
     for task in block:

@@ -239,7 +239,7 @@ def run_block(
     failed`` with the step and loss; the others go on.
     """
     if len(tasks) == 1 and not MODEL_REGISTRY[tasks[0].model].vectorised:
-        yield tasks[0], run_task(tasks[0], device, samples)
+        yield tasks[0], run_task(tasks[0], device, samples, None if trained is None else trained[0])
         return
     start = time.perf_counter()
     spec, name = tasks[0].spec, tasks[0].model
@@ -486,22 +486,23 @@ def _failed(task: Task, error: str, start: float) -> TaskOutput:
     return TaskOutput({}, {**_meta(task), "status": "failed", "error": error, "seconds": time.perf_counter() - start})
 
 
-def run_task(task: Task, device: str | None = None, samples: str | None = None) -> TaskOutput:
-    """Train the task's model (or its ensemble, or its Bayesian posterior) and count occupancies.
+def run_task(task: Task, device: str | None = None, samples: str | None = None, trained: dict[str, Any] | None = None) -> TaskOutput:
+    """Train the task's model (or its ensemble, or its Bayesian posterior) and count occupancies;
+    a Bayesian network's posterior is loaded from ``trained`` (as stored) where given.
 
     A :class:`GenampError` (a fit that does not converge, a diverging training) is a result,
     not a crash: the output says ``status: failed`` with the message.
     """
     start = time.perf_counter()
     try:
-        out = _run(task, device, samples)
+        out = _run(task, device, samples, trained)
     except GenampError as exc:
         return _failed(task, str(exc), start)
     out.meta.update(status="ok", seconds=time.perf_counter() - start)
     return out
 
 
-def _run(task: Task, device: str | None = None, samples: str | None = None) -> TaskOutput:
+def _run(task: Task, device: str | None = None, samples: str | None = None, trained: dict[str, Any] | None = None) -> TaskOutput:
     spec = task.spec
     density = _density(spec)
     grids = list(volume_sets(spec).values())
@@ -517,11 +518,18 @@ def _run(task: Task, device: str | None = None, samples: str | None = None) -> T
     if "draws" in spread:
         # one Bayesian training; its generators are fixed draws from the weight posterior
         options = {k: spread[k] for k in BAYESIAN_OPTIONS}
-        z_train = encode(coords, x_train[None], seed)[0]
-        bayes = build(task.model, density, device, **options, **spec.get("options", {})).fit(z_train, child(seed, 0))
+        bayes = build(task.model, density, device, **options, **spec.get("options", {}))
+        if trained is not None:
+            bayes.load_trained([trained])
+        else:
+            bayes.fit(encode(coords, x_train[None], seed)[0], child(seed, 0))
         draws = decode(coords, bayes.draws(spread["draws"], child(seed, 2)))
         out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids, samples)
         out.differential = _differential(task, draws, seed, density, grids)
+        if trained is None:
+            out.trained = bayes.trained_state()
+        else:
+            out.meta["networks"] = "stored"
         return out
     if "members" in spread:
         xs = encode(coords, training_sets(task, seed), seed)
