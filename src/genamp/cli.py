@@ -413,7 +413,7 @@ def models() -> None:
     for name, entry in MODEL_REGISTRY.items():
         defaults = entry.settable().defaults if entry.settable is not None else {}
         text = ", ".join(f"{k}={_setting_text(v)}" for k, v in defaults.items()) or "none"
-        if entry.bayesian:
+        if entry.bayesian and entry.network:
             text += f"; {', '.join(BAYESIAN_OPTIONS)}: the options {', '.join('--' + o.replace('_', '-') for o in BAYESIAN_OPTIONS)}"
         table.add_row(name, entry.description, text)
     out.print(table)
@@ -522,8 +522,10 @@ def _spread_label(rec: dict[str, Any]) -> str:
     spread = rec.get("spread") or {}
     if "members" in spread:
         return f"{rec['model']}×{spread['members']} {spread['mode'][:4]}"
-    if "draws" in spread:
+    if "draws" in spread and "kl_weight" in spread:
         return f"{rec['model']} {spread['draws']} draws KL×{spread['kl_weight']:g} σ₀²=e^{spread.get('init_logvar', -9):g}"
+    if "draws" in spread:
+        return f"{rec['model']} {spread['draws']} draws"
     return str(rec["model"])
 
 

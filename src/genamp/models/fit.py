@@ -31,7 +31,7 @@ from scipy import special
 from genamp import _validate
 from genamp.densities import CamelBack, Density, Shell
 from genamp.errors import FitFailed, GenampError
-from genamp.seeding import SeedLike
+from genamp.seeding import SeedLike, child
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -94,6 +94,7 @@ class ParametricFit:
         self.values: dict[str, float] = {}
         self.errors: dict[str, float] = {}
         self.covariance: np.ndarray | None = None
+        self.limits: dict[str, tuple[float, float]] = {}
         self.nll: float = math.nan
 
     def fit(self, x_train: np.ndarray, seed: SeedLike = None) -> Self:
@@ -136,6 +137,7 @@ class ParametricFit:
         self.values = {k: float(v) for k, v in zip(best.parameters, best.values, strict=True)}
         self.errors = {k: float(v) for k, v in zip(best.parameters, best.errors, strict=True)}
         self.covariance = np.array(best.covariance) if best.covariance is not None else None
+        self.limits = {par: limits.get(par, (-math.inf, math.inf)) for par in best.parameters}
         self.nll = float(best.fval)
         self.fitted = self.family.with_params(**self.values)
         return self
@@ -158,3 +160,96 @@ class ParametricFit:
     def info(self) -> dict[str, Any]:
         """Fitted values and their HESSE errors, for the record."""
         return {"values": self.values, "errors": self.errors, "nll": self.nll}
+
+
+class LaplaceFit:
+    """The fit's Laplace posterior: a Bayesian fit (``bfit``), the known answer for Bayesian generators.
+
+    Laplace's method approximates the posterior of the parameters ``θ`` (flat prior) by the
+    normal ``N(θ̂, V)`` around the maximum-likelihood point ``θ̂``, with ``V`` the inverse Hessian
+    of the negative log-likelihood there: MIGRAD's minimum and HESSE's covariance
+    (MacKay, *Information Theory, Inference, and Learning Algorithms*, 2003, Eq. 27.8). Its
+    spread is the training set's statistical fluctuation, which the averaging forecast reads
+    (docs/formulas.md §2): if the fit's family is the truth's, the truth is one more draw, so
+    the forecast of its draws must calibrate, as a Bayesian network's should.
+
+    - :meth:`draws` gives ``M`` fits with ``θ_m ~ N(θ̂, V)`` restricted to the fit's limits
+      (a draw outside them, a width below zero say, is drawn again: the normal truncated to the
+      parameters' domain), draw ``m`` a pure function of ``child(seed, m)``;
+    - :meth:`sample` is the posterior predictive: a new ``θ`` for each block of ``block`` events;
+    - :meth:`log_prob` is the density at ``θ̂``, the posterior's mean (as a Bayesian network's
+      is its posterior-mean network's).
+
+    Parameters
+    ----------
+    family:
+        The truth whose functional form is assumed known (:class:`ParametricFit`).
+    block:
+        Events per parameter draw of the posterior predictive.
+    """
+
+    name = "bfit"
+
+    def __init__(self, family: Density, block: int = 1000) -> None:
+        self.mle = ParametricFit(family)
+        self.block = block
+        self._cholesky: np.ndarray | None = None
+
+    def fit(self, x_train: np.ndarray, seed: SeedLike = None) -> Self:
+        self.mle.fit(x_train, seed)
+        cov = self.mle.covariance
+        try:
+            self._cholesky = np.linalg.cholesky(cov) if cov is not None else None
+        except np.linalg.LinAlgError:
+            self._cholesky = None
+        if self._cholesky is None:
+            raise FitFailed(f"{self.mle.family.name} fit: HESSE gave no positive-definite covariance for a Laplace posterior")
+        return self
+
+    def _theta(self, seed: SeedLike) -> dict[str, float]:
+        """One draw ``θ ~ N(θ̂, V)`` inside the fit's limits."""
+        if self._cholesky is None:
+            raise GenampError("bfit: call fit before drawing from the posterior")
+        names = list(self.mle.values)
+        centre = np.array([self.mle.values[k] for k in names])
+        low = np.array([self.mle.limits[k][0] for k in names])
+        high = np.array([self.mle.limits[k][1] for k in names])
+        gen = np.random.default_rng(seed)
+        for _ in range(1000):
+            theta = centre + self._cholesky @ gen.standard_normal(len(names))
+            if np.all(theta > low) and np.all(theta < high):
+                return dict(zip(names, theta.tolist(), strict=True))
+        raise FitFailed(f"{self.mle.family.name} fit: its Laplace posterior lies outside the parameters' limits")
+
+    def draws(self, n_draws: int, seed: SeedLike) -> list[LaplaceDraw]:
+        """``n_draws`` fits with fixed parameters ``θ_m ~ N(θ̂, V)``."""
+        return [LaplaceDraw(self.mle.family.with_params(**self._theta(child(seed, m))), m) for m in range(n_draws)]
+
+    def sample(self, n: int, seed: SeedLike) -> np.ndarray:
+        """``n`` events of the posterior predictive: block ``b`` from ``θ_b ~ N(θ̂, V)``."""
+        parts = []
+        for b, start in enumerate(range(0, n, self.block)):
+            density = self.mle.family.with_params(**self._theta(child(seed, 0, b)))
+            parts.append(density.sample(min(self.block, n - start), child(seed, 1, b)))
+        return np.concatenate(parts) if parts else np.empty((0, self.mle.family.dim))
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        return self.mle.log_prob(x)
+
+    def info(self) -> dict[str, Any]:
+        """The maximum-likelihood values and their HESSE errors, for the record."""
+        return self.mle.info()
+
+
+class LaplaceDraw:
+    """One fit of the Laplace posterior: a density with fixed parameters ``θ_m``."""
+
+    def __init__(self, density: Density, index: int) -> None:
+        self.density = density
+        self.name = f"bfit[draw {index}]"
+
+    def sample(self, n: int, seed: SeedLike) -> np.ndarray:
+        return self.density.sample(n, seed)
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        return self.density.log_prob(x)

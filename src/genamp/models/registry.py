@@ -52,9 +52,10 @@ class ModelEntry:
     #: a network model whose repetitions train together as one vectorised model (fit_members;
     #: a :class:`~genamp.models.base.VectorisedGenerator`)
     vectorised: bool = False
-    #: a Bayesian network: one training per repetition, fixed posterior draws as its generators
-    #: (a :class:`~genamp.models.base.Posterior`); its build takes the KL weight and the initial
-    #: log-variance of the weights (:data:`BAYESIAN_OPTIONS`)
+    #: a Bayesian model: one training per repetition, fixed posterior draws as its generators
+    #: (a :class:`~genamp.models.base.Posterior`); a Bayesian network's build (one with
+    #: settings) also takes the KL weight and the initial log-variance of the weights
+    #: (:data:`BAYESIAN_OPTIONS`), the Laplace fit's takes neither
     bayesian: bool = False
     #: a sampled generator that gives its log density (a :class:`~genamp.models.base.Likelihood`;
     #: the differential method needs it)
@@ -106,6 +107,12 @@ def _bflow(density: Density, kl_weight: float = 1.0, init_logvar: float = -9.0, 
     return BayesianSplineFlow(kl_weight=kl_weight, init_logvar=init_logvar, **settings)
 
 
+def _bfit(density: Density) -> Generator:
+    from genamp.models.fit import LaplaceFit
+
+    return LaplaceFit(density)
+
+
 def _bcfm(density: Density, kl_weight: float = 1.0, init_logvar: float = -9.0, **settings: Any) -> Generator:
     from genamp.models.bayesian import BayesianFlowMatching
 
@@ -150,6 +157,10 @@ def _bcfm_settable() -> Settable:
 MODEL_REGISTRY: dict[str, ModelEntry] = {
     "sample": ModelEntry(None, sampled=False, description="the training set itself (G = 1 by construction)"),
     "fit": ModelEntry(ParametricFit, sampled=False, description="maximum-likelihood fit of the true family"),
+    "bfit": ModelEntry(
+        _bfit, sampled=True, bayesian=True, likelihood=True,
+        description="the fit's Laplace posterior: draws of its parameters from the HESSE covariance",
+    ),
     "resample": ModelEntry(lambda density: Resampler(), sampled=True, description="bootstrap of the training set"),
     "gan": ModelEntry(
         _gan, sampled=True, vectorised=True, description="the GANplification GAN, CPU default (shorter)",

@@ -19,6 +19,7 @@ from genamp.study.config import StudyConfig  # noqa: E402
 COLOURS = {
     "sample": "tab:blue",
     "fit": "tab:green",
+    "bfit": "darkgreen",
     "resample": "tab:purple",
     "gan": "tab:orange",
     "gan-paper": "tab:brown",
@@ -30,6 +31,7 @@ COLOURS = {
 LABELS = {
     "sample": "training sample",
     "fit": "fit",
+    "bfit": "Laplace fit",
     "resample": "resampled training set",
     "gan": "GAN",
     "gan-paper": "GAN (paper)",

@@ -265,8 +265,9 @@ class StudyConfig:
                 f"a pool of events and the toy {self.density or 'density'} are two truths; give one "
                 "(--pool FILE, or a toy name)"
             )
-        if "fit" in (self.models or ()):
-            raise GenampError("fit is the parametric fit of a toy's true family; a pool of events has none (drop -m fit)")
+        for fit in ("fit", "bfit"):
+            if fit in (self.models or ()):
+                raise GenampError(f"{fit} is the parametric fit of a toy's true family; a pool of events has none (drop -m {fit})")
 
     def _check_pool(self) -> None:
         """The pool file, its observables and pairs, and that it keeps enough events as the truth."""
@@ -321,6 +322,7 @@ class StudyConfig:
         """Refuse an option given for a study that does not use it (it would change nothing, silently)."""
         entries = {m: MODEL_REGISTRY[m] for m in self.models or ()}
         bayesian = [m for m, e in entries.items() if e.bayesian]
+        variational = [m for m, e in entries.items() if e.bayesian and e.network]
         members = [m for m, e in entries.items() if e.ensembled]
         spread = "averaging" in self.methods or "differential" in self.methods
         given = ", ".join(entries)
@@ -330,9 +332,9 @@ class StudyConfig:
         if self.ensemble_mode is not None and not (members and (self.ensemble or spread)):
             problems.append("--ensemble-mode applies to ensembles: give --ensemble K (or --method averaging) with a network")
         if self.bayesian and not bayesian:
-            problems.append(f"--bayesian applies to the Bayesian models (bflow, bcfm), not to {given}")
+            problems.append(f"--bayesian applies to the Bayesian models (bfit, bflow, bcfm), not to {given}")
         for name in ("kl_weight", "init_logvar"):
-            if getattr(self, name) is not None and not bayesian:
+            if getattr(self, name) is not None and not variational:
                 problems.append(f"--{name.replace('_', '-')} applies to the Bayesian models (bflow, bcfm), not to {given}")
         if self.significance is not None and "averaging" not in self.methods:
             problems.append("--significance applies to the averaging forecast (--method averaging)")
@@ -372,6 +374,8 @@ class StudyConfig:
         if entry.bayesian:
             if not self.bayesian:
                 return None
+            if not entry.network:  # the Laplace fit: no weights, no KL weight
+                return {"draws": self.bayesian}
             return {"draws": self.bayesian, "kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
         return {"members": self.ensemble, "mode": self.ensemble_mode} if self.ensemble else None
 
@@ -385,7 +389,7 @@ class StudyConfig:
         """
         entry = MODEL_REGISTRY[model]
         options = {}
-        if entry.bayesian and self.spread_of(model) is None:
+        if entry.bayesian and entry.network and self.spread_of(model) is None:
             bayesian = {"kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
             if bayesian != {k: DEFAULTS[k] for k in bayesian}:
                 options.update(bayesian)

@@ -217,7 +217,7 @@ def stored_networks(root: Path, block: list[Task]) -> Work:
     (this one stopped, or one with another resolution, ``n_gen`` or method) kept every one of
     them: it then samples them instead of training again (same seeds, same events)."""
     entry = MODEL_REGISTRY[block[0].model]
-    if not (entry.vectorised or entry.bayesian):
+    if not (entry.vectorised or (entry.bayesian and entry.network)):
         return Work(block)
     states = []
     for task in block:

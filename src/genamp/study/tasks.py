@@ -517,7 +517,7 @@ def _run(task: Task, device: str | None = None, samples: str | None = None, trai
     coords = fit_coordinates(task, seed)
     if "draws" in spread:
         # one Bayesian training; its generators are fixed draws from the weight posterior
-        options = {k: spread[k] for k in BAYESIAN_OPTIONS}
+        options = {k: spread[k] for k in BAYESIAN_OPTIONS if k in spread}
         bayes = build(task.model, density, device, **options, **spec.get("options", {}))
         if trained is not None:
             bayes.load_trained([trained])
@@ -527,7 +527,7 @@ def _run(task: Task, device: str | None = None, samples: str | None = None, trai
         out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids, samples)
         out.differential = _differential(task, draws, seed, density, grids)
         if trained is None:
-            out.trained = bayes.trained_state()
+            out.trained = bayes.trained_state() if getattr(bayes, "networks", ()) else None
         else:
             out.meta["networks"] = "stored"
         return out
