@@ -248,6 +248,9 @@ class LaplaceDraw:
         self.density = density
         self.name = f"bfit[draw {index}]"
 
+    def fit(self, x_train: np.ndarray, seed: SeedLike = None) -> Self:
+        raise GenampError("a draw of the Laplace posterior has fixed parameters: fit the bfit model instead")
+
     def sample(self, n: int, seed: SeedLike) -> np.ndarray:
         return self.density.sample(n, seed)
 
