@@ -13,7 +13,7 @@ import pytest
 
 from genamp.errors import GenampError
 from genamp.estimators.averaging import forecast
-from genamp.estimators.falsification import falsify, reach
+from genamp.estimators.falsification import falsify, reach, sequential_p
 
 J, K, N_GEN, N_TRAIN = 10, 10, 20_000, 1000
 
@@ -51,6 +51,27 @@ def test_a_truth_like_one_more_member_passes_at_the_rate_of_its_threshold():
         low += falsify(fc, h, n_h, draws=2000).p_value < 0.05
     rate, se = low / trials, np.sqrt(0.05 * 0.95 / trials)
     assert abs(rate - 0.05) < 4 * se, rate
+
+
+def test_the_sequential_p_value_stops_at_the_hth_exceedance_and_stays_valid():
+    """Besag and Clifford: h / n at the h-th simulated value ≥ the observed one; where fewer
+    exceed, the full simulation's (1 + count)/(1 + draws). Under the null (observed and simulated
+    from one distribution) P(p ≤ α) ≤ α: at α = 0.05 and 0.5 the rate is within 4 binomial
+    errors of α over 4000 trials."""
+    rng = np.random.default_rng(5)
+    sims = rng.uniform(size=20_000)
+    blocks = lambda: (sims[i : i + 1000] for i in range(0, sims.size, 1000))  # noqa: E731
+    x = 0.5
+    n = int(np.flatnonzero(sims >= x)[99]) + 1
+    assert sequential_p(x, blocks(), sims.size) == 100 / n
+    x = 0.9999  # about 2 of 20 000 exceed: no stop
+    assert sequential_p(x, blocks(), sims.size) == (1 + np.sum(sims >= x)) / (1 + sims.size)
+    trials = 4000
+    ps = np.array([sequential_p(rng.uniform(), iter([rng.uniform(size=500) for _ in range(4)]), 2000) for _ in range(trials)])
+    for alpha in (0.05, 0.5):
+        rate = np.mean(ps <= alpha)
+        assert rate < alpha + 4 * np.sqrt(alpha * (1 - alpha) / trials), (alpha, rate)
+        assert rate > alpha - 4 * np.sqrt(alpha * (1 - alpha) / trials), (alpha, rate)
 
 
 @pytest.mark.parametrize("n_equiv, caught", [(200.0, True), (20_000.0, False)])
