@@ -343,7 +343,7 @@ BAD_INPUT = [
     (["run", "-m", "cfm", "--init-logvar", "-5"], "--init-logvar applies to the Bayesian models"),
     (["run", "-m", "sample,fit", "--ensemble", "5"], "--ensemble applies to generators trained several times (resample, gan, cfm, flow), not to sample, fit"),
     (["run", "-m", "cfm", "--ensemble-mode", "seed"], "--ensemble-mode applies to ensembles"),
-    (["run", "-m", "cfm", "--bayesian", "5"], "--bayesian applies to the Bayesian models (bflow, bcfm), not to cfm"),
+    (["run", "-m", "cfm", "--bayesian", "5"], "--bayesian applies to the Bayesian models (bfit, bflow, bcfm), not to cfm"),
     (["run", "--significance", "3"], "--significance applies to the averaging forecast"),
     (["run", "-m", "cfm", "--method", "averaging", "--plateau", "fit"], "--plateau applies to the truth-based method"),
     (["run", "-m", "sample,fit", "--n-gen", "100,1000"], "--n-gen applies to generated samples; sample, fit have exact occupancies"),
