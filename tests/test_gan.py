@@ -197,9 +197,13 @@ def test_a_steps_one_draw_gives_the_numbers_of_seven():
     draw = model._step_draws(one, dim=2)
     b, s = 7, model.settings
     noise, z_disc = seven.uniform((b, 2), (b, s.latent), low=-1.0, high=1.0)
-    masks = [neural.dropout_masks(seven, b, s.hidden, s.dropout) for _ in range(3)]
+
+    def dropout_masks():  # one draw per network call, as the step made them
+        return neural.as_dropout_masks(seven.uniform(*[(b, w) for w in s.hidden]), s.dropout)
+
+    masks = [dropout_masks() for _ in range(3)]
     (z_gen,) = seven.uniform((b, s.latent), low=-1.0, high=1.0)
-    masks += [neural.dropout_masks(seven, b, s.hidden, s.dropout) for _ in range(2)]
+    masks += [dropout_masks() for _ in range(2)]
     assert torch.equal(draw.noise, noise) and torch.equal(draw.z_disc, z_disc) and torch.equal(draw.z_gen, z_gen)
     got = [draw.gen_masks_disc, draw.real_masks, draw.fake_masks, draw.gen_masks_gen, draw.disc_masks_gen]
     for mine, theirs in zip(got, masks, strict=True):

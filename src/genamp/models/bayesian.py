@@ -148,15 +148,7 @@ class BayesianGenerator(WithLikelihood):
         targets = {"means": dict(self.bayes.means.items()), "logvars": dict(self.bayes.logvars.items()),
                    "buffers": dict(self.bayes.base.named_buffers())}  # fmt: skip
         for kind, target in targets.items():
-            if set(stored[kind]) != set(target):
-                raise GenampError(f"{self.name}: the stored posterior does not match this model's settings")
-            for name, tensor in target.items():
-                value = stored[kind][name]
-                if value.shape != tensor.shape:
-                    raise GenampError(f"{self.name}: the stored {kind} of {name} has shape {tuple(value.shape)}, this "
-                                      f"model's {tuple(tensor.shape)} (other settings?)")  # fmt: skip
-                with torch.no_grad():
-                    tensor.copy_(value.to(dtype=tensor.dtype, device=tensor.device))
+            self._restore(target, [stored[kind]], f"posterior's {kind}")
         self._posterior_mean = self._with_weights({k.replace("-", "."): m for k, m in self.bayes.means.items()})
 
     # ---- posterior --------------------------------------------------------------------------

@@ -152,13 +152,6 @@ def minibatches(x: Tensor, streams: MemberStreams, batch_size: int) -> Iterator[
             yield x[rows, index]
 
 
-def dropout_masks(streams: MemberStreams, n: int, widths: Sequence[int], rate: float) -> list[Tensor]:
-    """Inverted-dropout masks (keep / (1 - rate)) for ``n`` rows of each hidden layer, per member."""
-    if rate <= 0:
-        return []
-    return as_dropout_masks(streams.uniform(*[(n, w) for w in widths]), rate)
-
-
 def as_dropout_masks(draws: Sequence[Tensor], rate: float) -> list[Tensor]:
     """Uniform draws made into inverted-dropout masks: ``1 / (1 − rate)`` where ``u ≥ rate``, else 0."""
     return [(u >= rate).to(DTYPE) / (1.0 - rate) for u in draws]
@@ -536,16 +529,20 @@ class NeuralGenerator(ABC):
         for attr in self.networks:
             stacked: Stacked = getattr(self, attr)
             for kind, target in (("params", stacked.params), ("buffers", stacked.buffers)):
-                stored = [st[attr][kind] for st in states]
-                if any(set(t) != set(target) for t in stored):
-                    raise GenampError(f"{self.name}: the stored {attr} does not match this model's settings")
-                for name, tensor in target.items():
-                    value = torch.cat([t[name] for t in stored]).to(dtype=tensor.dtype, device=tensor.device)
-                    if value.shape != tensor.shape:
-                        raise GenampError(f"{self.name}: the stored {attr}.{name} has shape {tuple(value.shape)}, this model's "
-                                          f"{tuple(tensor.shape)} (other settings?)")  # fmt: skip
-                    with torch.no_grad():
-                        tensor.copy_(value)
+                self._restore(target, [st[attr][kind] for st in states], attr)
+
+    def _restore(self, target: dict[str, Tensor], stored: Sequence[dict[str, Tensor]], what: str) -> None:
+        """Copy the ``stored`` tensors (one dict per state, joined along the member axis) into
+        ``target`` by name, refusing other names or shapes: a state of other settings."""
+        if any(set(t) != set(target) for t in stored):
+            raise GenampError(f"{self.name}: the stored {what} does not match this model's settings")
+        for name, tensor in target.items():
+            value = torch.cat([t[name] for t in stored]).to(dtype=tensor.dtype, device=tensor.device)
+            if value.shape != tensor.shape:
+                raise GenampError(f"{self.name}: the stored {what}.{name} has shape {tuple(value.shape)}, this model's "
+                                  f"{tuple(tensor.shape)} (other settings?)")  # fmt: skip
+            with torch.no_grad():
+                tensor.copy_(value)
 
     def _padded(self, validation: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
         """Members' validation sets, standardised as their training sets, padded to one size

@@ -527,7 +527,7 @@ def _run(task: Task, device: str | None = None, samples: str | None = None, trai
         out = _generated([d.sample for d in draws], member_seeds(task, seed, 1), task, grids, samples)
         out.differential = _differential(task, draws, seed, density, grids)
         if trained is None:
-            out.trained = bayes.trained_state() if getattr(bayes, "networks", ()) else None
+            out.trained = bayes.trained_state() if entry.network else None  # the Laplace fit keeps nothing
         else:
             out.meta["networks"] = "stored"
         return out
