@@ -65,11 +65,17 @@ def test_flow_matching_likelihood_integrates_to_one():
         assert abs(np.trapezoid(np.exp(generator.log_prob(grid[:, None])), grid) - 1.0) < 1e-3
 
 
+#: the two ways to the posterior: variational inference and a Langevin chain (a short one)
+SAMPLERS = {"vi": {}, "langevin": {"chain": 40, "chain_keep": 4}}
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
 @pytest.mark.parametrize("cls", BAYESIAN)
-def test_seeded_training_sampling_and_draws_reproduce(cls: type):
+def test_seeded_training_sampling_and_draws_reproduce(cls: type, sampler: str):
     truth = make_density("ring")
     x = truth.sample(200, 3)
-    a, b, c = (tiny(cls, steps=40).fit(x, seed=s) for s in (4, 4, 5))
+    a, b, c = (tiny(cls, steps=40, **SAMPLERS[sampler]).fit(x, seed=s) for s in (4, 4, 5))
+    assert a.sampler == sampler
     points = truth.sample(50, 6)
     np.testing.assert_array_equal(a.losses, b.losses)
     np.testing.assert_array_equal(a.log_prob(points), b.log_prob(points))
@@ -169,3 +175,34 @@ def test_one_network_only_and_nothing_before_fit():
 # KL term dominates the data term's pull on the widths, kl_weight = 1 and 10 widen them at the
 # same pace; in 300-step trainings the spread of log_prob at fixed points rose with kl_weight at
 # some points and fell at others.
+
+
+@pytest.mark.parametrize(("plain", "bayesian"), [(SplineFlow, BayesianSplineFlow), (FlowMatching, BayesianFlowMatching)])
+def test_a_chain_starts_where_the_plain_model_ends(plain: type, bayesian: type):
+    """With a prior too wide to matter, the chain's mode is the plain model's training (same
+    network, loss, batches and noise): its density equals the plain model's up to float rounding."""
+    x = make_density("ring").sample(200, 1)
+    settings = dict(hidden=(16, 16), steps=60, batch_size=64)
+    reference = plain(**settings).fit(x, seed=3)
+    model = bayesian(chain=4, chain_keep=2, prior_var=1e30, **settings).fit(x, seed=3)
+    points = make_density("ring").sample(100, 2)
+    np.testing.assert_allclose(model.losses[:, 0], reference.losses[:, 0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.log_prob(points), reference.log_prob(points), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", BAYESIAN)
+def test_chain_draws_are_its_kept_states_evenly_spaced(cls: type):
+    """draws(M) are the networks of M evenly spaced kept states (the seed chooses nothing), the
+    chain moved away from its mode, and no more draws than kept states are given."""
+    x = make_density("ring").sample(200, 1)
+    model = tiny(cls, steps=40, chain=60, chain_keep=6).fit(x, seed=2)
+    assert model.chain_.states.shape[0] == 6 and 0 < model.chain_.acceptance <= 1
+    points = make_density("ring").sample(30, 2)
+    draws = model.draws(3, seed=0)
+    kept = [model._chain_draw(i) for i in (0, 2, 5)]  # linspace(0, 5, 3) rounded: 0, 2.5 → 2, 5
+    for draw, net in zip(draws, kept, strict=True):
+        np.testing.assert_array_equal(draw.log_prob(points), model.draws(3, seed=9)[draws.index(draw)].log_prob(points))
+        assert torch.equal(torch.cat([p.flatten() for p in draw.net.parameters()]), torch.cat([p.flatten() for p in net.parameters()]))
+    assert np.abs(draws[-1].log_prob(points) - model.log_prob(points)).max() > 1e-6  # the chain left its mode
+    with pytest.raises(GenampError, match="kept 6 states"):
+        model.draws(7, seed=0)

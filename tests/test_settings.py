@@ -83,6 +83,23 @@ def test_bayesian_settings_sit_beside_the_options_kl_weight_and_init_logvar():
         StudyConfig(models=("bcfm",), settings={"bcfm": {"kl_weight": 0.5}})
 
 
+def test_a_langevin_chain_is_a_setting_whose_spread_has_no_kl_weight():
+    """bcfm.chain > 0: the spread names the sampler and the temperature, not the variational
+    options; those, chain settings without a chain, and more draws than kept states are refused."""
+    chain = {"bcfm": {"chain": 500, "temperature": 0.01}}
+    (drawn,) = plan(StudyConfig(models=("bcfm",), methods=("averaging",), repetitions=1, settings=chain))
+    assert drawn.spread == {"draws": 10, "sampler": "langevin", "temperature": 0.01}
+    assert drawn.spec["options"] == {"chain": 500, "temperature": 0.01}
+    (predictive,) = plan(StudyConfig(models=("bcfm",), repetitions=1, settings=chain))
+    assert predictive.spec["options"] == {"chain": 500, "temperature": 0.01}
+    with pytest.raises(GenampError, match=r"--kl-weight applies to the variational .*bcfm draws by a Langevin chain"):
+        StudyConfig(models=("bcfm",), methods=("averaging",), kl_weight=0.5, settings=chain)
+    with pytest.raises(GenampError, match=r"bcfm.temperature applies to the Langevin chain"):
+        StudyConfig(models=("bcfm",), settings={"bcfm": {"temperature": 0.1}})
+    with pytest.raises(GenampError, match=r"--bayesian 30: bcfm's chain keeps 20 states"):
+        StudyConfig(models=("bcfm",), methods=("averaging",), bayesian=30, settings=chain)
+
+
 # ---- what the settings reach -----------------------------------------------------------------
 @pytest.mark.filterwarnings("ignore:Data has no positive values")  # a plot of networks this small
 def test_settings_reach_the_trained_networks_and_the_written_config(capsys, tmp_path, monkeypatch):

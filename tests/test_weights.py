@@ -78,28 +78,35 @@ def test_a_new_resolution_samples_the_stored_networks_and_gives_the_same_records
 
 
 BAYESIAN = {
-    "bcfm": lambda: BayesianFlowMatching(hidden=(16, 16), steps=60, batch_size=32, kl_weight=1.0, init_logvar=-5.0),
-    "bflow": lambda: BayesianSplineFlow(transforms=2, hidden=(8, 8), steps=60, batch_size=32, kl_weight=1.0, init_logvar=-5.0),
+    "bcfm": lambda **s: BayesianFlowMatching(hidden=(16, 16), steps=60, batch_size=32, kl_weight=1.0, init_logvar=-5.0, **s),
+    "bflow": lambda **s: BayesianSplineFlow(transforms=2, hidden=(8, 8), steps=60, batch_size=32, kl_weight=1.0, init_logvar=-5.0, **s),
 }
+#: a posterior by variational inference, and one by a Langevin chain (its kept states)
+SAMPLERS = {"vi": {}, "langevin": {"chain": 20, "chain_keep": 5}}
 
 
+@pytest.mark.parametrize("sampler", SAMPLERS)
 @pytest.mark.parametrize("name", BAYESIAN)
-def test_a_stored_posterior_draws_the_networks_the_trained_one_does(name):
-    """A Bayesian network's posterior (each weight's mean and log-variance) through torch.save and
-    torch.load(weights_only=True): the same posterior draws, hence the same events, and the same
-    posterior-mean density, to the bit; a second state (an ensemble of posteriors) is refused."""
+def test_a_stored_posterior_draws_the_networks_the_trained_one_does(name, sampler):
+    """A Bayesian network's posterior (each weight's mean and log-variance, or a chain's mode and
+    kept states) through torch.save and torch.load(weights_only=True): the same posterior draws,
+    hence the same events, and the same posterior-mean density, to the bit; a second state (an
+    ensemble of posteriors) and a posterior of the other sampler are refused."""
     x = make_density("camel").sample(200, 1)
-    trained = BAYESIAN[name]().fit(x, 5)
+    trained = BAYESIAN[name](**SAMPLERS[sampler]).fit(x, 5)
     state = _round_trip(trained.trained_state())
-    loaded = BAYESIAN[name]().load_trained([state])
+    loaded = BAYESIAN[name](**SAMPLERS[sampler]).load_trained([state])
     assert loaded.dim == 1 and loaded.n_train == 200
     for new, old in zip(loaded.draws(3, 7), trained.draws(3, 7), strict=True):
         np.testing.assert_array_equal(new.sample(400, 9), old.sample(400, 9))
     np.testing.assert_array_equal(loaded.log_prob(x[:50]), trained.log_prob(x[:50]))
     with pytest.raises(GenampError, match="one Bayesian network"):
-        BAYESIAN[name]().load_trained([state, state])
+        BAYESIAN[name](**SAMPLERS[sampler]).load_trained([state, state])
     with pytest.raises(GenampError, match="other settings|does not match"):
-        type(trained)(hidden=(4,), steps=1).load_trained([state])
+        type(trained)(hidden=(4,), steps=1, **SAMPLERS[sampler]).load_trained([state])
+    other = SAMPLERS["langevin" if sampler == "vi" else "vi"]
+    with pytest.raises(GenampError, match="another sampler"):
+        BAYESIAN[name](**other).load_trained([state])
 
 
 def test_a_bayesian_study_run_again_samples_its_stored_posteriors(tmp_path):

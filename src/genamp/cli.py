@@ -522,6 +522,8 @@ def _spread_label(rec: dict[str, Any]) -> str:
     spread = rec.get("spread") or {}
     if "members" in spread:
         return f"{rec['model']}×{spread['members']} {spread['mode'][:4]}"
+    if spread.get("sampler") == "langevin":
+        return f"{rec['model']} {spread['draws']} chain states T={spread['temperature']:g}"
     if "draws" in spread and "kl_weight" in spread:
         return f"{rec['model']} {spread['draws']} draws KL×{spread['kl_weight']:g} σ₀²=e^{spread.get('init_logvar', -9):g}"
     if "draws" in spread:

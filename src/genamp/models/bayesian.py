@@ -12,6 +12,10 @@ regression error) and ``E_q`` estimated by one reparameterised draw ``w = μ + �
 ``kl_weight = 1`` is the ELBO of a likelihood model; docs/formulas.md §5 makes the weight a calibration knob
 (for flow matching the regression error is not a likelihood, so no value is exact).
 
+With the setting ``chain`` > 0 the posterior is drawn instead by a Metropolis-adjusted Langevin
+chain over the plain network's weights (:mod:`genamp.models.langevin`): its kept states are the
+draws, the mode it starts from gives ``log_prob``.
+
 A trained model stands for its posterior over generators: :meth:`~BayesianGenerator.sample`
 draws from the posterior predictive (fresh weights for every block of ``SAMPLE_BLOCK`` events),
 ``log_prob`` uses the posterior-mean weights ``μ``, and :meth:`~BayesianGenerator.draws` returns
@@ -35,6 +39,7 @@ from genamp.errors import GenampError
 from genamp.models.base import Limits
 from genamp.models.cfm import CFM_LIMITS, VelocityField, at_time, ode_log_prob, rk4, straight_path
 from genamp.models.flow import FLOW_LIMITS, SplineNetwork
+from genamp.models.langevin import Chain, fisher_metric, langevin_chain
 from genamp.models.neural import (
     DTYPE,
     LossMonitor,
@@ -49,8 +54,11 @@ from genamp.models.neural import (
 from genamp.seeding import SeedLike, child
 
 
-#: the prior's variance; kl_weight and init_logvar are checked with the study's options of that name
-PRIOR_LIMITS: dict[str, Limits] = {"prior_var": Limits(0, low_open=True)}
+#: the prior's variance and the Langevin chain's settings; kl_weight and init_logvar are checked
+#: with the study's options of that name
+PRIOR_LIMITS: dict[str, Limits] = {
+    "prior_var": Limits(0, low_open=True), "chain": Limits(0), "temperature": Limits(0, low_open=True), "chain_keep": Limits(1), "logvar_lr": Limits(0),
+}  # fmt: skip
 
 
 class BayesianGenerator(WithLikelihood):
@@ -71,14 +79,27 @@ class BayesianGenerator(WithLikelihood):
         prior_var: float,
         init_logvar: float,
         device: str | None = None,
+        chain: int = 0,
+        temperature: float = 1.0,
+        chain_keep: int = 20,
+        logvar_lr: float = 0.0,
     ) -> None:
         super().__init__(device)
+        self.logvar_lr = logvar_lr
         self.steps = steps
         self.lr = lr
         self.batch_size = batch_size
         self.kl_weight = kl_weight
         self.prior_var = prior_var
         self.init_logvar = init_logvar
+        self.chain = chain
+        self.temperature = temperature
+        self.chain_keep = chain_keep
+
+    @property
+    def sampler(self) -> str:
+        """How the posterior is drawn: ``"vi"`` (variational, ``chain`` = 0) or ``"langevin"``."""
+        return "langevin" if self.chain > 0 else "vi"
 
     # ---- what a model defines -------------------------------------------------------------
     @abstractmethod
@@ -97,6 +118,14 @@ class BayesianGenerator(WithLikelihood):
     def _density(self, net: nn.Module, z: Tensor) -> Tensor:
         """``log p(z)`` of ``net`` at standardised events ``z``."""
 
+    @abstractmethod
+    def _chain_loss(self, net: nn.Module, x: Tensor, generator: torch.Generator) -> Tensor:
+        """The mean loss per event of ``net`` on the whole training set ``x`` (n, dim), its noise
+        (if any) from ``generator``: the chain's ``L̄`` (:mod:`genamp.models.langevin`)."""
+
+    #: whether :meth:`_chain_loss` draws no noise (the chain then evaluates each state once)
+    _deterministic_loss: ClassVar[bool] = False
+
     # ---- training -------------------------------------------------------------------------
     def objective(self, x: Tensor, n_train: int, streams: MemberStreams) -> Tensor:
         """``ℓ(μ + σ ε; x) + kl_weight · KL(q ‖ p) / n_train``, the −ELBO per event on minibatch ``x``.
@@ -111,6 +140,9 @@ class BayesianGenerator(WithLikelihood):
         n_members, n, dim = x.shape
         if n_members != 1:
             raise GenampError(f"{self.name} trains one Bayesian network; draw from its posterior instead of an ensemble of {n_members}")
+        if self.chain > 0:
+            return self._train_chain(x, streams)
+        self.chain_: Chain | None = None
         monitor = LossMonitor(1, self.name)
         with torch.random.fork_rng(devices=self._forked()):
             torch.manual_seed(torch_seed(streams.init_seeds()[0]))
@@ -118,10 +150,84 @@ class BayesianGenerator(WithLikelihood):
             # the weight draws ε of the training steps, a stream of their own
             torch.manual_seed(torch_seed(child(streams.seeds[0], 2)))
             params = [*self.bayes.means.values(), *self.bayes.logvars.values()]
+            scales = [1.0] * len(self.bayes.means) + [self.logvar_lr / self.lr if self.logvar_lr > 0 else 1.0] * len(self.bayes.logvars)
             batches = minibatches(x, streams, min(self.batch_size, n))
-            minimise(params, lambda step: self.objective(next(batches)[0], n, streams)[None], self.steps, self.lr, monitor)
+            minimise(params, lambda step: self.objective(next(batches)[0], n, streams)[None], self.steps, self.lr, monitor,
+                     lr_scales=scales)  # fmt: skip
         self._posterior_mean = self._with_weights({k.replace("-", "."): m for k, m in self.bayes.means.items()})
         return monitor
+
+    def _prior_energy(self, params: Sequence[Tensor]) -> Tensor:
+        """``‖θ‖² / (2 σ_p²)``, the prior's part of the chain's energy."""
+        return sum(p.square().sum() for p in params) / (2.0 * self.prior_var)
+
+    def _train_chain(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
+        """The weights to the tempered posterior's mode with Adam (``steps`` on minibatches of
+        ``L̄ + T ‖θ‖² / (2 σ_p² n)``), then ``chain`` Langevin steps from there
+        (:func:`~genamp.models.langevin.langevin_chain`, Adam's metric); ``chain_keep`` states are
+        the posterior draws."""
+        _, n, dim = x.shape
+        monitor = LossMonitor(1, self.name)
+        with torch.random.fork_rng(devices=self._forked()):
+            torch.manual_seed(torch_seed(streams.init_seeds()[0]))
+            net = self._network(dim).to(DTYPE).to(self.device)
+        params = list(net.parameters())
+        batches = minibatches(x, streams, min(self.batch_size, n))
+
+        def loss_at(step: int) -> Tensor:
+            return (self._loss(net, next(batches)[0], streams) + self.temperature * self._prior_energy(params) / n)[None]
+
+        minimise(params, loss_at, self.steps, self.lr, monitor)
+        self._posterior_mean = copy.deepcopy(net)
+        self.chain_ = None
+        if monitor.diverged:
+            return monitor
+        noise_seed = torch_seed(child(streams.seeds[0], 4))
+        for p in params:
+            p.requires_grad_(True)
+        fisher = self._fisher(net, params, x[0], torch.Generator().manual_seed(noise_seed - 1))
+        metric = fisher_metric(fisher, n, self.temperature, self.prior_var)
+
+        def energy(theta: Tensor, step: int) -> tuple[Tensor, Tensor]:
+            self._set_flat(params, theta)
+            loss = self._chain_loss(net, x[0], torch.Generator().manual_seed(noise_seed + step))
+            u = n / self.temperature * loss + self._prior_energy(params)
+            grads = torch.autograd.grad(u, params)
+            return u.detach(), torch.cat([g.flatten() for g in grads])
+
+        start = torch.cat([p.detach().flatten() for p in params])
+        generator = torch.Generator().manual_seed(torch_seed(child(streams.seeds[0], 3)))
+        self.chain_ = langevin_chain(start, energy, metric, self.chain, self.chain_keep, generator, self._deterministic_loss)
+        for p in params:
+            p.requires_grad_(False)
+        return monitor
+
+    #: training events the chain's Fisher information is estimated on (a random subset of larger sets)
+    FISHER_EVENTS: ClassVar[int] = 256
+
+    def _fisher(self, net: nn.Module, params: Sequence[Tensor], x: Tensor, generator: torch.Generator) -> Tensor:
+        """The empirical Fisher information per event, ``mean_e (∂ℓ_e / ∂θ)²`` over at most
+        :attr:`FISHER_EVENTS` training events (one backward pass each)."""
+        if x.shape[0] > self.FISHER_EVENTS:
+            x = x[torch.randperm(x.shape[0], generator=generator)[: self.FISHER_EVENTS].to(x.device)]
+        total = torch.zeros(sum(p.numel() for p in params), dtype=DTYPE, device=x.device)
+        for e in range(x.shape[0]):
+            grads = torch.autograd.grad(self._chain_loss(net, x[e : e + 1], generator), params, allow_unused=True)
+            total += torch.cat([(torch.zeros_like(p) if g is None else g).flatten() for p, g in zip(params, grads, strict=True)]).square()
+        return total / x.shape[0]
+
+    @staticmethod
+    def _set_flat(params: Sequence[Tensor], theta: Tensor) -> None:
+        """Copy the flat weights ``theta`` into ``params``, in order."""
+        with torch.no_grad():
+            for p, value in zip(params, torch.split(theta, [p.numel() for p in params]), strict=True):
+                p.copy_(value.view_as(p))
+
+    def _chain_draw(self, i: int) -> nn.Module:
+        """The network at the chain's ``i``-th kept state."""
+        net = copy.deepcopy(self._posterior_mean)
+        self._set_flat(list(net.parameters()), self.chain_.states[i].to(self.device))
+        return net.requires_grad_(False)
 
     def _forked(self) -> list[int]:
         """The CUDA devices whose global stream the weight draws use (none on the CPU): the
@@ -133,7 +239,12 @@ class BayesianGenerator(WithLikelihood):
     networks = ("bayes",)  # the posterior: each weight's mean and log-variance
 
     def _networks_state(self, rows: Tensor) -> dict[str, Any]:
-        """The posterior (every weight's mean and log-variance) and the network's buffers."""
+        """The posterior (every weight's mean and log-variance) and the network's buffers; of a
+        Langevin chain, the mode's network and the kept states."""
+        if self.chain > 0:
+            return {"chain": {"mode": {n: t.detach().cpu().clone() for n, t in self._posterior_mean.state_dict().items()},
+                              "states": self.chain_.states.cpu().clone(),
+                              "acceptance": self.chain_.acceptance, "step_size": self.chain_.step_size}}  # fmt: skip
         return {"bayes": {"means": {n: t.detach().cpu().clone() for n, t in self.bayes.means.items()},
                           "logvars": {n: t.detach().cpu().clone() for n, t in self.bayes.logvars.items()},
                           "buffers": {n: t.detach().cpu().clone() for n, t in self.bayes.base.named_buffers()}}}  # fmt: skip
@@ -142,6 +253,17 @@ class BayesianGenerator(WithLikelihood):
         """The stored posterior in a network of this model's settings (one training: ``k`` = 1)."""
         if k != 1 or len(states) != 1:
             raise GenampError(f"{self.name} is one Bayesian network: load one trained state, not {k}")
+        if ("chain" in states[0]) != (self.chain > 0):
+            raise GenampError(f"{self.name}: the stored posterior was drawn by another sampler than this model's ({self.sampler})")
+        if self.chain > 0:
+            stored = states[0]["chain"]
+            net = self._network(self.dim).to(DTYPE).to(self.device)
+            self._restore(dict(net.state_dict()), [stored["mode"]], "chain's mode")
+            if tuple(stored["states"].shape) != (self.chain_keep, sum(p.numel() for p in net.parameters())):
+                raise GenampError(f"{self.name}: the stored chain's states do not match this model's settings")
+            self._posterior_mean = net.requires_grad_(False)
+            self.chain_ = Chain(stored["states"].to(DTYPE), float(stored["acceptance"]), float(stored["step_size"]))
+            return
         with torch.random.fork_rng(devices=self._forked()):  # its initial weights are overwritten
             self.bayes = BayesianModel(self._network(self.dim).to(DTYPE).to(self.device), init_logvar=self.init_logvar)
         stored = states[0]["bayes"]
@@ -172,12 +294,21 @@ class BayesianGenerator(WithLikelihood):
         self.n_members  # noqa: B018 - raises when not fitted
         if self.diverged:
             raise TrainingDiverged(self.diverged[0].message(self.name))
+        if self.chain > 0:  # evenly spaced states of the chain (the seed chooses nothing)
+            if n_draws > self.chain_keep:
+                raise GenampError(f"{self.name}'s chain kept {self.chain_keep} states: ask for at most that many draws, "
+                                  f"or set chain_keep ≥ {n_draws}")  # fmt: skip
+            kept = np.linspace(0, self.chain_keep - 1, n_draws).round().astype(int)
+            return [PosteriorDraw(self, m, self._chain_draw(int(i))) for m, i in enumerate(kept)]
         seed = as_seed_sequence(seed)
         return [PosteriorDraw(self, m, self._weights_draw(torch_seed(child(seed, m)))) for m in range(n_draws)]
 
     def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
-        # posterior predictive: fresh weights for each block, then the block's events
-        net = self._weights_draw(int(torch.randint(0, 2**62, (1,), generator=generator)))
+        # posterior predictive: fresh weights (a chain's state) for each block, then the block's events
+        if self.chain > 0:
+            net = self._chain_draw(int(torch.randint(0, self.chain_keep, (1,), generator=generator)))
+        else:
+            net = self._weights_draw(int(torch.randint(0, 2**62, (1,), generator=generator)))
         return self._generate(net, n, generator)
 
     def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
@@ -223,6 +354,16 @@ class BayesianSplineFlow(BayesianGenerator):
     init_logvar:
         Initial ``log σ²`` of every weight (zuko's default; the means start at the network's
         usual initialisation).
+    chain, temperature, chain_keep:
+        ``chain`` > 0 draws the posterior by a Metropolis-adjusted Langevin chain of that many
+        steps instead of variational inference (:mod:`genamp.models.langevin`): the weights are
+        trained to the mode of the posterior at ``temperature`` (1: Bayes' posterior of the
+        flow's likelihood), the chain runs from there, and ``chain_keep`` evenly spaced states of
+        its second half are the draws (``kl_weight``, ``init_logvar`` and ``logvar_lr`` then do
+        nothing).
+    logvar_lr:
+        Adam's learning rate of the weights' log-variances in variational inference (0: ``lr``);
+        a larger one lets the variances move within the steps.
     device:
         Where the network lives and trains, ``"cpu"`` or ``"cuda"``: batches and the base noise
         are drawn on the CPU as for every network; the weights' noise ε on the device
@@ -243,9 +384,13 @@ class BayesianSplineFlow(BayesianGenerator):
         kl_weight: float = 1.0,
         prior_var: float = 1.0,
         init_logvar: float = -9.0,
+        chain: int = 0,
+        temperature: float = 1.0,
+        chain_keep: int = 20,
+        logvar_lr: float = 0.0,
         device: str | None = None,
     ) -> None:
-        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar, device)
+        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar, device, chain, temperature, chain_keep, logvar_lr)
         self.transforms = transforms
         self.hidden = tuple(hidden)
         self.bins = bins
@@ -263,6 +408,11 @@ class BayesianSplineFlow(BayesianGenerator):
         with torch.no_grad():
             return net.log_prob(z)
 
+    _deterministic_loss = True
+
+    def _chain_loss(self, net: nn.Module, x: Tensor, generator: torch.Generator) -> Tensor:
+        return -net.log_prob(x).mean()
+
 
 class BayesianFlowMatching(BayesianGenerator):
     """Conditional flow matching (:mod:`genamp.models.cfm`) with a variational Gaussian velocity MLP.
@@ -271,8 +421,10 @@ class BayesianFlowMatching(BayesianGenerator):
     ----------
     hidden, steps, lr, batch_size, ode_steps, n_frequencies, probes:
         As for :class:`~genamp.models.cfm.FlowMatching`.
-    kl_weight, prior_var, init_logvar, device:
-        As for :class:`BayesianSplineFlow`.
+    kl_weight, prior_var, init_logvar, chain, temperature, chain_keep, logvar_lr, device:
+        As for :class:`BayesianSplineFlow`; the regression loss is no likelihood, so no
+        ``temperature`` (or ``kl_weight``) is exact: it is set by calibration
+        (:mod:`genamp.estimators.tempering`).
     """
 
     name = "bcfm"
@@ -290,9 +442,13 @@ class BayesianFlowMatching(BayesianGenerator):
         kl_weight: float = 1.0,
         prior_var: float = 1.0,
         init_logvar: float = -9.0,
+        chain: int = 0,
+        temperature: float = 1.0,
+        chain_keep: int = 20,
+        logvar_lr: float = 0.0,
         device: str | None = None,
     ) -> None:
-        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar, device)
+        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar, device, chain, temperature, chain_keep, logvar_lr)
         self.probes = probes
         self.hidden = tuple(hidden)
         self.ode_steps = ode_steps
@@ -309,6 +465,12 @@ class BayesianFlowMatching(BayesianGenerator):
 
     def _generate(self, net: nn.Module, n: int, generator: torch.Generator) -> Tensor:
         return rk4(at_time(net), self.randn(n, generator), 0.0, 1.0, self.ode_steps)
+
+    def _chain_loss(self, net: nn.Module, x: Tensor, generator: torch.Generator) -> Tensor:
+        x0 = torch.randn(x.shape, generator=generator, dtype=DTYPE).to(x.device)
+        t = torch.rand((x.shape[0], 1), generator=generator, dtype=DTYPE).to(x.device)
+        xt, target = straight_path(x0, x, t)
+        return (net(xt, t) - target).square().mean()
 
     def _density(self, net: nn.Module, z: Tensor) -> Tensor:
         return ode_log_prob(at_time(net), z, self.ode_steps, self.probes, at_time(net.with_divergence))

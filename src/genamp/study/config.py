@@ -322,7 +322,7 @@ class StudyConfig:
         """Refuse an option given for a study that does not use it (it would change nothing, silently)."""
         entries = {m: MODEL_REGISTRY[m] for m in self.models or ()}
         bayesian = [m for m, e in entries.items() if e.bayesian]
-        variational = [m for m, e in entries.items() if e.bayesian and e.network]
+        variational = [m for m, e in entries.items() if e.bayesian and e.network and not self.langevin(m)]
         members = [m for m, e in entries.items() if e.ensembled]
         spread = "averaging" in self.methods or "differential" in self.methods
         given = ", ".join(entries)
@@ -333,9 +333,19 @@ class StudyConfig:
             problems.append("--ensemble-mode applies to ensembles: give --ensemble K (or --method averaging) with a network")
         if self.bayesian and not bayesian:
             problems.append(f"--bayesian applies to the Bayesian models (bfit, bflow, bcfm), not to {given}")
+        chains = [m for m in entries if entries[m].network and entries[m].bayesian and self.langevin(m)]
         for name in ("kl_weight", "init_logvar"):
             if getattr(self, name) is not None and not variational:
-                problems.append(f"--{name.replace('_', '-')} applies to the Bayesian models (bflow, bcfm), not to {given}")
+                why = f" ({', '.join(chains)} draw{'s' if len(chains) == 1 else ''} by a Langevin chain: its setting chain > 0)" if chains else ""
+                problems.append(f"--{name.replace('_', '-')} applies to the variational Bayesian models (bflow, bcfm), not to {given}{why}")
+        for m in entries:
+            if entries[m].bayesian and entries[m].network:
+                chain_only = sorted({"temperature", "chain_keep"} & set(self.settings.get(m, {})))
+                if chain_only and not self.langevin(m):
+                    problems.append(f"{m}.{chain_only[0]} applies to the Langevin chain: set {m}.chain to its steps")
+                keep = self._setting(m, "chain_keep")
+                if self.langevin(m) and self.bayesian and self.bayesian > keep:
+                    problems.append(f"--bayesian {self.bayesian}: {m}'s chain keeps {keep} states (set {m}.chain_keep ≥ {self.bayesian})")
         if self.significance is not None and "averaging" not in self.methods:
             problems.append("--significance applies to the averaging forecast (--method averaging)")
         if self.plateau is not None and "truth" not in self.methods:
@@ -357,6 +367,16 @@ class StudyConfig:
         thin = (_validate.events_per_volume(self.n_gen[-1], q, dim, "the largest n_gen") for q in self.quantiles)
         return [w for w in thin if w is not None]
 
+    def _setting(self, model: str, name: str) -> Any:
+        """The study's value of a model's setting, its default where not set."""
+        return self.settings.get(model, {}).get(name, MODEL_REGISTRY[model].settable().defaults[name])  # type: ignore[misc]
+
+    def langevin(self, model: str) -> bool:
+        """Whether the Bayesian network ``model`` draws its posterior by a Langevin chain
+        (its setting ``chain`` > 0) instead of variational inference."""
+        entry = MODEL_REGISTRY[model]
+        return entry.bayesian and entry.network and int(self._setting(model, "chain")) > 0
+
     def serves(self, model: str) -> bool:
         """Whether some method of the study gives ``model`` a record."""
         entry = MODEL_REGISTRY[model]
@@ -376,6 +396,8 @@ class StudyConfig:
                 return None
             if not entry.network:  # the Laplace fit: no weights, no KL weight
                 return {"draws": self.bayesian}
+            if self.langevin(model):  # a chain's states: no KL weight either
+                return {"draws": self.bayesian, "sampler": "langevin", "temperature": float(self._setting(model, "temperature"))}
             return {"draws": self.bayesian, "kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
         return {"members": self.ensemble, "mode": self.ensemble_mode} if self.ensemble else None
 
@@ -389,7 +411,7 @@ class StudyConfig:
         """
         entry = MODEL_REGISTRY[model]
         options = {}
-        if entry.bayesian and entry.network and self.spread_of(model) is None:
+        if entry.bayesian and entry.network and self.spread_of(model) is None and not self.langevin(model):
             bayesian = {"kl_weight": self.kl_weight, "init_logvar": self.init_logvar}
             if bayesian != {k: DEFAULTS[k] for k in bayesian}:
                 options.update(bayesian)
