@@ -206,3 +206,21 @@ def test_chain_draws_are_its_kept_states_evenly_spaced(cls: type):
     assert np.abs(draws[-1].log_prob(points) - model.log_prob(points)).max() > 1e-6  # the chain left its mode
     with pytest.raises(GenampError, match="kept 6 states"):
         model.draws(7, seed=0)
+
+
+@pytest.mark.parametrize("cls", BAYESIAN)
+def test_a_last_layer_chain_moves_only_the_output_layers(cls: type):
+    """chain_last: a draw's hidden layers are the mode's to the bit, its output layers moved."""
+    x = make_density("ring").sample(200, 1)
+    model = tiny(cls, steps=40, chain=40, chain_keep=2, chain_last=True).fit(x, seed=2)
+    draw, mode = model.draws(2, seed=0)[1].net, model._posterior_mean
+    output = {id(p) for p in model._output_layers(draw)}
+    assert 0 < len(output) < len(list(draw.parameters()))
+    moved = []
+    for p, q in zip(draw.parameters(), mode.parameters(), strict=True):
+        if id(p) in output:
+            moved.append(not torch.equal(p, q))
+        else:
+            assert torch.equal(p, q)
+    assert any(moved)
+    assert model.chain_.states.shape == (2, sum(p.numel() for p in model._output_layers(mode)))

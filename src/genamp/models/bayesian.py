@@ -83,9 +83,11 @@ class BayesianGenerator(WithLikelihood):
         temperature: float = 1.0,
         chain_keep: int = 20,
         logvar_lr: float = 0.0,
+        chain_last: bool = False,
     ) -> None:
         super().__init__(device)
         self.logvar_lr = logvar_lr
+        self.chain_last = chain_last
         self.steps = steps
         self.lr = lr
         self.batch_size = batch_size
@@ -122,6 +124,14 @@ class BayesianGenerator(WithLikelihood):
     def _chain_loss(self, net: nn.Module, x: Tensor, generator: torch.Generator) -> Tensor:
         """The mean loss per event of ``net`` on the whole training set ``x`` (n, dim), its noise
         (if any) from ``generator``: the chain's ``L̄`` (:mod:`genamp.models.langevin`)."""
+
+    @abstractmethod
+    def _output_layers(self, net: nn.Module) -> list[Tensor]:
+        """The parameters of the network's output layer(s): what the chain moves with ``chain_last``."""
+
+    def _chained(self, net: nn.Module) -> list[Tensor]:
+        """The parameters the chain moves: all, or the output layers' (``chain_last``)."""
+        return self._output_layers(net) if self.chain_last else list(net.parameters())
 
     #: whether :meth:`_chain_loss` draws no noise (the chain then evaluates each state once)
     _deterministic_loss: ClassVar[bool] = False
@@ -164,8 +174,9 @@ class BayesianGenerator(WithLikelihood):
     def _train_chain(self, x: Tensor, streams: MemberStreams) -> LossMonitor:
         """The weights to the tempered posterior's mode with Adam (``steps`` on minibatches of
         ``L̄ + T ‖θ‖² / (2 σ_p² n)``), then ``chain`` Langevin steps from there
-        (:func:`~genamp.models.langevin.langevin_chain`, Adam's metric); ``chain_keep`` states are
-        the posterior draws."""
+        (:func:`~genamp.models.langevin.langevin_chain`, the Fisher metric) over all weights or,
+        with ``chain_last``, the output layers' (the rest stay at the mode); ``chain_keep``
+        states are the posterior draws."""
         _, n, dim = x.shape
         monitor = LossMonitor(1, self.name)
         with torch.random.fork_rng(devices=self._forked()):
@@ -182,6 +193,7 @@ class BayesianGenerator(WithLikelihood):
         self.chain_ = None
         if monitor.diverged:
             return monitor
+        params = self._chained(net)
         noise_seed = torch_seed(child(streams.seeds[0], 4))
         for p in params:
             p.requires_grad_(True)
@@ -226,7 +238,7 @@ class BayesianGenerator(WithLikelihood):
     def _chain_draw(self, i: int) -> nn.Module:
         """The network at the chain's ``i``-th kept state."""
         net = copy.deepcopy(self._posterior_mean)
-        self._set_flat(list(net.parameters()), self.chain_.states[i].to(self.device))
+        self._set_flat(self._chained(net), self.chain_.states[i].to(self.device))
         return net.requires_grad_(False)
 
     def _forked(self) -> list[int]:
@@ -259,7 +271,7 @@ class BayesianGenerator(WithLikelihood):
             stored = states[0]["chain"]
             net = self._network(self.dim).to(DTYPE).to(self.device)
             self._restore(dict(net.state_dict()), [stored["mode"]], "chain's mode")
-            if tuple(stored["states"].shape) != (self.chain_keep, sum(p.numel() for p in net.parameters())):
+            if tuple(stored["states"].shape) != (self.chain_keep, sum(p.numel() for p in self._chained(net))):
                 raise GenampError(f"{self.name}: the stored chain's states do not match this model's settings")
             self._posterior_mean = net.requires_grad_(False)
             self.chain_ = Chain(stored["states"].to(DTYPE), float(stored["acceptance"]), float(stored["step_size"]))
@@ -354,13 +366,13 @@ class BayesianSplineFlow(BayesianGenerator):
     init_logvar:
         Initial ``log σ²`` of every weight (zuko's default; the means start at the network's
         usual initialisation).
-    chain, temperature, chain_keep:
+    chain, temperature, chain_keep, chain_last:
         ``chain`` > 0 draws the posterior by a Metropolis-adjusted Langevin chain of that many
         steps instead of variational inference (:mod:`genamp.models.langevin`): the weights are
         trained to the mode of the posterior at ``temperature`` (1: Bayes' posterior of the
         flow's likelihood), the chain runs from there, and ``chain_keep`` evenly spaced states of
         its second half are the draws (``kl_weight``, ``init_logvar`` and ``logvar_lr`` then do
-        nothing).
+        nothing). ``chain_last``: the chain moves only the output layer(s), the rest stays at the mode.
     logvar_lr:
         Adam's learning rate of the weights' log-variances in variational inference (0: ``lr``);
         a larger one lets the variances move within the steps.
@@ -388,9 +400,12 @@ class BayesianSplineFlow(BayesianGenerator):
         temperature: float = 1.0,
         chain_keep: int = 20,
         logvar_lr: float = 0.0,
+        chain_last: bool = False,
         device: str | None = None,
     ) -> None:
-        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar, device, chain, temperature, chain_keep, logvar_lr)
+        super().__init__(
+            steps, lr, batch_size, kl_weight, prior_var, init_logvar, device, chain, temperature, chain_keep, logvar_lr, chain_last
+        )
         self.transforms = transforms
         self.hidden = tuple(hidden)
         self.bins = bins
@@ -410,6 +425,13 @@ class BayesianSplineFlow(BayesianGenerator):
 
     _deterministic_loss = True
 
+    def _output_layers(self, net: nn.Module) -> list[Tensor]:
+        # the last linear layer of each transform's hyper-network (a 1-d flow has none: all its parameters)
+        hypers = [m.hyper for m in net.flow.transform.transforms if hasattr(m, "hyper")]
+        if not hypers:
+            return list(net.parameters())
+        return [p for h in hypers for p in [m for m in h if isinstance(m, nn.Linear)][-1].parameters()]
+
     def _chain_loss(self, net: nn.Module, x: Tensor, generator: torch.Generator) -> Tensor:
         return -net.log_prob(x).mean()
 
@@ -421,7 +443,7 @@ class BayesianFlowMatching(BayesianGenerator):
     ----------
     hidden, steps, lr, batch_size, ode_steps, n_frequencies, probes:
         As for :class:`~genamp.models.cfm.FlowMatching`.
-    kl_weight, prior_var, init_logvar, chain, temperature, chain_keep, logvar_lr, device:
+    kl_weight, prior_var, init_logvar, chain, temperature, chain_keep, chain_last, logvar_lr, device:
         As for :class:`BayesianSplineFlow`; the regression loss is no likelihood, so no
         ``temperature`` (or ``kl_weight``) is exact: it is set by calibration
         (:mod:`genamp.estimators.tempering`).
@@ -446,9 +468,12 @@ class BayesianFlowMatching(BayesianGenerator):
         temperature: float = 1.0,
         chain_keep: int = 20,
         logvar_lr: float = 0.0,
+        chain_last: bool = False,
         device: str | None = None,
     ) -> None:
-        super().__init__(steps, lr, batch_size, kl_weight, prior_var, init_logvar, device, chain, temperature, chain_keep, logvar_lr)
+        super().__init__(
+            steps, lr, batch_size, kl_weight, prior_var, init_logvar, device, chain, temperature, chain_keep, logvar_lr, chain_last
+        )
         self.probes = probes
         self.hidden = tuple(hidden)
         self.ode_steps = ode_steps
@@ -465,6 +490,9 @@ class BayesianFlowMatching(BayesianGenerator):
 
     def _generate(self, net: nn.Module, n: int, generator: torch.Generator) -> Tensor:
         return rk4(at_time(net), self.randn(n, generator), 0.0, 1.0, self.ode_steps)
+
+    def _output_layers(self, net: nn.Module) -> list[Tensor]:
+        return list(net.net.out.parameters())
 
     def _chain_loss(self, net: nn.Module, x: Tensor, generator: torch.Generator) -> Tensor:
         x0 = torch.randn(x.shape, generator=generator, dtype=DTYPE).to(x.device)
