@@ -224,3 +224,12 @@ def test_a_last_layer_chain_moves_only_the_output_layers(cls: type):
             assert torch.equal(p, q)
     assert any(moved)
     assert model.chain_.states.shape == (2, sum(p.numel() for p in model._output_layers(mode)))
+
+
+def test_a_chain_on_subsets_of_the_training_set_draws_them_per_step():
+    """chain_batch: the flow's energy, deterministic on the whole set, becomes a per-step draw
+    (another chain than the full-batch one from the same mode), still reproducible by its seed."""
+    x = make_density("ring").sample(300, 1)
+    full, a, b = (tiny(BayesianSplineFlow, steps=30, chain=40, chain_keep=2, chain_batch=c).fit(x, seed=4) for c in (0, 64, 64))
+    torch.testing.assert_close(a.chain_.states, b.chain_.states, rtol=0, atol=0)
+    assert not torch.equal(a.chain_.states, full.chain_.states)

@@ -57,7 +57,8 @@ from genamp.seeding import SeedLike, child
 #: the prior's variance and the Langevin chain's settings; kl_weight and init_logvar are checked
 #: with the study's options of that name
 PRIOR_LIMITS: dict[str, Limits] = {
-    "prior_var": Limits(0, low_open=True), "chain": Limits(0), "temperature": Limits(0, low_open=True), "chain_keep": Limits(1), "logvar_lr": Limits(0),
+    "prior_var": Limits(0, low_open=True), "chain": Limits(0), "temperature": Limits(0, low_open=True),
+    "chain_keep": Limits(1), "logvar_lr": Limits(0), "chain_batch": Limits(0),
 }  # fmt: skip
 
 
@@ -84,10 +85,12 @@ class BayesianGenerator(WithLikelihood):
         chain_keep: int = 20,
         logvar_lr: float = 0.0,
         chain_last: bool = False,
+        chain_batch: int = 0,
     ) -> None:
         super().__init__(device)
         self.logvar_lr = logvar_lr
         self.chain_last = chain_last
+        self.chain_batch = chain_batch
         self.steps = steps
         self.lr = lr
         self.batch_size = batch_size
@@ -200,16 +203,20 @@ class BayesianGenerator(WithLikelihood):
         fisher = self._fisher(net, params, x[0], torch.Generator().manual_seed(noise_seed - 1))
         metric = fisher_metric(fisher, n, self.temperature, self.prior_var)
 
+        subset = 0 < self.chain_batch < n
+
         def energy(theta: Tensor, step: int) -> tuple[Tensor, Tensor]:
             self._set_flat(params, theta)
-            loss = self._chain_loss(net, x[0], torch.Generator().manual_seed(noise_seed + step))
+            generator = torch.Generator().manual_seed(noise_seed + step)
+            events = x[0][torch.randperm(n, generator=generator)[: self.chain_batch].to(x.device)] if subset else x[0]
+            loss = self._chain_loss(net, events, generator)
             u = n / self.temperature * loss + self._prior_energy(params)
             grads = torch.autograd.grad(u, params)
             return u.detach(), torch.cat([g.flatten() for g in grads])
 
         start = torch.cat([p.detach().flatten() for p in params])
         generator = torch.Generator().manual_seed(torch_seed(child(streams.seeds[0], 3)))
-        self.chain_ = langevin_chain(start, energy, metric, self.chain, self.chain_keep, generator, self._deterministic_loss)
+        self.chain_ = langevin_chain(start, energy, metric, self.chain, self.chain_keep, generator, self._deterministic_loss and not subset)
         for p in params:
             p.requires_grad_(False)
         return monitor
@@ -366,13 +373,16 @@ class BayesianSplineFlow(BayesianGenerator):
     init_logvar:
         Initial ``log σ²`` of every weight (zuko's default; the means start at the network's
         usual initialisation).
-    chain, temperature, chain_keep, chain_last:
+    chain, temperature, chain_keep, chain_last, chain_batch:
         ``chain`` > 0 draws the posterior by a Metropolis-adjusted Langevin chain of that many
         steps instead of variational inference (:mod:`genamp.models.langevin`): the weights are
         trained to the mode of the posterior at ``temperature`` (1: Bayes' posterior of the
         flow's likelihood), the chain runs from there, and ``chain_keep`` evenly spaced states of
         its second half are the draws (``kl_weight``, ``init_logvar`` and ``logvar_lr`` then do
         nothing). ``chain_last``: the chain moves only the output layer(s), the rest stays at the mode.
+        ``chain_batch`` > 0: each step's energy on a fresh random subset of that many training
+        events (scaled to all), both states on the same subset: a stochastic-gradient chain,
+        exact only as the subset's noise vanishes, for training sets too large to evaluate whole.
     logvar_lr:
         Adam's learning rate of the weights' log-variances in variational inference (0: ``lr``);
         a larger one lets the variances move within the steps.
@@ -401,11 +411,13 @@ class BayesianSplineFlow(BayesianGenerator):
         chain_keep: int = 20,
         logvar_lr: float = 0.0,
         chain_last: bool = False,
+        chain_batch: int = 0,
         device: str | None = None,
     ) -> None:
         super().__init__(
-            steps, lr, batch_size, kl_weight, prior_var, init_logvar, device, chain, temperature, chain_keep, logvar_lr, chain_last
-        )
+            steps, lr, batch_size, kl_weight, prior_var, init_logvar, device,
+            chain, temperature, chain_keep, logvar_lr, chain_last, chain_batch,
+        )  # fmt: skip
         self.transforms = transforms
         self.hidden = tuple(hidden)
         self.bins = bins
@@ -443,7 +455,7 @@ class BayesianFlowMatching(BayesianGenerator):
     ----------
     hidden, steps, lr, batch_size, ode_steps, n_frequencies, probes:
         As for :class:`~genamp.models.cfm.FlowMatching`.
-    kl_weight, prior_var, init_logvar, chain, temperature, chain_keep, chain_last, logvar_lr, device:
+    kl_weight, prior_var, init_logvar, chain, temperature, chain_keep, chain_last, chain_batch, logvar_lr, device:
         As for :class:`BayesianSplineFlow`; the regression loss is no likelihood, so no
         ``temperature`` (or ``kl_weight``) is exact: it is set by calibration
         (:mod:`genamp.estimators.tempering`).
@@ -469,11 +481,13 @@ class BayesianFlowMatching(BayesianGenerator):
         chain_keep: int = 20,
         logvar_lr: float = 0.0,
         chain_last: bool = False,
+        chain_batch: int = 0,
         device: str | None = None,
     ) -> None:
         super().__init__(
-            steps, lr, batch_size, kl_weight, prior_var, init_logvar, device, chain, temperature, chain_keep, logvar_lr, chain_last
-        )
+            steps, lr, batch_size, kl_weight, prior_var, init_logvar, device,
+            chain, temperature, chain_keep, logvar_lr, chain_last, chain_batch,
+        )  # fmt: skip
         self.probes = probes
         self.hidden = tuple(hidden)
         self.ode_steps = ode_steps

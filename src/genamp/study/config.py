@@ -340,7 +340,7 @@ class StudyConfig:
                 problems.append(f"--{name.replace('_', '-')} applies to the variational Bayesian models (bflow, bcfm), not to {given}{why}")
         for m in entries:
             if entries[m].bayesian and entries[m].network:
-                chain_only = sorted({"temperature", "chain_keep", "chain_last"} & set(self.settings.get(m, {})))
+                chain_only = sorted({"temperature", "chain_keep", "chain_last", "chain_batch"} & set(self.settings.get(m, {})))
                 if chain_only and not self.langevin(m):
                     problems.append(f"{m}.{chain_only[0]} applies to the Langevin chain: set {m}.chain to its steps")
                 keep = self._setting(m, "chain_keep")
