@@ -9,6 +9,7 @@ the holdout falsified within its reach (``n_equiv_reach``) and beyond.
 
     genamp run ttbar --level parton --method truth,averaging -K 10 -r 5 -q 5,10,20 --n-train 1000 --out runs/tt3
     python scripts/ttbar_closure.py runs/tt3/results.json
+    python scripts/ttbar_closure.py runs/tt-bcfm/results.json --model bcfm   # a study of several models
 """
 
 from __future__ import annotations
@@ -55,9 +56,13 @@ def rows(records: list[dict]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a pool study's results.json")
+    parser.add_argument("--model", help="the model whose records to read (needed where the study ran several)")
     args = parser.parse_args()
     data = json.loads(args.results.read_text())
-    table = rows(data["records"])
+    models = sorted({r["model"] for r in data["records"]})
+    if args.model is None and len(models) > 1:
+        raise SystemExit(f"error: {args.results} holds records of {', '.join(models)}: choose one with --model")
+    table = rows([r for r in data["records"] if args.model in (None, r["model"])])
     if not table:
         raise SystemExit(f"error: {args.results} has no averaging records beside truth records")
     print("| observable | Q | forecast G∞ | pool-truth G | forecast/truth | pull | falsified |")

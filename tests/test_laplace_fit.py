@@ -59,7 +59,7 @@ def test_the_posterior_predictive_draws_new_parameters_per_block():
 def test_bfit_takes_no_network_options_and_no_pool(tmp_path):
     from genamp.study.config import StudyConfig
 
-    with pytest.raises(GenampError, match="kl-weight applies to the Bayesian models"):
+    with pytest.raises(GenampError, match="kl-weight applies to the variational Bayesian models"):
         StudyConfig(density="camel", models=("bfit",), methods=("averaging",), bayesian=10, kl_weight=0.5)
     cfg = StudyConfig(density="camel", models=("bfit",), methods=("averaging",))
     assert cfg.spread_of("bfit") == {"draws": 10}  # posterior draws by default, nothing of weights

@@ -339,8 +339,8 @@ BAD_INPUT = [
     (["run", "ring", "--density-param", "n_dim=3"], "ring has no parameter 'n_dim'; its parameters are mu, sigma"),
     (["run", "--density-param", "mu1=1,mu1=2"], "--density-param: mu1 twice given"),
     (["run", "shell", "--dim", "3", "--density-param", "dim=4"], "--dim and --density-param dim given"),
-    (["run", "-m", "sample,fit", "--kl-weight", "0.1"], "--kl-weight applies to the Bayesian models (bflow, bcfm), not to sample, fit"),
-    (["run", "-m", "cfm", "--init-logvar", "-5"], "--init-logvar applies to the Bayesian models"),
+    (["run", "-m", "sample,fit", "--kl-weight", "0.1"], "--kl-weight applies to the variational Bayesian models (bflow, bcfm), not to sample, fit"),
+    (["run", "-m", "cfm", "--init-logvar", "-5"], "--init-logvar applies to the variational Bayesian models"),
     (["run", "-m", "sample,fit", "--ensemble", "5"], "--ensemble applies to generators trained several times (resample, gan, cfm, flow), not to sample, fit"),
     (["run", "-m", "cfm", "--ensemble-mode", "seed"], "--ensemble-mode applies to ensembles"),
     (["run", "-m", "cfm", "--bayesian", "5"], "--bayesian applies to the Bayesian models (bfit, bflow, bcfm), not to cfm"),
@@ -576,6 +576,10 @@ def test_verdicts_are_computed_from_the_record_alone():
     assert words[0].startswith("not calibrated on this toy (68% intervals cover 30% of volumes, a calibrated forecast 65%)")
     assert "differ by 13.4 standard errors: the members share a bias their spread cannot see" in words[1]
     assert averaging_warnings({"G_inf": None, "notes": ["σ² not resolved"]}) == ["σ² not resolved"]
+    # a Bayesian network's draws are one training's posterior, whichever sampler; the Laplace fit's are not
+    for spread in ({"draws": 10, "kl_weight": 1.0, "init_logvar": -9.0}, {"draws": 10, "sampler": "langevin", "temperature": 0.03}):
+        assert any("one network's weight posterior" in w for w in averaging_warnings({**good, "spread": spread}))
+    assert averaging_warnings({**good, "spread": {"draws": 10}}) == []
     diff = {"forecast": {"G": 1.0, "G_std": 0.05}, "truth": {"G": 0.5, "G_std": 0.05}, "truth_resolved_fraction": 1.0,
             "repetitions": 16, "classifier": {"auc_truth_vs_truth": 0.6, "auc_null_std": 0.02}}  # fmt: skip
     words = differential_warnings(diff)

@@ -38,7 +38,8 @@ def _pct(x: float | None) -> str:
 def averaging_warnings(rec: dict[str, Any]) -> list[str]:
     """What an averaging record's reader must know: no number and why, miscalibration against
     the ideal of the same K (4 binomial errors of the R × J pulls, at least 5 points), a forecast
-    and truth apart, volumes or repetitions a single training does not resolve."""
+    and truth apart, a Bayesian network's draws (one training's posterior), volumes or
+    repetitions a single training does not resolve."""
     out = []
     if rec.get("G_inf") is None:
         out.append(rec.get("error") or "; ".join(rec.get("notes", [])) or "the forecast is not resolved")
@@ -69,6 +70,13 @@ def averaging_warnings(rec: dict[str, Any]) -> list[str]:
             + (f"; the volumes furthest off: {', '.join(map(str, failing[:10]))}{' ...' if len(failing) > 10 else ''}"
                f"{' (see ' + rec['table'] + ')' if rec.get('table') else ''}" if failing else "")
         )  # fmt: skip
+    spread = rec.get("spread") or {}
+    if "kl_weight" in spread or spread.get("sampler") == "langevin":
+        out.append(
+            "the draws are of one network's weight posterior, which shares that training's error: on the toys such a "
+            "forecast calibrated only where the training set's own fluctuation dominates (README, \"Averaging "
+            "amplification\"); a bootstrap ensemble (--ensemble K) is the forecast to trust on data"
+        )
     one = rec["one_training"]
     sparse = one["volumes_few_events"] + one["volumes_empty"]
     if rec["volumes_resolved_fraction"] < 0.5 or sparse:

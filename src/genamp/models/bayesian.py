@@ -58,7 +58,7 @@ from genamp.seeding import SeedLike, child
 #: with the study's options of that name
 PRIOR_LIMITS: dict[str, Limits] = {
     "prior_var": Limits(0, low_open=True), "chain": Limits(0), "temperature": Limits(0, low_open=True),
-    "chain_keep": Limits(1), "logvar_lr": Limits(0), "chain_batch": Limits(0),
+    "chain_keep": Limits(1), "logvar_lr": Limits(0), "chain_batch": Limits(0), "chain_last": Limits(0, 1),
 }  # fmt: skip
 
 
