@@ -88,18 +88,18 @@ class BayesianGenerator(WithLikelihood):
         chain_batch: int = 0,
     ) -> None:
         super().__init__(device)
-        self.logvar_lr = logvar_lr
-        self.chain_last = chain_last
-        self.chain_batch = chain_batch
         self.steps = steps
         self.lr = lr
         self.batch_size = batch_size
         self.kl_weight = kl_weight
         self.prior_var = prior_var
         self.init_logvar = init_logvar
+        self.logvar_lr = logvar_lr
         self.chain = chain
         self.temperature = temperature
         self.chain_keep = chain_keep
+        self.chain_last = chain_last
+        self.chain_batch = chain_batch
 
     @property
     def sampler(self) -> str:

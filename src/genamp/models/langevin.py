@@ -23,9 +23,10 @@ the Gauss–Newton approximation at the mode,
 the empirical Fisher information per event (:func:`fisher_metric`). In it a weight the data fix
 steps by its posterior width and one they do not by the prior's. AdamMCMC (Bieringer et al.,
 arXiv:2312.14027; for generative networks *Bayesiamplification*, arXiv:2408.00838) shapes its
-proposal by Adam's moments instead; measured here, Adam's second moment at the end of training
-left the chain of a 22 000-weight flow within 1/40 of its posterior's spread (README, "Averaging
-amplification"), since it measures gradients along the training path, not the curvature.
+proposal by Adam's moments instead. Measured on the ring's 22 000-weight spline flow (n_train =
+100, 2000 steps), a chain with Adam's end-of-training second moment as its metric forecast
+G∞ = 52 against a truth of 1.8, this one 50 against 1.7: neither mixes there. The Fisher metric
+is kept for what it means (each weight's posterior width), not for a measured gain.
 
 The step ``h`` adapts during the first half of the chain (burn-in; a Robbins–Monro step of log h
 towards the acceptance rate :data:`TARGET_ACCEPTANCE`, Roberts & Rosenthal 2001, Stat. Sci. 16,
