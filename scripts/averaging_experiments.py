@@ -84,7 +84,8 @@ def main() -> None:
             ensemble = Ensemble(MODEL_REGISTRY[args.bootstrap].build(density), args.members, "bootstrap")
             occupancies(ensemble.fit(x, seed_sequence(args.seed, r, 4)).members(), r, boot_forecasts, boot_plateaus)
         print(f"repetition {r} done after {time.perf_counter() - start:.0f} s", flush=True)
-    knob = settings.get("temperature", 1.0) if settings.get("chain", 0) > 0 else args.kl_weight
+    chained = settings.get("chain", 0) > 0
+    knob = settings.get("temperature", 1.0) if chained else args.kl_weight
     for q, grid in zip(qs, grids, strict=True):
         rows = [(args.model, settings or "", forecasts[q], plateaus[q])]
         if args.bootstrap:
@@ -100,7 +101,7 @@ def main() -> None:
         if args.bootstrap and entry.bayesian:
             m = match_spread(forecasts[q], boot_forecasts[q], knob)
             print(f"  Q={q}: Σσ²_model bootstrap / posterior = {m.ratio:.3g} ± {m.ratio_std:.2g}: "
-                  f"matched {'temperature' if settings.get('chain', 0) > 0 else 'KL weight'} {m.value:.3g} ± {m.value_std:.2g}"
+                  f"matched {'temperature' if chained else 'KL weight'} {m.value:.3g} ± {m.value_std:.2g}"
                   f"{'' if m.resolved else ' (a sum not resolved: indicative)'}")  # fmt: skip
 
 

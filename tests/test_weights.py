@@ -95,7 +95,9 @@ def test_a_stored_posterior_draws_the_networks_the_trained_one_does(name, sample
     x = make_density("camel").sample(200, 1)
     trained = BAYESIAN[name](**SAMPLERS[sampler]).fit(x, 5)
     state = _round_trip(trained.trained_state())
+    before = torch.get_rng_state()
     loaded = BAYESIAN[name](**SAMPLERS[sampler]).load_trained([state])
+    assert torch.equal(torch.get_rng_state(), before)  # loading draws nothing from torch's global stream
     assert loaded.dim == 1 and loaded.n_train == 200
     for new, old in zip(loaded.draws(3, 7), trained.draws(3, 7), strict=True):
         np.testing.assert_array_equal(new.sample(400, 9), old.sample(400, 9))

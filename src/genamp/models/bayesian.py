@@ -182,9 +182,7 @@ class BayesianGenerator(WithLikelihood):
         states are the posterior draws."""
         _, n, dim = x.shape
         monitor = LossMonitor(1, self.name)
-        with torch.random.fork_rng(devices=self._forked()):
-            torch.manual_seed(torch_seed(streams.init_seeds()[0]))
-            net = self._network(dim).to(DTYPE).to(self.device)
+        net = self._fresh_network(dim, streams.init_seeds()[0])
         params = list(net.parameters())
         batches = minibatches(x, streams, min(self.batch_size, n))
 
@@ -220,6 +218,15 @@ class BayesianGenerator(WithLikelihood):
         for p in params:
             p.requires_grad_(False)
         return monitor
+
+    def _fresh_network(self, dim: int, seed: SeedLike | None = None) -> nn.Module:
+        """An untrained network for ``dim`` features, built in a forked torch stream seeded by
+        ``seed`` (``None``: a loader's, whose weights are overwritten): the global stream is left
+        as it was."""
+        with torch.random.fork_rng(devices=self._forked()):
+            if seed is not None:
+                torch.manual_seed(torch_seed(seed))
+            return self._network(dim).to(DTYPE).to(self.device)
 
     #: training events the chain's Fisher information is estimated on (a random subset of larger sets)
     FISHER_EVENTS: ClassVar[int] = 256
@@ -276,7 +283,7 @@ class BayesianGenerator(WithLikelihood):
             raise GenampError(f"{self.name}: the stored posterior was drawn by another sampler than this model's ({self.sampler})")
         if self.chain > 0:
             stored = states[0]["chain"]
-            net = self._network(self.dim).to(DTYPE).to(self.device)
+            net = self._fresh_network(self.dim)
             self._restore(dict(net.state_dict()), [stored["mode"]], "chain's mode")
             if tuple(stored["states"].shape) != (self.chain_keep, sum(p.numel() for p in self._chained(net))):
                 raise GenampError(f"{self.name}: the stored chain's states do not match this model's settings")

@@ -322,7 +322,8 @@ class StudyConfig:
         """Refuse an option given for a study that does not use it (it would change nothing, silently)."""
         entries = {m: MODEL_REGISTRY[m] for m in self.models or ()}
         bayesian = [m for m, e in entries.items() if e.bayesian]
-        variational = [m for m, e in entries.items() if e.bayesian and e.network and not self.langevin(m)]
+        chains = [m for m in entries if self.langevin(m)]
+        variational = [m for m, e in entries.items() if e.bayesian and e.network and m not in chains]
         members = [m for m, e in entries.items() if e.ensembled]
         spread = "averaging" in self.methods or "differential" in self.methods
         given = ", ".join(entries)
@@ -333,7 +334,6 @@ class StudyConfig:
             problems.append("--ensemble-mode applies to ensembles: give --ensemble K (or --method averaging) with a network")
         if self.bayesian and not bayesian:
             problems.append(f"--bayesian applies to the Bayesian models (bfit, bflow, bcfm), not to {given}")
-        chains = [m for m in entries if entries[m].network and entries[m].bayesian and self.langevin(m)]
         for name in ("kl_weight", "init_logvar"):
             if getattr(self, name) is not None and not variational:
                 why = f" ({', '.join(chains)} draw{'s' if len(chains) == 1 else ''} by a Langevin chain: its setting chain > 0)" if chains else ""
