@@ -20,7 +20,7 @@ from genamp.study.config import StudyConfig
 from genamp.study.runner import run_study
 from genamp.study.tasks import build
 
-from test_registry import SMALL
+from test_registry import SMALL, training_events
 
 NETWORKS = [name for name, entry in MODEL_REGISTRY.items() if entry.network]
 GPU = torch.cuda.is_available()
@@ -51,8 +51,8 @@ def _trained(name: str, device: str | None):
     """A network trained on two small training sets (or one, for a Bayesian model) and what it
     gives: two members' samples and log densities."""
     density = make_density("camel")
-    x = density.sample(40, seed=1)
     model = build(name, density, device, **SMALL[name])
+    x = training_events(MODEL_REGISTRY[name], model)
     if MODEL_REGISTRY[name].vectorised:
         model.fit_members(np.stack([x, x[::-1]]), [1, 2])
         generators = model.members()

@@ -363,7 +363,7 @@ BAD_INPUT = [
     (["run", "-m", "gan", "--set", "gan.dropout=1"], "gan.dropout must be in [0, 1), got 1.0"),
     (["run", "-m", "gan", "--set", "gan.betas=0.5"], "gan.betas takes 2 values, got 1"),
     (["run", "--set", "gan.epochs=3"], "settings for gan, which is not a model of this study (sample, fit, cfm)"),
-    (["run", "--set", "fit.steps=3"], "fit takes no settings; the models with settings are gan, gan-paper, cfm, flow, bflow, bcfm"),
+    (["run", "--set", "fit.steps=3"], "fit takes no settings; the models with settings are gan, gan-paper, cfm, lgatr-cfm, flow, bflow, bcfm"),
     (["run", "--set", "vae.steps=3"], "settings for an unknown model 'vae'"),
     (["run", "-m", "bcfm", "--set", "bcfm.kl_weight=0.5"], "bcfm.kl_weight is the study option kl_weight (--kl-weight)"),
     (["run", "--set", "cfm=3"], "--set: expected MODEL.KEY=VALUE (e.g. cfm.steps=8000), got 'cfm=3'"),

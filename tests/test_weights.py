@@ -16,11 +16,15 @@ from genamp.models.bayesian import BayesianFlowMatching, BayesianSplineFlow
 from genamp.models.cfm import FlowMatching
 from genamp.models.flow import SplineFlow
 from genamp.models.gan import GAN
+from genamp.models.registry import MODEL_REGISTRY
+from genamp.study.tasks import build
+from test_registry import SMALL, training_events
 
 MODELS = {
     "cfm": lambda: FlowMatching(hidden=(16, 16), steps=50, batch_size=32),
     "flow": lambda: SplineFlow(transforms=2, hidden=(8, 8), steps=50, batch_size=32),
     "gan": lambda: GAN(epochs=3, batch_size=32, hidden=(16, 16), embedding=(8,), latent=8),
+    "lgatr-cfm": lambda: build("lgatr-cfm", None, **{**SMALL["lgatr-cfm"], "steps": 20, "batch_size": 32}),
 }
 
 
@@ -36,11 +40,14 @@ def test_a_stored_network_samples_what_the_trained_one_does(name):
     """Members 1 and 2 of a three-member training, stored as two states and loaded into a fresh
     model of the same settings, sample the same events to the bit and keep their divergence
     record, final loss and kept step."""
-    x = make_density("camel").sample(200, 1)
-    trained = MODELS[name]().fit_members(np.stack([x, x[::-1], x[::2].repeat(2, axis=0)]), [1, 2, 3])
+    fresh = MODELS[name]()
+    x = training_events(MODEL_REGISTRY[name], fresh, 200)
+    trained = fresh.fit_members(np.stack([x, x[::-1], x[::2].repeat(2, axis=0)]), [1, 2, 3])
     states = [_round_trip(trained.trained_state([1])), _round_trip(trained.trained_state([2]))]
-    loaded = MODELS[name]().load_trained(states)
-    assert loaded.n_members == 2 and loaded.dim == 1 and loaded.n_train == 200
+    loaded = MODELS[name]()
+    training_events(MODEL_REGISTRY[name], loaded, 200)  # the map a model of coordinates is given before loading
+    loaded.load_trained(states)
+    assert loaded.n_members == 2 and loaded.dim == x.shape[1] and loaded.n_train == 200
     for new, old in ((0, 1), (1, 2)):
         np.testing.assert_array_equal(loaded.member(new).sample(500, 9), trained.member(old).sample(500, 9))
     np.testing.assert_array_equal(loaded.losses[-1], np.asarray(trained.losses)[-1][[1, 2]])

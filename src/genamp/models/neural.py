@@ -220,10 +220,13 @@ class Stacked:
         """All members at once: every argument has a leading member axis.
 
         A module with a ``stacked(params, *args)`` method (:meth:`MLP.stacked`) computes its
-        forward that way; any other goes through ``vmap(functional_call(...))``.
+        forward that way; one with ``members_in_turn`` runs member after member; any other goes
+        through ``vmap(functional_call(...))``.
         """
         if method == "forward" and hasattr(self.module, "stacked"):
             return self.module.stacked(self.params, *args)
+        if getattr(self.module, "members_in_turn", False):  # a module vmap cannot batch well
+            return torch.stack([self.member(k, *(a[k] for a in args), method=method) for k in range(self.n_members)])
         call = self._calls.get(method)
         if call is None:
             module = self.module

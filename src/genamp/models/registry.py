@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from genamp.densities import Density
+from genamp.errors import GenampError
 from genamp.models.base import Generator, Limits
 from genamp.models.fit import ParametricFit
 from genamp.models.resample import Resampler
@@ -63,6 +64,10 @@ class ModelEntry:
     #: the hyper-parameters its build takes as keywords (a function: the networks' modules import
     #: torch, which the command line loads only when a network is used); ``None``: it takes none
     settable: Callable[[], Settable] | None = None
+    #: the optional package it needs (an extra of genamp: ``genamp[lgatr]``), ``None``: none
+    requires: str | None = None
+    #: the coordinates it must train in (:data:`genamp.models.coordinates.COORDINATES`), ``None``: any
+    coordinates: str | None = None
 
     @property
     def network(self) -> bool:
@@ -119,6 +124,13 @@ def _bcfm(density: Density, kl_weight: float = 1.0, init_logvar: float = -9.0, *
     return BayesianFlowMatching(kl_weight=kl_weight, init_logvar=init_logvar, **settings)
 
 
+def _lgatr_cfm(density: Density, **settings: Any) -> Generator:
+    from genamp.models.lgatr import LGATrFlowMatching
+
+    check_requirement("lgatr-cfm")
+    return LGATrFlowMatching(**settings)
+
+
 @cache
 def _gan_settable(preset: str) -> Settable:
     from genamp.models import gan
@@ -141,6 +153,13 @@ def _flow_settable() -> Settable:
 
 
 @cache
+def _lgatr_cfm_settable() -> Settable:
+    from genamp.models.lgatr import LGATrFlowMatching
+
+    return Settable.of(LGATrFlowMatching)
+
+
+@cache
 def _bflow_settable() -> Settable:
     from genamp.models.bayesian import BayesianSplineFlow
 
@@ -152,6 +171,19 @@ def _bcfm_settable() -> Settable:
     from genamp.models.bayesian import BayesianFlowMatching
 
     return Settable.of(BayesianFlowMatching, exclude=BAYESIAN_OPTIONS)
+
+
+def check_requirement(model: str) -> None:
+    """Nothing where ``model``'s optional package (:attr:`ModelEntry.requires`) can be imported;
+    else one error that says what to install."""
+    import importlib.util
+
+    package = MODEL_REGISTRY[model].requires
+    if package is not None and importlib.util.find_spec(package) is None:
+        raise GenampError(
+            f"{model} needs the {package} package, which is not installed: "
+            f"pip install -c constraints.txt 'genamp[{package}]' (or pip install {package})"
+        )
 
 
 MODEL_REGISTRY: dict[str, ModelEntry] = {
@@ -173,6 +205,11 @@ MODEL_REGISTRY: dict[str, ModelEntry] = {
     "cfm": ModelEntry(
         _cfm, sampled=True, vectorised=True, likelihood=True, description="conditional flow matching, MLP velocity field",
         settable=_cfm_settable,
+    ),
+    "lgatr-cfm": ModelEntry(
+        _lgatr_cfm, sampled=True, vectorised=True, likelihood=True, requires="lgatr", coordinates="objects",
+        description="conditional flow matching, Lorentz-equivariant L-GATr velocity field (top pairs; the lgatr package)",
+        settable=_lgatr_cfm_settable,
     ),
     "flow": ModelEntry(
         _flow, sampled=True, vectorised=True, likelihood=True, description="rational-quadratic spline flow (zuko NSF)",

@@ -249,7 +249,19 @@ class StudyConfig:
                 raise GenampError(
                     f"{max(self.quantiles)} quantiles in {dim} dimensions make {cells:.1e} cells; use fewer quantiles"
                 )
+        self._check_requirements()
         self._thin_volumes(self._volume_dim)  # an error where a volume holds no event
+
+    def _check_requirements(self) -> None:
+        """Each model's optional package and the coordinates it must train in: one error before any work."""
+        from genamp.models.registry import check_requirement
+
+        for m in self.models:
+            entry = MODEL_REGISTRY[m]
+            if entry.coordinates is not None and self.coordinates != entry.coordinates:
+                where = f"the study's are {self.coordinates}" if self.coordinates else "the study has none (a pool of top pairs: --pool FILE)"
+                raise GenampError(f"{m} trains in the {entry.coordinates} coordinates: give --coordinates {entry.coordinates} ({where})")
+            check_requirement(m)
 
     def _check_truth(self) -> None:
         """One truth: a toy density (``camel`` by default) or a pool file, never both."""
