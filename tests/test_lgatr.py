@@ -195,3 +195,28 @@ def test_a_missing_lgatr_package_is_one_error_that_says_what_to_install(capsys, 
     assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
     with pytest.raises(GenampError, match="needs the lgatr package"):
         MODEL_REGISTRY["lgatr-cfm"].build(None)
+
+
+@needs_lgatr
+def test_the_generated_events_are_invariant_under_rotations_about_the_beam():
+    """The base density is uniform in every azimuth and the velocity is periodic and equivariant,
+    so the generated density is invariant under rotations about the beam, trained or not: each
+    object's φ is uniform, by the Kolmogorov–Smirnov test at p > 10⁻³ on 2000 events. The MLP's
+    Gaussian base, wrapped, is not (p < 10⁻³ on the same events): the test tells them apart."""
+    from scipy import stats
+
+    from genamp.models.cfm import FlowMatching
+    from genamp.models.lgatr import LGATrFlowMatching
+
+    events = ttbar_events(400, seed=5)
+    coords = make_coordinates("objects", FEATURES).fit(events)
+    x = coords.transform(events)
+    small = {"steps": 20, "ode_steps": 2, "batch_size": 64}
+    lgatr = LGATrFlowMatching(blocks=1, mv_channels=2, s_channels=4, heads=1, mlp_ratio=1, **small).with_coordinates(coords)
+    mlp = FlowMatching(hidden=(16,), **small)
+    uniform = stats.uniform(-np.pi, 2 * np.pi).cdf
+    for model, invariant in ((lgatr, True), (mlp, False)):
+        generated = coords.inverse_transform(model.fit(x, 1).sample(2000, 2))
+        phi = np.arctan2(generated[..., 2], generated[..., 1])  # (2000, 6)
+        p = [stats.kstest(phi[:, i], uniform).pvalue for i in range(phi.shape[1])]
+        assert (min(p) > 1e-3) if invariant else (max(p) < 1e-3), (type(model).__name__, p)

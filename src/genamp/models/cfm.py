@@ -161,13 +161,21 @@ def rademacher(n: int, dim: int, probes: int, seed: int = 0) -> Tensor:
     return (torch.randint(0, 2, (probes, n, dim), generator=g) * 2 - 1).to(DTYPE)
 
 
-def ode_log_prob(v: Velocity, x: Tensor, steps: int, probes: int = 0, exact: VelocityDivergence | None = None) -> Tensor:
-    """``log p(x) = log N(x_0) − ∫_0^1 ∇·v dt`` by RK4 of ``(x_t, ∫∇·v)`` from t = 1 back to 0;
+def standard_normal_log_prob(x0: Tensor) -> Tensor:
+    """``log N(x0; 0, 1)`` per row of ``x0`` (n, dim): the base density of flow matching."""
+    return -0.5 * x0.square().sum(dim=1) - 0.5 * x0.shape[1] * math.log(2 * math.pi)
+
+
+def ode_log_prob(
+    v: Velocity, x: Tensor, steps: int, probes: int = 0, exact: VelocityDivergence | None = None,
+    log_base: Callable[[Tensor], Tensor] = standard_normal_log_prob,
+) -> Tensor:  # fmt: skip
+    """``log p(x) = log p_0(x_0) − ∫_0^1 ∇·v dt`` by RK4 of ``(x_t, ∫∇·v)`` from t = 1 back to 0;
     the divergence exact (``probes`` = 0) or Hutchinson's with ``probes`` fixed vectors.
 
     The exact divergence is ``exact(x, t)`` where the field gives it with its velocity
     (:meth:`VelocityField.with_divergence`), else the trace of autograd's Jacobian, one backward
-    pass per dimension.
+    pass per dimension. ``log_base`` is the base density ``log p_0`` (a standard normal unless given).
     """
     eps = rademacher(x.shape[0], x.shape[1], probes).to(x.device) if probes > 0 else None
 
@@ -192,13 +200,11 @@ def ode_log_prob(v: Velocity, x: Tensor, steps: int, probes: int = 0, exact: Vel
         out, div = divergence(state[:, :-1], t)
         return torch.cat([out, div[:, None]], dim=1)
 
-    dim = x.shape[1]
     state = torch.cat([x, torch.zeros(x.shape[0], 1, dtype=DTYPE, device=x.device)], dim=1)
     end = rk4(augmented, state, 1.0, 0.0, steps)
     x0, integral = end[:, :-1], end[:, -1]
     # integral = ∫_1^0 ∇·v dt = −∫_0^1 ∇·v dt
-    log_base = -0.5 * x0.square().sum(dim=1) - 0.5 * dim * math.log(2 * math.pi)
-    return log_base + integral
+    return log_base(x0) + integral
 
 
 #: where flow matching's hyper-parameters make sense (the plain and the Bayesian model)
@@ -284,17 +290,17 @@ class FlowMatching(Vectorised, WithLikelihood):
 
         def losses_at(step: int) -> Tensor:
             x1 = next(batches)
-            x0 = streams.normal(batch, dim)
+            x0 = self._base_noise(streams, batch, dim)
             (t,) = streams.uniform((batch, 1))
-            xt, target = straight_path(x0, x1, t)
+            xt, target = self._path(x0, x1, t)
             return (self.net(xt, t) - target).square().mean(dim=(1, 2))
 
         validate = None
         if self._validation is not None:
             xv, mask = self._validation
-            x0v = streams.normal(xv.shape[1], dim)
+            x0v = self._base_noise(streams, xv.shape[1], dim)
             (tv,) = streams.uniform((xv.shape[1], 1))
-            xtv, targetv = straight_path(x0v, xv, tv)
+            xtv, targetv = self._path(x0v, xv, tv)
 
             def validate() -> Tensor:
                 error = (self.net(xtv, tv) - targetv).square().mean(dim=2)
@@ -302,6 +308,14 @@ class FlowMatching(Vectorised, WithLikelihood):
 
         minimise(self.net.parameters(), losses_at, self.budget(n), self.lr, monitor, validate, self.patience)
         return monitor
+
+    def _base_noise(self, streams: MemberStreams, n: int, dim: int) -> Tensor:
+        """Each member's ``n`` draws (K, n, dim) of the base density, from its own stream."""
+        return streams.normal(n, dim)
+
+    def _path(self, x0: Tensor, x1: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """The point at ``t`` of the path from ``x0`` to ``x1`` and its velocity (all (K, n, dim))."""
+        return straight_path(x0, x1, t)
 
     def _velocity(self, k: int) -> Velocity:
         return at_time(lambda x, t: self.net.member(k, x, t))

@@ -26,6 +26,13 @@ coordinates stand for:
    and the velocity of ``log pT`` and ``log m`` are the two scalars (the paper's ``scalar_dims``:
    a log's Jacobian ``1/pT`` would make them large where pT is small).
 
+**The azimuths on their circle.** As arXiv:2411.00446's generator, the base density is uniform
+in every φ (normal in the other coordinates) and a path takes the shorter arc of φ's circle,
+wrapped onto it: the velocity depends on φ only through ``cos φ`` and ``sin φ``, so the flow is a
+map of the cylinder, and with a base density and velocity both invariant under rotations about
+the beam, so is the density of the generated events (tested: each object's φ is uniform, as a
+Gaussian base in φ, wrapped, is not).
+
 **Symmetry.** L-GATr is equivariant under the proper orthochronous Lorentz group SO⁺(1,3)
 (the package's ``subgroup`` default: it mixes scalars with pseudoscalars, so no reflection is a
 symmetry of it). The references leave of that the rotations about the beam axis: ``e_x ∧ e_y``
@@ -43,6 +50,7 @@ this module imports it only when a network is built (:func:`require_lgatr`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -52,7 +60,7 @@ from torch import Tensor, nn
 
 from genamp.errors import GenampError
 from genamp.models.base import Limits
-from genamp.models.cfm import CFM_LIMITS, FlowMatching, TimeEmbedding, ode_log_prob
+from genamp.models.cfm import CFM_LIMITS, FlowMatching, TimeEmbedding, ode_log_prob, rk4, standard_normal_log_prob
 from genamp.models.neural import DTYPE, STOPPING_LIMITS, MemberStreams, Stacked
 
 __all__ = ["LGATR_GPU", "LGATrFlowMatching", "LGATrVelocity", "ObjectLayout", "eta_phi_velocity", "require_lgatr"]
@@ -309,6 +317,51 @@ class LGATrFlowMatching(FlowMatching):
                 log_pt = mean[torch.as_tensor(self._layout.columns[:, 0])]
                 b["unit"][m] = log_pt.mean().exp()  # the geometric mean pT of the training set
 
+    # ---- the azimuths live on a circle -------------------------------------------------------
+    def _azimuths(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The φ columns (k,), and per member (K, k) where each φ's circle begins in the flow's
+        coordinates and its period: ``u = x · scale + shift`` runs over (−π, π] for ``x`` from
+        ``(−π − shift)/scale`` over one period ``2π/scale``."""
+        cols = torch.as_tensor(self._layout.columns[:, 2], device=self.device)
+        scale, shift = self.net.buffers["scale"][:, cols], self.net.buffers["shift"][:, cols]
+        return cols, (-math.pi - shift) / scale, 2 * math.pi / scale
+
+    def _base_noise(self, streams: MemberStreams, n: int, dim: int) -> Tensor:
+        """A standard normal in every coordinate but the azimuths, which are uniform on their circle."""
+        cols, low, period = self._azimuths()
+        x0 = streams.normal(n, dim)
+        (u,) = streams.uniform((n, cols.numel()))
+        x0[:, :, cols] = low[:, None] + u * period[:, None]
+        return x0
+
+    def _path(self, x0: Tensor, x1: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Straight paths, the azimuths' along the shorter arc of their circle and wrapped onto it."""
+        cols, low, period = self._azimuths()
+        step = x1 - x0
+        p = period[:, None]
+        step[..., cols] = step[..., cols] - p * torch.round(step[..., cols] / p)
+        xt = x0 + t * step
+        xt[..., cols] = low[:, None] + torch.remainder(xt[..., cols] - low[:, None], p)
+        return xt, step
+
+    def _sample_member(self, k: int, n: int, generator: torch.Generator) -> Tensor:
+        cols, low, period = self._azimuths()
+        x0 = torch.randn(n, self.dim, generator=generator, dtype=DTYPE)
+        u = torch.rand(n, cols.numel(), generator=generator, dtype=DTYPE)
+        x0 = x0.to(self.device)
+        x0[:, cols] = low[k] + u.to(self.device) * period[k]
+        return rk4(self._velocity(k), x0, 0.0, 1.0, self.ode_steps)
+
     def _log_prob_member(self, k: int, z: Tensor) -> Tensor:
-        # the exact divergence by autograd, one backward pass per coordinate (or Hutchinson's)
-        return ode_log_prob(self._velocity(k), z, self.ode_steps, self.probes)
+        """The base density is normal in all but the azimuths and ``1/period`` in each of them (the
+        velocity is periodic in them: where the path back ends on the circle does not matter).
+        The divergence exact by autograd, one backward pass per coordinate (or Hutchinson's)."""
+        cols, _, period = self._azimuths()
+        rest = torch.ones(self.dim, dtype=torch.bool, device=self.device)
+        rest[cols] = False
+        log_period = float(period[k].log().sum())
+
+        def log_base(x0: Tensor) -> Tensor:
+            return standard_normal_log_prob(x0[:, rest]) - log_period
+
+        return ode_log_prob(self._velocity(k), z, self.ode_steps, self.probes, log_base=log_base)
