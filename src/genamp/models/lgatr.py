@@ -98,9 +98,9 @@ def eta_phi_velocity(p: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
 class ObjectLayout:
     """Where each object's ``log pT``, ``η``, ``φ`` and ``log m`` are among the coordinates' features.
 
-    Built from a fitted :class:`~genamp.data.coordinates.PhysicsCoordinates` (its
-    ``feature_names_out_``): ``columns`` (k, 4) holds the feature index of each, ``-1`` for a mass
-    the coordinates dropped as constant (it is ``mass[i]``).
+    Read from a fitted :class:`~genamp.data.coordinates.PhysicsCoordinates`' feature names
+    (``{object}_log_pt``, ``_eta``, ``_phi``, ``_log_m``): ``columns`` (k, 4) holds the feature
+    index of each, ``-1`` for a mass the coordinates dropped as constant (it is ``mass[i]``).
     """
 
     def __init__(self, coords: Any) -> None:
@@ -110,17 +110,14 @@ class ObjectLayout:
                 "lgatr-cfm reads the objects' four-momenta from the objects coordinates (log pT, eta, phi, log m per "
                 f"object); got {type(coords).__name__} (a study: --coordinates objects)"
             )
-        self.n_objects = int(coords.n_objects_)
-        self.columns = np.full((self.n_objects, 4), -1, dtype=np.int64)
-        j = 0
-        for i in range(self.n_objects):
-            self.columns[i, :3] = (j, j + 1, j + 2)
-            j += 3
-            if np.isnan(coords.mass_[i]):
-                self.columns[i, 3], j = j, j + 1
-        self.dim = j
-        if j != len(names):
-            raise GenampError(f"the coordinates have {len(names)} features, their objects {j}")
+        names = list(names)
+        objects = [f.removesuffix("_log_pt") for f in names if f.endswith("_log_pt")]
+        self.n_objects = len(objects)
+        self.columns = np.array(
+            [[names.index(f"{o}_{c}") if f"{o}_{c}" in names else -1 for c in ("log_pt", "eta", "phi", "log_m")] for o in objects],
+            dtype=np.int64,
+        )  # fmt: skip
+        self.dim = len(names)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ObjectLayout) and np.array_equal(self.columns, other.columns)

@@ -252,7 +252,7 @@ def run_block(
     maps = [fit_coordinates(t, s) for t, s in zip(tasks, seeds, strict=True)]
     xs = np.concatenate([encode(c, training_sets(t, s), s) for t, s, c in zip(tasks, seeds, maps, strict=True)])
     model = build(name, density, device, **spec.get("options", {}))
-    if hasattr(model, "with_coordinates"):  # a network that reads the events' four-momenta (lgatr-cfm)
+    if MODEL_REGISTRY[name].coordinates is not None:  # a network that reads the four-momenta its map gives (lgatr-cfm)
         model.with_coordinates([c for c in maps for _ in range(k)])
     validation = None
     if trained is None and getattr(model, "patience", 0):
